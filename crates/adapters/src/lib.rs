@@ -1,0 +1,7 @@
+//! Adapters: the implementations of the domain ports (sea-orm for SQLite and
+//! PostgreSQL, in-memory stores, Argon2id, JWT, system clock).
+
+pub mod crypto;
+pub mod memory;
+pub mod sql;
+pub mod system;

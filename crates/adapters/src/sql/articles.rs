@@ -1,0 +1,549 @@
+//! Articles, their tags and favorites, and the lists that show them.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use conduit_domain::{
+    ArticleId, StoreError, UserId,
+    article::{
+        ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleSummary, ArticleView,
+        NewArticle, Page, TagName,
+    },
+    ports::{ArticleQueries, ArticleStore},
+    time::Timestamp,
+};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::{
+        Alias, Condition, Expr, ExprTrait, Func, OnConflict, Order, Query, SelectStatement,
+    },
+};
+use time::OffsetDateTime;
+
+use super::{
+    SqlStore,
+    entity::{article_tags, articles, favorites, follows, tags, users},
+    error::store_error,
+    rows::{Author, build_error, count, followed_among, now},
+};
+
+/// One article of a list, with its author's public columns.
+#[derive(Debug, FromQueryResult)]
+struct SummaryRow {
+    id: i64,
+    slug: String,
+    title: String,
+    description: String,
+    author_id: i64,
+    favorites_count: i64,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    username: String,
+    bio: Option<String>,
+    image: Option<String>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct TagRow {
+    article_id: i64,
+    name: String,
+}
+
+/// Articles joined to their authors, everything a summary shows; lists never load the
+/// body.
+fn summaries() -> SelectStatement {
+    use articles::Column as A;
+    use users::Column as U;
+    Query::select()
+        .columns(
+            [
+                A::Id,
+                A::Slug,
+                A::Title,
+                A::Description,
+                A::AuthorId,
+                A::FavoritesCount,
+                A::CreatedAt,
+                A::UpdatedAt,
+            ]
+            .map(|c| (articles::Entity, c)),
+        )
+        .columns([U::Username, U::Bio, U::Image].map(|c| (users::Entity, c)))
+        .from(articles::Entity)
+        .inner_join(
+            users::Entity,
+            Expr::col((users::Entity, U::Id)).equals((articles::Entity, A::AuthorId)),
+        )
+        .take()
+}
+
+/// `SELECT id FROM users WHERE lower(username) = lower(name)`: at most one user, found
+/// through `users_username_lower_key`.
+fn user_named(name: &str) -> SelectStatement {
+    Query::select()
+        .column((users::Entity, users::Column::Id))
+        .from(users::Entity)
+        .and_where(
+            Func::lower(Expr::col((users::Entity, users::Column::Username)))
+                .eq(Func::lower(Expr::val(name))),
+        )
+        .take()
+}
+
+/// The list filters as one condition on `articles`. An unknown tag or username makes
+/// its subquery empty, so nothing matches.
+fn filter_condition(filter: &ArticleFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(tag) = &filter.tag {
+        let tagged = Query::select()
+            .column((article_tags::Entity, article_tags::Column::ArticleId))
+            .from(article_tags::Entity)
+            .inner_join(
+                tags::Entity,
+                Expr::col((tags::Entity, tags::Column::Id))
+                    .equals((article_tags::Entity, article_tags::Column::TagId)),
+            )
+            .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag.as_str()))
+            .take();
+        cond = cond.add(Expr::col((articles::Entity, articles::Column::Id)).in_subquery(tagged));
+    }
+    if let Some(author) = &filter.author {
+        cond = cond.add(
+            Expr::col((articles::Entity, articles::Column::AuthorId))
+                .in_subquery(user_named(author)),
+        );
+    }
+    if let Some(fan) = &filter.favorited_by {
+        let favorited = Query::select()
+            .column((favorites::Entity, favorites::Column::ArticleId))
+            .from(favorites::Entity)
+            .and_where(
+                Expr::col((favorites::Entity, favorites::Column::UserId))
+                    .in_subquery(user_named(fan)),
+            )
+            .take();
+        cond = cond.add(Expr::col((articles::Entity, articles::Column::Id)).in_subquery(favorited));
+    }
+    cond
+}
+
+fn feed_condition(viewer: UserId) -> Condition {
+    let followees = Query::select()
+        .column((follows::Entity, follows::Column::FolloweeId))
+        .from(follows::Entity)
+        .and_where(Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0))
+        .take();
+    Condition::all()
+        .add(Expr::col((articles::Entity, articles::Column::AuthorId)).in_subquery(followees))
+}
+
+impl SqlStore {
+    /// One page of the articles matching `cond`, newest first, with the total count.
+    async fn page(
+        &self,
+        cond: Condition,
+        page: Page,
+        viewer: Option<UserId>,
+    ) -> Result<ArticlePage, StoreError> {
+        let select = summaries()
+            .cond_where(cond.clone())
+            .order_by((articles::Entity, articles::Column::Id), Order::Desc)
+            .limit(page.limit)
+            .offset(page.offset)
+            .take();
+        let rows = self.db.query_all(&select).await.map_err(store_error)?;
+        let rows = rows
+            .iter()
+            .map(|row| SummaryRow::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_error)?;
+
+        let total = Query::select()
+            .expr_as(
+                Expr::col((articles::Entity, articles::Column::Id)).count(),
+                Alias::new("total"),
+            )
+            .from(articles::Entity)
+            .cond_where(cond)
+            .take();
+        let total = self
+            .db
+            .query_one(&total)
+            .await
+            .map_err(store_error)?
+            .map(|row| row.try_get::<i64>("", "total"))
+            .transpose()
+            .map_err(store_error)?
+            .unwrap_or(0);
+
+        Ok(ArticlePage {
+            articles: hydrate(&self.db, rows, viewer).await?,
+            total: count(total)?,
+        })
+    }
+}
+
+/// Completes summary rows with their tags, the viewer's favorites and the viewer's
+/// follows of the authors: three queries for the whole batch.
+async fn hydrate(
+    conn: &impl ConnectionTrait,
+    rows: Vec<SummaryRow>,
+    viewer: Option<UserId>,
+) -> Result<Vec<ArticleSummary>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+
+    let tag_rows = Query::select()
+        .column((article_tags::Entity, article_tags::Column::ArticleId))
+        .column((tags::Entity, tags::Column::Name))
+        .from(article_tags::Entity)
+        .inner_join(
+            tags::Entity,
+            Expr::col((tags::Entity, tags::Column::Id))
+                .equals((article_tags::Entity, article_tags::Column::TagId)),
+        )
+        .and_where(
+            Expr::col((article_tags::Entity, article_tags::Column::ArticleId)).is_in(ids.clone()),
+        )
+        .order_by(
+            (article_tags::Entity, article_tags::Column::ArticleId),
+            Order::Asc,
+        )
+        .order_by(
+            (article_tags::Entity, article_tags::Column::Position),
+            Order::Asc,
+        )
+        .take();
+    let mut tags_of: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in conn.query_all(&tag_rows).await.map_err(store_error)? {
+        let row = TagRow::from_query_result(&row, "").map_err(store_error)?;
+        tags_of.entry(row.article_id).or_default().push(row.name);
+    }
+
+    let favorited: HashSet<i64> = match viewer {
+        None => HashSet::new(),
+        Some(viewer) => favorites::Entity::find()
+            .select_only()
+            .column(favorites::Column::ArticleId)
+            .filter(favorites::Column::UserId.eq(viewer.0))
+            .filter(favorites::Column::ArticleId.is_in(ids))
+            .into_tuple::<i64>()
+            .all(conn)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .collect(),
+    };
+
+    let followed = followed_among(conn, viewer, rows.iter().map(|r| r.author_id)).await?;
+
+    rows.into_iter()
+        .map(|row| {
+            let author = Author {
+                id: row.author_id,
+                username: row.username,
+                bio: row.bio,
+                image: row.image,
+            };
+            Ok(ArticleSummary {
+                id: ArticleId(row.id),
+                slug: row.slug,
+                title: row.title,
+                description: row.description,
+                tags: tags_of.remove(&row.id).unwrap_or_default(),
+                created_at: Timestamp::new(row.created_at),
+                updated_at: Timestamp::new(row.updated_at),
+                favorited: favorited.contains(&row.id),
+                favorites_count: count(row.favorites_count)?,
+                author: author.profile(&followed),
+            })
+        })
+        .collect()
+}
+
+/// Links `tags` to `article` in the given order, creating the tags that do not exist yet.
+async fn link_tags(
+    txn: &DatabaseTransaction,
+    article: i64,
+    tags: &[TagName],
+) -> Result<(), StoreError> {
+    let mut names: Vec<&str> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if !names.contains(&tag.as_str()) {
+            names.push(tag.as_str());
+        }
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+
+    // Inserted in sorted order so that two transactions creating overlapping tag sets
+    // wait on each other's new tags in the same order instead of deadlocking.
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(tags::Entity)
+        .columns([tags::Column::Name])
+        .on_conflict(
+            OnConflict::column(tags::Column::Name)
+                .do_nothing()
+                .to_owned(),
+        );
+    for name in &sorted {
+        upsert.values([(*name).into()]).map_err(build_error)?;
+    }
+    txn.execute(&upsert).await.map_err(store_error)?;
+
+    let ids: HashMap<String, i64> = tags::Entity::find()
+        .select_only()
+        .column(tags::Column::Name)
+        .column(tags::Column::Id)
+        .filter(tags::Column::Name.is_in(sorted))
+        .into_tuple::<(String, i64)>()
+        .all(txn)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .collect();
+
+    let mut link = Query::insert();
+    link.into_table(article_tags::Entity).columns([
+        article_tags::Column::ArticleId,
+        article_tags::Column::TagId,
+        article_tags::Column::Position,
+    ]);
+    for (position, name) in names.iter().enumerate() {
+        let tag = ids.get(*name).copied().ok_or_else(|| {
+            StoreError::Unexpected(format!("tag {name:?} missing right after its upsert").into())
+        })?;
+        let position = i32::try_from(position).map_err(|e| StoreError::Unexpected(Box::new(e)))?;
+        link.values([article.into(), tag.into(), position.into()])
+            .map_err(build_error)?;
+    }
+    txn.execute(&link).await.map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl ArticleStore for SqlStore {
+    async fn create(&self, article: NewArticle) -> Result<ArticleId, StoreError> {
+        let at = article.created_at.as_offset_date_time();
+        let row = articles::ActiveModel {
+            id: NotSet,
+            slug: Set(article.slug.into_inner()),
+            title: Set(article.title.into_inner()),
+            description: Set(article.description.into_inner()),
+            body: Set(article.body.into_inner()),
+            author_id: Set(article.author_id.0),
+            favorites_count: Set(0),
+            created_at: Set(at),
+            updated_at: Set(at),
+        };
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let id = articles::Entity::insert(row)
+            .exec(&txn)
+            .await
+            .map_err(store_error)?
+            .last_insert_id;
+        link_tags(&txn, id, &article.tags).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(ArticleId(id))
+    }
+
+    async fn by_slug(&self, slug: &str) -> Result<Option<ArticleRef>, StoreError> {
+        use articles::Column as A;
+        let row = articles::Entity::find()
+            .select_only()
+            .columns([A::Id, A::Slug, A::Title, A::AuthorId, A::UpdatedAt])
+            .filter(A::Slug.eq(slug))
+            .into_tuple::<(i64, String, String, i64, OffsetDateTime)>()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(
+            row.map(|(id, slug, title, author_id, updated_at)| ArticleRef {
+                id: ArticleId(id),
+                slug,
+                title,
+                author_id: UserId(author_id),
+                updated_at: Timestamp::new(updated_at),
+            }),
+        )
+    }
+
+    async fn update(&self, id: ArticleId, changes: ArticleChanges) -> Result<bool, StoreError> {
+        use articles::Column as A;
+        let mut update = Query::update();
+        update
+            .table(articles::Entity)
+            .value(A::UpdatedAt, changes.updated_at.as_offset_date_time())
+            .and_where(Expr::col(A::Id).eq(id.0));
+        if let Some(slug) = changes.slug {
+            update.value(A::Slug, slug.into_inner());
+        }
+        if let Some(title) = changes.title {
+            update.value(A::Title, title.into_inner());
+        }
+        if let Some(description) = changes.description {
+            update.value(A::Description, description.into_inner());
+        }
+        if let Some(body) = changes.body {
+            update.value(A::Body, body.into_inner());
+        }
+
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let updated = txn.execute(&update).await.map_err(store_error)?;
+        if updated.rows_affected() == 0 {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        }
+        if let Some(tags) = changes.tags {
+            article_tags::Entity::delete_many()
+                .filter(article_tags::Column::ArticleId.eq(id.0))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            link_tags(&txn, id.0, &tags).await?;
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: ArticleId) -> Result<bool, StoreError> {
+        // Tag links, favorites and comments go with it through ON DELETE CASCADE.
+        let deleted = articles::Entity::delete_by_id(id.0)
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    async fn favorite(&self, user: UserId, article: ArticleId) -> Result<(), StoreError> {
+        use favorites::Column as F;
+        let insert = Query::insert()
+            .into_table(favorites::Entity)
+            .columns([F::UserId, F::ArticleId, F::CreatedAt])
+            .values([user.0.into(), article.0.into(), now().into()])
+            .map_err(build_error)?
+            .on_conflict(
+                OnConflict::columns([F::UserId, F::ArticleId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let inserted = txn.execute(&insert).await.map_err(store_error)?;
+        // Counting only a row this transaction really inserted is what keeps concurrent
+        // favorites of the same pair from counting twice.
+        if inserted.rows_affected() > 0 {
+            adjust_favorites_count(&txn, article, 1).await?;
+        }
+        txn.commit().await.map_err(store_error)
+    }
+
+    async fn unfavorite(&self, user: UserId, article: ArticleId) -> Result<(), StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let deleted = favorites::Entity::delete_many()
+            .filter(favorites::Column::UserId.eq(user.0))
+            .filter(favorites::Column::ArticleId.eq(article.0))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if deleted.rows_affected > 0 {
+            adjust_favorites_count(&txn, article, -1).await?;
+        }
+        txn.commit().await.map_err(store_error)
+    }
+}
+
+/// Adds `delta` to the article's favorite count in the database itself
+/// (`favorites_count = favorites_count + delta`), so concurrent changes never overwrite
+/// each other.
+async fn adjust_favorites_count(
+    txn: &DatabaseTransaction,
+    article: ArticleId,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let update = Query::update()
+        .table(articles::Entity)
+        .value(
+            articles::Column::FavoritesCount,
+            Expr::col(articles::Column::FavoritesCount).add(delta),
+        )
+        .and_where(Expr::col(articles::Column::Id).eq(article.0))
+        .to_owned();
+    txn.execute(&update).await.map_err(store_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl ArticleQueries for SqlStore {
+    async fn article(
+        &self,
+        id: ArticleId,
+        viewer: Option<UserId>,
+    ) -> Result<Option<ArticleView>, StoreError> {
+        let select = summaries()
+            .column((articles::Entity, articles::Column::Body))
+            .and_where(Expr::col((articles::Entity, articles::Column::Id)).eq(id.0))
+            .take();
+        let Some(row) = self.db.query_one(&select).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let body: String = row.try_get("", "body").map_err(store_error)?;
+        let summary = SummaryRow::from_query_result(&row, "").map_err(store_error)?;
+        let summary = hydrate(&self.db, vec![summary], viewer).await?.pop();
+        Ok(summary.map(|summary| ArticleView { summary, body }))
+    }
+
+    async fn list(
+        &self,
+        filter: &ArticleFilter,
+        page: Page,
+        viewer: Option<UserId>,
+    ) -> Result<ArticlePage, StoreError> {
+        self.page(filter_condition(filter), page, viewer).await
+    }
+
+    async fn feed(&self, viewer: UserId, page: Page) -> Result<ArticlePage, StoreError> {
+        self.page(feed_condition(viewer), page, Some(viewer)).await
+    }
+
+    async fn tags(&self, limit: u64) -> Result<Vec<String>, StoreError> {
+        // Ties are broken by byte order of the name, as SQLite compares by default; on
+        // PostgreSQL that takes the "C" collation, whatever the database's own is.
+        let by_name = match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => Expr::cust(r#""tags"."name" COLLATE "C""#),
+            _ => Expr::col((tags::Entity, tags::Column::Name)),
+        };
+        let select = Query::select()
+            .column((tags::Entity, tags::Column::Name))
+            .from(tags::Entity)
+            .inner_join(
+                article_tags::Entity,
+                Expr::col((article_tags::Entity, article_tags::Column::TagId))
+                    .equals((tags::Entity, tags::Column::Id)),
+            )
+            .group_by_col((tags::Entity, tags::Column::Id))
+            .group_by_col((tags::Entity, tags::Column::Name))
+            .order_by_expr(
+                Expr::col((article_tags::Entity, article_tags::Column::ArticleId)).count(),
+                Order::Desc,
+            )
+            .order_by_expr(by_name, Order::Asc)
+            .limit(limit)
+            .take();
+        self.db
+            .query_all(&select)
+            .await
+            .map_err(store_error)?
+            .iter()
+            .map(|row| row.try_get::<String>("", "name").map_err(store_error))
+            .collect()
+    }
+}

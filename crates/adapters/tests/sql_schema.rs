@@ -1,0 +1,378 @@
+//! What the SQL schema and the SQL adapter guarantee beyond the port contract: that the
+//! migration goes up, down and up again; that uniqueness holds in the database itself,
+//! without regard to case; that favorites count right under concurrency; and how
+//! connections are set up.
+//!
+//! Each test runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` names an admin
+//! URL (such as `postgres://postgres@127.0.0.1:5432/test`). Under CI that variable is
+//! required, so the PostgreSQL half cannot be skipped unnoticed.
+#![cfg(feature = "testing")]
+
+use std::{collections::BTreeSet, io::Write, sync::Arc};
+
+use conduit_adapters::sql::{SqlStore, testing::TestDb};
+use conduit_domain::{
+    ArticleId, StoreError, UniqueField,
+    article::{ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug},
+    ports::{ArticleQueries, ArticleStore, UserStore},
+    time::Timestamp,
+    user::{Email, NewUser, PasswordHash, User, Username},
+};
+use conduit_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use time::OffsetDateTime;
+
+const TABLES: [&str; 7] = [
+    "article_tags",
+    "articles",
+    "comments",
+    "favorites",
+    "follows",
+    "tags",
+    "users",
+];
+
+/// Every named secondary index; with the composite primary keys they give each foreign
+/// key an index that leads with it.
+const INDEXES: [&str; 10] = [
+    "article_tags_tag_id_article_id_idx",
+    "articles_author_id_id_idx",
+    "articles_slug_key",
+    "comments_article_id_id_idx",
+    "comments_author_id_idx",
+    "favorites_article_id_idx",
+    "follows_followee_id_idx",
+    "tags_name_key",
+    "users_email_lower_key",
+    "users_username_lower_key",
+];
+
+/// The databases a test runs on: SQLite always, PostgreSQL when configured.
+async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite().await];
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => dbs.push(TestDb::postgres(&url).await),
+        Err(std::env::VarError::NotPresent) if std::env::var_os("CI").is_none() => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "TEST_DATABASE_URL is not set: PostgreSQL half of this test not run"
+            );
+        }
+        Err(err) => panic!("TEST_DATABASE_URL must name a PostgreSQL server: {err}"),
+    }
+    dbs
+}
+
+async fn strings(conn: &DatabaseConnection, sql: &str) -> BTreeSet<String> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("a text column"))
+        .collect()
+}
+
+async fn tables(conn: &DatabaseConnection) -> BTreeSet<String> {
+    let sql = match conn.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+        }
+        _ => {
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' \
+             AND tablename <> 'seaql_migrations'"
+        }
+    };
+    strings(conn, sql).await
+}
+
+async fn indexes(conn: &DatabaseConnection) -> BTreeSet<String> {
+    let sql = match conn.get_database_backend() {
+        // Indexes SQLite makes for primary keys have no SQL and are not named by us.
+        DatabaseBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        }
+        _ => {
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' \
+             AND indexname NOT LIKE '%_pkey'"
+        }
+    };
+    strings(conn, sql).await
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+fn now() -> Timestamp {
+    Timestamp::new(OffsetDateTime::now_utc())
+}
+
+fn new_user(name: &str, email: &str) -> NewUser {
+    NewUser {
+        username: Username::parse(name).expect("valid username"),
+        email: Email::parse(email).expect("valid email"),
+        password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        created_at: now(),
+    }
+}
+
+async fn register(store: &SqlStore, name: &str) -> User {
+    UserStore::create(store, new_user(name, &format!("{name}@example.com")))
+        .await
+        .expect("registered")
+}
+
+fn new_article(author: &User, slug: &str) -> NewArticle {
+    NewArticle {
+        author_id: author.id,
+        slug: Slug::parse(slug).expect("valid slug"),
+        title: ArticleTitle::parse(slug).expect("valid title"),
+        description: ArticleDescription::parse("about").expect("valid description"),
+        body: ArticleBody::parse("body").expect("valid body"),
+        tags: Vec::new(),
+        created_at: now(),
+    }
+}
+
+#[tokio::test]
+async fn migration_goes_up_down_and_up_again() {
+    for db in databases().await {
+        let store = db.store();
+        let conn = store.connection();
+        assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
+        assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
+
+        Migrator::down(conn, None).await.expect("down");
+        assert!(tables(conn).await.is_empty(), "{}", db.url());
+        assert!(indexes(conn).await.is_empty(), "{}", db.url());
+
+        Migrator::up(conn, None).await.expect("up again");
+        assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
+        assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
+        // A second run finds nothing pending.
+        store.migrate().await.expect("idempotent");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_ids_are_autoincrement_rowids() {
+    let db = TestDb::sqlite().await;
+    let sql = strings(
+        db.store().connection(),
+        "SELECT sql FROM sqlite_master WHERE name = 'users'",
+    )
+    .await;
+    let sql = sql.first().expect("users table");
+    assert!(
+        sql.contains(r#""id" integer NOT NULL PRIMARY KEY AUTOINCREMENT"#),
+        "{sql}"
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn unique_indexes_reject_case_variants_in_the_database_itself() {
+    for db in databases().await {
+        let store = db.store();
+        let conn = store.connection();
+        register(&store, "Jake").await;
+        let at = "2024-01-01 00:00:00+00";
+        for (username, email) in [("jake", "other@example.com"), ("other", "JAKE@EXAMPLE.COM")] {
+            let insert = format!(
+                "INSERT INTO users (username, email, password_hash, created_at, updated_at) \
+                 VALUES ('{username}', '{email}', 'x', '{at}', '{at}')"
+            );
+            let refused = conn.execute_unprepared(&insert).await;
+            assert!(
+                refused.is_err(),
+                "{} accepted {username} / {email}",
+                db.url()
+            );
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn unique_violations_map_to_the_field() {
+    for db in databases().await {
+        let store = db.store();
+        let jake = register(&store, "Jake").await;
+
+        let same_email = new_user("someone", "JAKE@example.COM");
+        let err = UserStore::create(&store, same_email)
+            .await
+            .expect_err("taken email");
+        assert!(
+            matches!(err, StoreError::Duplicate(UniqueField::Email)),
+            "{err:?}"
+        );
+
+        let same_name = new_user("JAKE", "fresh@example.com");
+        let err = UserStore::create(&store, same_name)
+            .await
+            .expect_err("taken username");
+        assert!(
+            matches!(err, StoreError::Duplicate(UniqueField::Username)),
+            "{err:?}"
+        );
+
+        ArticleStore::create(&store, new_article(&jake, "dragons"))
+            .await
+            .expect("created");
+        let err = ArticleStore::create(&store, new_article(&jake, "dragons"))
+            .await
+            .expect_err("taken slug");
+        assert!(
+            matches!(err, StoreError::Duplicate(UniqueField::Slug)),
+            "{err:?}"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn missing_references_are_unexpected_not_duplicates() {
+    for db in databases().await {
+        let store = db.store();
+        let jake = register(&store, "jake").await;
+        let err = ArticleStore::favorite(&store, jake.id, ArticleId(424_242))
+            .await
+            .expect_err("no such article");
+        assert!(matches!(err, StoreError::Unexpected(_)), "{err:?}");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_favorites_count_exactly() {
+    for db in databases().await {
+        let store = Arc::new(db.store());
+        let author = register(&store, "author").await;
+        let article = ArticleStore::create(&*store, new_article(&author, "popular"))
+            .await
+            .expect("created");
+        let mut fans = Vec::new();
+        for i in 0..12 {
+            fans.push(register(&store, &format!("fan{i}")).await);
+        }
+
+        // Every fan favorites twice at once, so duplicates race with each other too.
+        let mut tasks = Vec::new();
+        for fan in fans.iter().chain(fans.iter()) {
+            let (store, user) = (store.clone(), fan.id);
+            tasks.push(tokio::spawn(async move {
+                ArticleStore::favorite(&*store, user, article).await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("favorited");
+        }
+        let seen = store
+            .article(article, None)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(seen.summary.favorites_count, 12, "{}", db.url());
+
+        let mut tasks = Vec::new();
+        for fan in fans.iter().take(5).chain(fans.iter().take(5)) {
+            let (store, user) = (store.clone(), fan.id);
+            tasks.push(tokio::spawn(async move {
+                ArticleStore::unfavorite(&*store, user, article).await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("unfavorited");
+        }
+        let seen = store
+            .article(article, None)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(seen.summary.favorites_count, 7, "{}", db.url());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn timestamps_round_trip_at_millisecond_precision() {
+    for db in databases().await {
+        let store = db.store();
+        let created = register(&store, "clock").await;
+        let read = store
+            .by_id(created.id)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(read.created_at, created.created_at, "{}", db.url());
+        assert_eq!(read.updated_at, created.updated_at, "{}", db.url());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_with_foreign_keys_and_wal() {
+    let dir = std::env::temp_dir().join(format!("conduit_sql_schema_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("fresh.db");
+    let _ = std::fs::remove_file(&path);
+
+    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connects and creates the file");
+    assert!(path.exists());
+    store.ping().await.expect("ping");
+    let conn = store.connection();
+    let pragma = |name: &str| {
+        let sql = format!("PRAGMA {name}");
+        async move {
+            let row = conn
+                .query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql))
+                .await
+                .expect("pragma")
+                .expect("a row");
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                .expect("a value")
+        }
+    };
+    assert_eq!(pragma("foreign_keys").await, "1");
+    assert_eq!(pragma("journal_mode").await, "wal");
+    store.connection().clone().close().await.expect("closed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn sqlite_memory_database_lives_as_long_as_the_store() {
+    let store = SqlStore::connect("sqlite::memory:")
+        .await
+        .expect("connects");
+    store.migrate().await.expect("migrated");
+    let first = register(&store, "memo").await;
+    // Concurrent callers share the pool's single connection, and with it the database.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            register(&store, &format!("memo{i}")).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let read = store.by_id(first.id).await.expect("read");
+    assert_eq!(read.map(|u| u.username), Some("memo".to_owned()));
+}
+
+#[tokio::test]
+async fn unreachable_server_is_unavailable() {
+    // Port 1 is never a PostgreSQL server: the connection is refused at once.
+    let err = SqlStore::connect("postgres://postgres@127.0.0.1:1/none")
+        .await
+        .expect_err("nothing listens there");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}

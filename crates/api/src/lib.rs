@@ -1,0 +1,14 @@
+//! The Conduit HTTP API: a thin poem-openapi layer over the use cases in `conduit-app`,
+//! and the start-up code that wires adapters into them.
+
+pub mod config;
+mod dto;
+pub mod error;
+mod parse;
+mod routes;
+mod security;
+pub mod server;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::{Application, StartupError, api_service};

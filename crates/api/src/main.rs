@@ -1,0 +1,37 @@
+//! `conduit`: the server binary. With no configuration it serves the whole API on
+//! 127.0.0.1:8080 over a SQLite file, applying migrations at start.
+
+use std::process::ExitCode;
+
+use conduit_api::{Application, Config, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    let app = match Application::build(&config).await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "could not start");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %app.addr(), "serving the Conduit API; OpenAPI document at /openapi.json");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    match app.run_until(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Articles, the feed, and favorites.
+
+use conduit_app::Conduit;
+use conduit_domain::article::ArticleFilter;
+use poem_openapi::{
+    OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::{ApiTags, ArticleCreated, Deleted, page};
+use crate::{
+    dto,
+    error::ApiError,
+    parse,
+    security::{OptionalAuth, TokenAuth},
+};
+
+/// Articles, the feed, and favorites.
+#[derive(Debug, Clone)]
+pub struct ArticlesApi {
+    /// The application.
+    pub app: Conduit,
+}
+
+fn single(view: conduit_domain::article::ArticleView) -> Json<dto::SingleArticleResponse> {
+    Json(view.into())
+}
+
+#[OpenApi]
+impl ArticlesApi {
+    /// Get recent articles globally
+    ///
+    /// Most recent first. Filters combine: `tag`, `author` (username) and `favorited`
+    /// (username of a user who favorited them); unknown values match nothing.
+    /// Authentication is optional; with it, `favorited` and `author.following` are the
+    /// caller's view. List items carry no `body`.
+    #[oai(path = "/articles", method = "get", operation_id = "GetArticles", tag = "ApiTags::Articles")]
+    async fn list(
+        &self,
+        auth: OptionalAuth,
+        /// Filter by tag.
+        tag: Query<Option<String>>,
+        /// Filter by author (username).
+        author: Query<Option<String>>,
+        /// Filter by favorites of a user (username).
+        favorited: Query<Option<String>>,
+        /// The number of items to skip (0 to 1,000,000; default 0).
+        offset: Query<Option<i64>>,
+        /// The number of items to return (1 to 100; default 20).
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<dto::MultipleArticlesResponse>, ApiError> {
+        let viewer = auth.viewer(&self.app)?;
+        let page = page(limit.0, offset.0)?;
+        let filter = ArticleFilter {
+            tag: tag.0,
+            author: author.0,
+            favorited_by: favorited.0,
+        };
+        Ok(Json(self.app.list_articles(filter, page, viewer).await?.into()))
+    }
+
+    /// Get recent articles from users you follow
+    ///
+    /// Articles by the users the caller follows, most recent first.
+    #[oai(path = "/articles/feed", method = "get", operation_id = "GetArticlesFeed", tag = "ApiTags::Articles")]
+    async fn feed(
+        &self,
+        auth: TokenAuth,
+        /// The number of items to skip (0 to 1,000,000; default 0).
+        offset: Query<Option<i64>>,
+        /// The number of items to return (1 to 100; default 20).
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<dto::MultipleArticlesResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        let page = page(limit.0, offset.0)?;
+        Ok(Json(self.app.feed(user, page).await?.into()))
+    }
+
+    /// Create an article
+    ///
+    /// Publishes an article by the caller. The slug is derived from the title; a title
+    /// already used gets a slug with a random suffix.
+    #[oai(path = "/articles", method = "post", operation_id = "CreateArticle", tag = "ApiTags::Articles")]
+    async fn create(
+        &self,
+        auth: TokenAuth,
+        body: Json<dto::NewArticleRequest>,
+    ) -> Result<ArticleCreated, ApiError> {
+        let user = auth.user(&self.app)?;
+        let input = parse::create_article(body.0.article).map_err(conduit_domain::Error::from)?;
+        let view = self.app.create_article(user, input).await?;
+        Ok(ArticleCreated::Created(single(view)))
+    }
+
+    /// Get an article
+    ///
+    /// One whole article. Authentication is optional; with it, `favorited` and
+    /// `author.following` are the caller's view.
+    #[oai(path = "/articles/:slug", method = "get", operation_id = "GetArticle", tag = "ApiTags::Articles")]
+    async fn get(
+        &self,
+        auth: OptionalAuth,
+        /// Slug of the article.
+        slug: Path<String>,
+    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+        let viewer = auth.viewer(&self.app)?;
+        Ok(single(self.app.article(&slug.0, viewer).await?))
+    }
+
+    /// Update an article
+    ///
+    /// Only the author may. Absent fields stay as they are; a new title gives a new slug;
+    /// `tagList` replaces the tags (`[]` removes them all, `null` is refused).
+    #[oai(path = "/articles/:slug", method = "put", operation_id = "UpdateArticle", tag = "ApiTags::Articles")]
+    async fn update(
+        &self,
+        auth: TokenAuth,
+        /// Slug of the article.
+        slug: Path<String>,
+        body: Json<dto::UpdateArticleRequest>,
+    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        let input = parse::update_article(body.0.article).map_err(conduit_domain::Error::from)?;
+        Ok(single(self.app.update_article(user, &slug.0, input).await?))
+    }
+
+    /// Delete an article
+    ///
+    /// Only the author may. Its comments and favorites go with it.
+    #[oai(path = "/articles/:slug", method = "delete", operation_id = "DeleteArticle", tag = "ApiTags::Articles")]
+    async fn delete(
+        &self,
+        auth: TokenAuth,
+        /// Slug of the article.
+        slug: Path<String>,
+    ) -> Result<Deleted, ApiError> {
+        let user = auth.user(&self.app)?;
+        self.app.delete_article(user, &slug.0).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Favorite an article
+    ///
+    /// Idempotent: favoriting twice counts once.
+    #[oai(
+        path = "/articles/:slug/favorite",
+        method = "post",
+        operation_id = "CreateArticleFavorite",
+        tag = "ApiTags::Favorites"
+    )]
+    async fn favorite(
+        &self,
+        auth: TokenAuth,
+        /// Slug of the article.
+        slug: Path<String>,
+    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        Ok(single(self.app.favorite(user, &slug.0).await?))
+    }
+
+    /// Unfavorite an article
+    ///
+    /// Idempotent: unfavoriting an article not favorited is not an error.
+    #[oai(
+        path = "/articles/:slug/favorite",
+        method = "delete",
+        operation_id = "DeleteArticleFavorite",
+        tag = "ApiTags::Favorites"
+    )]
+    async fn unfavorite(
+        &self,
+        auth: TokenAuth,
+        /// Slug of the article.
+        slug: Path<String>,
+    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        Ok(single(self.app.unfavorite(user, &slug.0).await?))
+    }
+}

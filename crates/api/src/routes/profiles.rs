@@ -1,0 +1,68 @@
+//! `GET /profiles/{username}` and following.
+
+use conduit_app::Conduit;
+use poem_openapi::{OpenApi, param::Path, payload::Json};
+
+use super::ApiTags;
+use crate::{
+    dto,
+    error::ApiError,
+    security::{OptionalAuth, TokenAuth},
+};
+
+/// Public profiles and following.
+#[derive(Debug, Clone)]
+pub struct ProfilesApi {
+    /// The application.
+    pub app: Conduit,
+}
+
+fn profile(p: conduit_domain::user::Profile) -> Json<dto::ProfileResponse> {
+    Json(dto::ProfileResponse { profile: p.into() })
+}
+
+#[OpenApi(tag = "ApiTags::Profile")]
+impl ProfilesApi {
+    /// Get a profile
+    ///
+    /// A user's public profile. Authentication is optional; with it, `following` says
+    /// whether the caller follows this user.
+    #[oai(path = "/profiles/:username", method = "get", operation_id = "GetProfileByUsername")]
+    async fn get(
+        &self,
+        auth: OptionalAuth,
+        /// Username of the profile (any case).
+        username: Path<String>,
+    ) -> Result<Json<dto::ProfileResponse>, ApiError> {
+        let viewer = auth.viewer(&self.app)?;
+        Ok(profile(self.app.profile(&username.0, viewer).await?))
+    }
+
+    /// Follow a user
+    ///
+    /// Idempotent: following twice is not an error.
+    #[oai(path = "/profiles/:username/follow", method = "post", operation_id = "FollowUserByUsername")]
+    async fn follow(
+        &self,
+        auth: TokenAuth,
+        /// Username of the profile to follow.
+        username: Path<String>,
+    ) -> Result<Json<dto::ProfileResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        Ok(profile(self.app.follow(user, &username.0).await?))
+    }
+
+    /// Unfollow a user
+    ///
+    /// Idempotent: unfollowing someone not followed is not an error.
+    #[oai(path = "/profiles/:username/follow", method = "delete", operation_id = "UnfollowUserByUsername")]
+    async fn unfollow(
+        &self,
+        auth: TokenAuth,
+        /// Username of the profile to unfollow.
+        username: Path<String>,
+    ) -> Result<Json<dto::ProfileResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        Ok(profile(self.app.unfollow(user, &username.0).await?))
+    }
+}

@@ -1,0 +1,62 @@
+//! `POST /users`, `POST /users/login`, `GET /user`, `PUT /user`.
+
+use conduit_app::Conduit;
+use poem_openapi::{OpenApi, payload::Json};
+
+use super::{ApiTags, UserCreated};
+use crate::{dto, error::ApiError, parse, security::TokenAuth};
+
+/// Registration, login and the signed-in user's account.
+#[derive(Debug, Clone)]
+pub struct UsersApi {
+    /// The application.
+    pub app: Conduit,
+}
+
+#[OpenApi(tag = "ApiTags::UserAndAuthentication")]
+impl UsersApi {
+    /// Register a new user
+    ///
+    /// Creates an account and returns it with an access token. Usernames and emails are
+    /// unique without regard to case (409 when taken).
+    #[oai(path = "/users", method = "post", operation_id = "CreateUser")]
+    async fn register(&self, body: Json<dto::NewUserRequest>) -> Result<UserCreated, ApiError> {
+        let input = parse::register(body.0.user).map_err(conduit_domain::Error::from)?;
+        let signed_in = self.app.register(input).await?;
+        Ok(UserCreated::Created(Json(signed_in.into())))
+    }
+
+    /// Existing user login
+    ///
+    /// Signs in with email (any case) and password. A wrong password and an unknown
+    /// email get the same 401.
+    #[oai(path = "/users/login", method = "post", operation_id = "Login")]
+    async fn login(&self, body: Json<dto::LoginUserRequest>) -> Result<Json<dto::UserResponse>, ApiError> {
+        let input = parse::login(body.0.user).map_err(conduit_domain::Error::from)?;
+        Ok(Json(self.app.login(input).await?.into()))
+    }
+
+    /// Get current user
+    ///
+    /// The signed-in user, with a fresh access token.
+    #[oai(path = "/user", method = "get", operation_id = "GetCurrentUser")]
+    async fn current(&self, auth: TokenAuth) -> Result<Json<dto::UserResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        Ok(Json(self.app.current_user(user).await?.into()))
+    }
+
+    /// Update current user
+    ///
+    /// Changes any of email, username, password, bio and image. Absent fields are left
+    /// as they are; `bio` and `image` are cleared by `null` or `""`.
+    #[oai(path = "/user", method = "put", operation_id = "UpdateCurrentUser")]
+    async fn update(
+        &self,
+        auth: TokenAuth,
+        body: Json<dto::UpdateUserRequest>,
+    ) -> Result<Json<dto::UserResponse>, ApiError> {
+        let user = auth.user(&self.app)?;
+        let changes = parse::update_user(body.0.user).map_err(conduit_domain::Error::from)?;
+        Ok(Json(self.app.update_user(user, changes).await?.into()))
+    }
+}

@@ -1,0 +1,178 @@
+//! Start-up: the one place that knows every adapter. It connects storage, builds the
+//! ports, the use cases and the HTTP stack, and binds the listener.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use conduit_adapters::{
+    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens},
+    sql::SqlStore,
+    system::{RandomSlugSuffixes, SystemClock},
+};
+use conduit_app::{Conduit, Ports};
+use conduit_domain::ports::Stores;
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Route, Server,
+    endpoint::BoxEndpoint,
+    error::ReadBodyError,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::{CatchPanic, Cors, Tracing},
+};
+use poem_openapi::OpenApiService;
+
+use crate::{
+    config::{AuthConfig, Config},
+    error,
+    routes::{articles::ArticlesApi, comments::CommentsApi, profiles::ProfilesApi, tags::TagsApi, users::UsersApi},
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(String),
+    /// A setting could not be used.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The listener could not bind.
+    #[error("bind {addr}: {source}")]
+    Bind {
+        /// Address tried.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// The OpenAPI service with every endpoint of the API, served under `/api`.
+pub fn api_service(app: &Conduit) -> OpenApiService<(UsersApi, ProfilesApi, ArticlesApi, CommentsApi, TagsApi), ()> {
+    let apis = (
+        UsersApi { app: app.clone() },
+        ProfilesApi { app: app.clone() },
+        ArticlesApi { app: app.clone() },
+        CommentsApi { app: app.clone() },
+        TagsApi { app: app.clone() },
+    );
+    OpenApiService::new(apis, "Conduit API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "The RealWorld (Conduit) blogging API: users, profiles, follows, articles, tags, \
+             favorites and comments. Every error has the body \
+             `{\"errors\": {\"<field>\": [\"<message>\"]}, \"code\": \"<code>\"}`.",
+        )
+        .server("/api")
+}
+
+/// The whole HTTP stack over `app`.
+pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
+    let api = api_service(app);
+    let spec = api.spec_endpoint();
+    let limit = config.server.body_limit_bytes;
+    Route::new()
+        .nest("/api", api)
+        .at("/openapi.json", spec)
+        .at("/health/live", poem::endpoint::make_sync(|_| "ok"))
+        .around(move |ep, mut req| async move {
+            // Buffer the body up to the limit, so chunked uploads are bounded too.
+            let body = req.take_body();
+            match body.into_bytes_limit(limit).await {
+                Ok(bytes) => req.set_body(bytes),
+                Err(ReadBodyError::PayloadTooLarge) => return Ok(error::payload_too_large()),
+                Err(other) => return Err(other.into()),
+            }
+            ep.call(req).await.map(IntoResponse::into_response)
+        })
+        .around(|ep, req| async move {
+            Ok(match ep.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(err) => error::normalize(err),
+            })
+        })
+        .with(CatchPanic::new().with_handler(|_| error::internal_error_response()))
+        .with(Cors::new())
+        .with(Tracing)
+        .boxed()
+}
+
+/// A built, bound server, ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    endpoint: BoxEndpoint<'static>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects storage (migrating it if configured), wires every adapter and binds the
+    /// listening socket.
+    pub async fn build(config: &Config) -> Result<Application, StartupError> {
+        let store = SqlStore::connect(config.database.url.expose())
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?;
+        if config.database.migrate_on_start {
+            store.migrate().await.map_err(|e| StartupError::Database(e.to_string()))?;
+        }
+        let app = Conduit::new(ports(Stores::from_one(Arc::new(store)), &config.auth)?);
+        let endpoint = endpoint(&app, config);
+        let addr = format!("{}:{}", config.server.host, config.server.port);
+        let acceptor = TcpListener::bind(addr.clone())
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| StartupError::Config("the listener has no socket address".into()))?;
+        Ok(Application { acceptor, endpoint, addr })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(std::time::Duration::from_secs(10)))
+            .await
+    }
+}
+
+fn ports(stores: Stores, auth: &AuthConfig) -> Result<Ports, StartupError> {
+    let cost = Argon2Cost {
+        memory_kib: auth.argon2_memory_kib,
+        iterations: auth.argon2_iterations,
+        parallelism: 1,
+    };
+    let hasher = Argon2Hasher::new(cost, auth.argon2_concurrency).map_err(|e| StartupError::Config(e.to_string()))?;
+    let secret = match &auth.jwt_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => {
+            tracing::warn!(
+                "no auth.jwt_secret configured: signing tokens with a random development key; \
+                 tokens will not survive a restart. Set CONDUIT_AUTH__JWT_SECRET in production."
+            );
+            rand::random::<[u8; 32]>().to_vec()
+        }
+    };
+    let tokens = JwtTokens::new(JwtSettings {
+        secret,
+        issuer: auth.jwt_issuer.clone(),
+        audience: auth.jwt_audience.clone(),
+        ttl_seconds: auth.token_ttl_seconds,
+    })
+    .map_err(|e| StartupError::Config(e.to_string()))?;
+    Ok(Ports {
+        stores,
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(tokens),
+        clock: Arc::new(SystemClock),
+        slugs: Arc::new(RandomSlugSuffixes),
+    })
+}

@@ -1,0 +1,149 @@
+//! `spawn_app`: the real server, per test.
+
+use conduit_adapters::sql::testing::TestDb;
+use conduit_api::{Application, Config, config::Secret};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// A running server and what is needed to talk to it and clean it up.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    db: TestDb,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// A response: status and parsed JSON body (`Value::Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+pub async fn spawn_app() -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        conduit_api::telemetry::init(&Default::default());
+    }
+    let db = TestDb::from_env().await;
+    let mut config = Config::default();
+    config.server.port = 0;
+    config.database.url = Secret(db.url().to_owned());
+    config.auth.jwt_secret = Some(Secret("test-signing-key-of-at-least-32-bytes".into()));
+    // The cheapest Argon2 cost keeps tests fast; production uses the default.
+    config.auth.argon2_memory_kib = 8;
+    config.auth.argon2_iterations = 1;
+    let app = Application::build(&config).await.expect("the server starts");
+    let address = format!("http://{}", app.addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        stop,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Stops the server and drops the test database.
+    pub async fn cleanup(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+        self.db.cleanup().await;
+    }
+
+    /// Sends a request to `/api{path}` with an optional JSON body and token.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}/api{}", self.address, path));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Registers `name` (email `name@test.com`, password `password123`); returns the token.
+    pub async fn register(&self, name: &str) -> String {
+        let reply = self
+            .post(
+                "/users",
+                None,
+                json!({"user": {"username": name, "email": format!("{name}@test.com"), "password": "password123"}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["user"]["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates an article; returns its slug.
+    pub async fn article(&self, token: &str, title: &str, tags: &[&str]) -> String {
+        let reply = self
+            .post(
+                "/articles",
+                Some(token),
+                json!({"article": {"title": title, "description": "d", "body": "b", "tagList": tags}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["article"]["slug"].as_str().expect("slug").to_owned()
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = response.bytes().await.expect("body read");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Asserts the standard error shape: status, `errors.<key>[0]`, and `code`.
+pub fn assert_error(reply: &Reply, status: u16, key: &str, code: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{:?}", reply.body);
+    assert!(
+        reply.body["errors"][key][0].is_string(),
+        "expected errors.{key} in {:?}",
+        reply.body
+    );
+    assert_eq!(reply.body["code"], code, "{:?}", reply.body);
+    assert!(
+        reply.content_type.as_deref().is_some_and(|ct| ct.starts_with("application/json")),
+        "content type {:?}",
+        reply.content_type
+    );
+}

@@ -1,0 +1,10 @@
+//! HTTP tests: each test starts the real server on its own port with its own database
+//! (a temporary SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is
+//! set) and talks HTTP to it. One test binary keeps link time low.
+
+mod articles;
+mod comments;
+mod errors;
+mod helpers;
+mod profiles;
+mod users;

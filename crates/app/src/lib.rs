@@ -1,0 +1,90 @@
+//! Conduit use cases. Each calls domain ports only; the binary decides which adapters
+//! stand behind them.
+//!
+//! Use cases take already-parsed value objects (see `conduit_domain::user` and friends),
+//! so every rule about a value's form is checked once, at the boundary, and every rule
+//! about who may do what is checked here.
+
+use std::sync::Arc;
+
+use conduit_domain::ports::{Clock, PasswordHasher, SlugSuffixes, Stores, TokenService};
+
+mod articles;
+mod comments;
+mod profiles;
+mod users;
+
+pub use articles::{CreateArticle, UpdateArticle};
+pub use users::{Authenticated, Login, Register, UpdateUser};
+
+/// The adapters behind every port.
+#[derive(Clone)]
+pub struct Ports {
+    /// Storage.
+    pub stores: Stores,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Access tokens.
+    pub tokens: Arc<dyn TokenService>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Slug suffixes for repeated titles.
+    pub slugs: Arc<dyn SlugSuffixes>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+/// The application: every use case, as methods grouped by capability in this crate's
+/// modules. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Conduit {
+    ports: Ports,
+}
+
+impl Conduit {
+    /// Builds the application over `ports`.
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// The ports, for wiring code that needs one directly (health checks, say).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use conduit_adapters::{
+        crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens},
+        memory::MemoryStore,
+        system::{RandomSlugSuffixes, SystemClock},
+    };
+    use conduit_domain::ports::Stores;
+
+    use crate::{Conduit, Ports};
+
+    /// A `Conduit` over in-memory storage and real (fast-configured) crypto.
+    pub fn conduit() -> Conduit {
+        let tokens = JwtTokens::new(JwtSettings {
+            secret: vec![9; 32],
+            issuer: "test".into(),
+            audience: "test".into(),
+            ttl_seconds: 3600,
+        })
+        .expect("token settings");
+        Conduit::new(Ports {
+            stores: Stores::from_one(Arc::new(MemoryStore::new())),
+            hasher: Arc::new(Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 2).expect("hasher")),
+            tokens: Arc::new(tokens),
+            clock: Arc::new(SystemClock),
+            slugs: Arc::new(RandomSlugSuffixes),
+        })
+    }
+}

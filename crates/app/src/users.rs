@@ -1,0 +1,283 @@
+//! Registration, login, and the signed-in user's account.
+
+use conduit_domain::{
+    Error, UserId,
+    error::AuthFailure,
+    user::{Bio, Email, ImageUrl, NewUser, Password, User, UserChanges, Username},
+};
+
+use crate::Conduit;
+
+/// Registration input.
+#[derive(Debug, Clone)]
+pub struct Register {
+    /// Chosen username.
+    pub username: Username,
+    /// Email address.
+    pub email: Email,
+    /// Chosen password.
+    pub password: Password,
+}
+
+/// Login input.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// Email address, any case.
+    pub email: Email,
+    /// Password as typed.
+    pub password: Password,
+}
+
+/// Changes to the signed-in user's account. `None` leaves a field unchanged; for `bio`
+/// and `image`, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateUser {
+    /// New email.
+    pub email: Option<Email>,
+    /// New username.
+    pub username: Option<Username>,
+    /// New password.
+    pub password: Option<Password>,
+    /// New bio or `Some(None)` to clear.
+    pub bio: Option<Option<Bio>>,
+    /// New image or `Some(None)` to clear.
+    pub image: Option<Option<ImageUrl>>,
+}
+
+/// An account with a fresh access token.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The account.
+    pub user: User,
+    /// A newly issued access token for it.
+    pub token: String,
+}
+
+impl Conduit {
+    /// Creates an account and signs it in. Fails with `Conflict(Email | Username)` when
+    /// either is taken (without regard to case).
+    #[tracing::instrument(skip_all, fields(username = %input.username))]
+    pub async fn register(&self, input: Register) -> Result<Authenticated, Error> {
+        let password_hash = self
+            .ports
+            .hasher
+            .hash(&input.password)
+            .await
+            .map_err(Error::Unexpected)?;
+        let user = self
+            .ports
+            .stores
+            .users
+            .create(NewUser {
+                username: input.username,
+                email: input.email,
+                password_hash,
+                created_at: self.ports.clock.now(),
+            })
+            .await?;
+        self.signed_in(user)
+    }
+
+    /// Signs in with email and password. An unknown email and a wrong password fail the
+    /// same way (`Unauthorized(InvalidCredentials)`) and take the same time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, input: Login) -> Result<Authenticated, Error> {
+        let user = self.ports.stores.users.by_email(&input.email).await?;
+        let matched = self
+            .ports
+            .hasher
+            .verify(&input.password, user.as_ref().map(|u| &u.password_hash))
+            .await
+            .map_err(Error::Unexpected)?;
+        match user {
+            Some(user) if matched => self.signed_in(user),
+            _ => Err(Error::Unauthorized(AuthFailure::InvalidCredentials)),
+        }
+    }
+
+    /// The user an access token belongs to. Any failure is `Unauthorized(TokenInvalid)`.
+    pub fn authenticate(&self, token: &str) -> Result<UserId, Error> {
+        self.ports.tokens.verify(token).map_err(Error::Unauthorized)
+    }
+
+    /// The signed-in user's account, with a fresh token. A token whose account no
+    /// longer exists is `Unauthorized(TokenInvalid)`.
+    #[tracing::instrument(skip(self))]
+    pub async fn current_user(&self, user: UserId) -> Result<Authenticated, Error> {
+        let user = self
+            .ports
+            .stores
+            .users
+            .by_id(user)
+            .await?
+            .ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
+        self.signed_in(user)
+    }
+
+    /// Applies `changes` to the signed-in user's account.
+    #[tracing::instrument(skip(self, changes))]
+    pub async fn update_user(
+        &self,
+        user: UserId,
+        changes: UpdateUser,
+    ) -> Result<Authenticated, Error> {
+        let password_hash = match &changes.password {
+            Some(password) => Some(
+                self.ports
+                    .hasher
+                    .hash(password)
+                    .await
+                    .map_err(Error::Unexpected)?,
+            ),
+            None => None,
+        };
+        let changes = UserChanges {
+            email: changes.email,
+            username: changes.username,
+            password_hash,
+            bio: changes.bio,
+            image: changes.image,
+        };
+        let updated = if changes.is_empty() {
+            self.ports.stores.users.by_id(user).await?
+        } else {
+            let now = self.ports.clock.now();
+            self.ports.stores.users.update(user, changes, now).await?
+        };
+        let updated = updated.ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
+        self.signed_in(updated)
+    }
+
+    fn signed_in(&self, user: User) -> Result<Authenticated, Error> {
+        let token = self
+            .ports
+            .tokens
+            .issue(user.id)
+            .map_err(Error::Unexpected)?;
+        Ok(Authenticated { user, token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use conduit_domain::{UniqueField, error::AuthFailure};
+
+    use super::*;
+    use crate::testing::conduit;
+
+    fn register(name: &str) -> Register {
+        Register {
+            username: Username::parse(name).expect("username"),
+            email: Email::parse(&format!("{name}@example.com")).expect("email"),
+            password: Password::new_secret("password123").expect("password"),
+        }
+    }
+
+    #[tokio::test]
+    async fn register_then_login_with_any_email_case() {
+        let app = conduit();
+        let registered = app.register(register("jake")).await.expect("registered");
+        assert_eq!(
+            app.authenticate(&registered.token).ok(),
+            Some(registered.user.id)
+        );
+        let login = Login {
+            email: Email::parse("JAKE@example.com").expect("email"),
+            password: Password::presented("password123").expect("password"),
+        };
+        let signed_in = app.login(login).await.expect("signed in");
+        assert_eq!(signed_in.user.id, registered.user.id);
+    }
+
+    #[tokio::test]
+    async fn wrong_password_and_unknown_email_fail_alike() {
+        let app = conduit();
+        app.register(register("jane")).await.expect("registered");
+        for (email, password) in [
+            ("jane@example.com", "wrongpassword"),
+            ("nobody@example.com", "password123"),
+        ] {
+            let result = app
+                .login(Login {
+                    email: Email::parse(email).expect("email"),
+                    password: Password::presented(password).expect("password"),
+                })
+                .await;
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::Unauthorized(AuthFailure::InvalidCredentials))
+                ),
+                "{email}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicate_registration_is_a_conflict() {
+        let app = conduit();
+        app.register(register("sam")).await.expect("registered");
+        let mut again = register("SAM");
+        again.email = Email::parse("other@example.com").expect("email");
+        let result = app.register(again).await;
+        assert!(matches!(
+            result,
+            Err(Error::Conflict(UniqueField::Username))
+        ));
+    }
+
+    #[tokio::test]
+    async fn update_changes_password_and_clears_bio() {
+        let app = conduit();
+        let me = app
+            .register(register("kim"))
+            .await
+            .expect("registered")
+            .user
+            .id;
+        let changes = UpdateUser {
+            bio: Some(Bio::parse("hello").expect("bio")),
+            ..UpdateUser::default()
+        };
+        assert_eq!(
+            app.update_user(me, changes)
+                .await
+                .expect("updated")
+                .user
+                .bio
+                .as_deref(),
+            Some("hello")
+        );
+        let changes = UpdateUser {
+            bio: Some(None),
+            password: Some(Password::new_secret("new password").expect("password")),
+            ..UpdateUser::default()
+        };
+        let updated = app.update_user(me, changes).await.expect("updated");
+        assert_eq!(updated.user.bio, None);
+        let old = Login {
+            email: Email::parse("kim@example.com").expect("email"),
+            password: Password::presented("password123").expect("password"),
+        };
+        assert!(app.login(old).await.is_err());
+        let new = Login {
+            email: Email::parse("kim@example.com").expect("email"),
+            password: Password::presented("new password").expect("password"),
+        };
+        assert!(app.login(new).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn invalid_tokens_are_unauthorized() {
+        let app = conduit();
+        assert!(matches!(
+            app.authenticate("garbage"),
+            Err(Error::Unauthorized(AuthFailure::TokenInvalid))
+        ));
+        let ghost = app.current_user(UserId(999)).await;
+        assert!(matches!(
+            ghost,
+            Err(Error::Unauthorized(AuthFailure::TokenInvalid))
+        ));
+    }
+}

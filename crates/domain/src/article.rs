@@ -1,0 +1,361 @@
+//! Articles, their tags, slugs, favorites, and the queries that list them.
+
+use crate::{
+    ArticleId, Invalid, UserId,
+    text::{required_trimmed, string_value},
+    time::Timestamp,
+    user::Profile,
+};
+
+string_value!(
+    /// An article title: 1 to 255 characters after trimming.
+    ArticleTitle
+);
+string_value!(
+    /// A one-line summary: 1 to 1000 characters after trimming.
+    ArticleDescription
+);
+string_value!(
+    /// The Markdown body: 1 to 100,000 characters. Not trimmed inside, only checked.
+    ArticleBody
+);
+string_value!(
+    /// A tag: 1 to 64 characters after trimming, no control characters.
+    TagName
+);
+string_value!(
+    /// The article's URL identifier: lowercase ASCII letters, digits and single hyphens.
+    Slug
+);
+
+impl ArticleTitle {
+    /// Longest accepted title.
+    pub const MAX: usize = 255;
+    /// Trims and checks `raw`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        required_trimmed(raw, Self::MAX).map(Self)
+    }
+}
+
+impl ArticleDescription {
+    /// Longest accepted description.
+    pub const MAX: usize = 1000;
+    /// Trims and checks `raw`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        required_trimmed(raw, Self::MAX).map(Self)
+    }
+}
+
+impl ArticleBody {
+    /// Longest accepted body.
+    pub const MAX: usize = 100_000;
+    /// Checks `raw` is not blank and not too long; keeps it as written.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        required_trimmed(raw, Self::MAX)?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+impl TagName {
+    /// Longest accepted tag.
+    pub const MAX: usize = 64;
+    /// Trims and checks `raw`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let value = required_trimmed(raw, Self::MAX)?;
+        if value.chars().any(char::is_control) {
+            return Err(Invalid::Format {
+                expected: "text without control characters",
+            });
+        }
+        Ok(Self(value))
+    }
+
+    /// Parses a whole tag list: each tag checked, duplicates dropped (first one kept,
+    /// order preserved), at most [`TagName::MAX_PER_ARTICLE`] tags.
+    pub fn parse_list<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Self>, Invalid> {
+        let mut tags: Vec<Self> = Vec::with_capacity(raw.len());
+        for item in raw {
+            let tag = Self::parse(item.as_ref())?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        if tags.len() > Self::MAX_PER_ARTICLE {
+            return Err(Invalid::TooMany {
+                max: Self::MAX_PER_ARTICLE,
+            });
+        }
+        Ok(tags)
+    }
+
+    /// Most tags one article may carry.
+    pub const MAX_PER_ARTICLE: usize = 20;
+}
+
+impl Slug {
+    /// Longest slug accepted in a URL.
+    pub const MAX: usize = 255;
+    /// Longest part of a slug derived from the title (before any suffix).
+    const MAX_BASE: usize = 96;
+
+    /// Checks a slug taken from a URL.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Invalid::Format {
+                expected: "lowercase letters, digits and hyphens",
+            })
+        }
+    }
+
+    /// The slug for `title`: lowercase ASCII words joined by hyphens ("How to train
+    /// your dragon" becomes "how-to-train-your-dragon"), cut at a word boundary, or
+    /// "article" when the title has no ASCII letters or digits. When `suffix` is given
+    /// it is appended after a hyphen, to tell apart articles with the same title.
+    pub fn from_title(title: &ArticleTitle, suffix: Option<&str>) -> Self {
+        let mut base = String::new();
+        for word in title
+            .as_str()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let extra = word.len() + usize::from(!base.is_empty());
+            if base.len() + extra > Self::MAX_BASE {
+                if base.is_empty() {
+                    base.push_str(&word[..Self::MAX_BASE].to_ascii_lowercase());
+                }
+                break;
+            }
+            if !base.is_empty() {
+                base.push('-');
+            }
+            base.push_str(&word.to_ascii_lowercase());
+        }
+        if base.is_empty() {
+            base.push_str("article");
+        }
+        if let Some(suffix) = suffix {
+            let clean: String = suffix
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            if !clean.is_empty() {
+                base.push('-');
+                base.push_str(&clean);
+            }
+        }
+        Self(base)
+    }
+}
+
+/// A page of a list: how many items to skip and how many to return. The bounds clients
+/// may ask for are API policy, checked at the HTTP boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Page {
+    /// Items to return.
+    pub limit: u64,
+    /// Items to skip.
+    pub offset: u64,
+}
+
+impl Page {
+    /// The contract's default page size.
+    pub const DEFAULT_LIMIT: u64 = 20;
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// Filters of the global article list; all given filters must hold. Unknown tags or
+/// usernames simply match nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ArticleFilter {
+    /// Only articles carrying this tag.
+    pub tag: Option<String>,
+    /// Only articles by this username.
+    pub author: Option<String>,
+    /// Only articles favorited by this username.
+    pub favorited_by: Option<String>,
+}
+
+/// What creating an article stores, in one transaction with its tags.
+#[derive(Debug, Clone)]
+pub struct NewArticle {
+    /// The author.
+    pub author_id: UserId,
+    /// Unique slug.
+    pub slug: Slug,
+    /// Title.
+    pub title: ArticleTitle,
+    /// Description.
+    pub description: ArticleDescription,
+    /// Body.
+    pub body: ArticleBody,
+    /// Tags, in the author's order, without duplicates.
+    pub tags: Vec<TagName>,
+    /// Creation time; also the first `updated_at`.
+    pub created_at: Timestamp,
+}
+
+/// A change to an article. `None` leaves a field as it is; `tags: Some(vec![])` removes
+/// every tag.
+#[derive(Debug, Clone)]
+pub struct ArticleChanges {
+    /// New slug (set together with a new title).
+    pub slug: Option<Slug>,
+    /// New title.
+    pub title: Option<ArticleTitle>,
+    /// New description.
+    pub description: Option<ArticleDescription>,
+    /// New body.
+    pub body: Option<ArticleBody>,
+    /// New tag list, replacing the old one.
+    pub tags: Option<Vec<TagName>>,
+    /// Time of the change.
+    pub updated_at: Timestamp,
+}
+
+/// The facts about an article that writes and permission checks need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleRef {
+    /// Storage id.
+    pub id: ArticleId,
+    /// Current slug.
+    pub slug: String,
+    /// Current title.
+    pub title: String,
+    /// Author.
+    pub author_id: UserId,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// An article as a list shows it: everything but the body, seen by one viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleSummary {
+    /// Storage id (never shown to clients).
+    pub id: ArticleId,
+    /// Slug.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Tags, in the author's order.
+    pub tags: Vec<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Whether the viewer has favorited it; `false` for anonymous viewers.
+    pub favorited: bool,
+    /// How many users have favorited it.
+    pub favorites_count: u64,
+    /// The author's profile, as the viewer sees it.
+    pub author: Profile,
+}
+
+/// A whole article, seen by one viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleView {
+    /// Everything but the body.
+    pub summary: ArticleSummary,
+    /// The body.
+    pub body: String,
+}
+
+/// One page of articles and the number of articles matching in all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArticlePage {
+    /// The articles of the page, most recent first.
+    pub articles: Vec<ArticleSummary>,
+    /// How many articles match, across all pages.
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn title(raw: &str) -> ArticleTitle {
+        ArticleTitle::parse(raw).expect("valid title")
+    }
+
+    #[test]
+    fn slug_from_title_is_kebab_case() {
+        assert_eq!(
+            Slug::from_title(&title("How to train your dragon"), None).as_str(),
+            "how-to-train-your-dragon"
+        );
+        assert_eq!(
+            Slug::from_title(&title("  Rust: 2024 -- edition! "), None).as_str(),
+            "rust-2024-edition"
+        );
+        assert_eq!(Slug::from_title(&title("日本語"), None).as_str(), "article");
+        assert_eq!(
+            Slug::from_title(&title("Dup Title"), Some("A1b2")).as_str(),
+            "dup-title-a1b2"
+        );
+    }
+
+    #[test]
+    fn slug_from_long_title_is_cut_at_a_word_and_stays_parseable() {
+        let long = "word ".repeat(100);
+        let slug = Slug::from_title(&title(&long), Some("x9"));
+        assert!(slug.as_str().len() <= 96 + 3);
+        assert!(!slug.as_str().contains("--"));
+        assert!(Slug::parse(slug.as_str()).is_ok());
+        let one_word = "a".repeat(200);
+        assert_eq!(Slug::from_title(&title(&one_word), None).as_str().len(), 96);
+    }
+
+    #[test]
+    fn slug_parse_rejects_what_a_slug_never_contains() {
+        assert!(Slug::parse("unknown-slug-123").is_ok());
+        for bad in ["", "Upper", "a b", "a/b", "é"] {
+            assert!(Slug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn article_text_rules() {
+        assert_eq!(ArticleTitle::parse(""), Err(Invalid::Blank));
+        assert_eq!(ArticleDescription::parse("  "), Err(Invalid::Blank));
+        assert_eq!(ArticleBody::parse("\n"), Err(Invalid::Blank));
+        assert_eq!(
+            ArticleBody::parse(" keep spaces ").map(ArticleBody::into_inner),
+            Ok(" keep spaces ".into())
+        );
+        assert_eq!(
+            ArticleTitle::parse(&"t".repeat(256)),
+            Err(Invalid::TooLong { max: 255 })
+        );
+    }
+
+    #[test]
+    fn tag_lists_are_deduplicated_in_order_and_bounded() {
+        let tags = TagName::parse_list(&["b", " a ", "b"]).expect("valid");
+        let names: Vec<_> = tags.iter().map(TagName::as_str).collect();
+        assert_eq!(names, ["b", "a"]);
+        assert_eq!(TagName::parse_list(&["ok", ""]), Err(Invalid::Blank));
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert_eq!(
+            TagName::parse_list(&many),
+            Err(Invalid::TooMany { max: 20 })
+        );
+        assert!(TagName::parse("a\u{0}b").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! The Conduit domain: what a user, a profile, an article and a comment are, the rules
+//! their values obey, the errors a caller can act on, and the ports (traits) through which
+//! use cases reach storage, cryptography and time.
+//!
+//! This crate does no I/O. Every port has adapters in `conduit-adapters`.
+
+pub mod article;
+pub mod comment;
+pub mod error;
+pub mod ids;
+pub mod ports;
+mod text;
+pub mod time;
+pub mod user;
+
+pub use error::{Error, Invalid, Resource, StoreError, UniqueField, ValidationErrors};
+pub use ids::{ArticleId, CommentId, UserId};

@@ -1,0 +1,197 @@
+//! Ports: what the use cases need from the outside world, sized to the use cases. Each
+//! has an in-memory adapter and at least one real one in `conduit-adapters`; the storage
+//! ports share one contract test suite there.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{
+    ArticleId, CommentId, StoreError, UserId,
+    article::{
+        ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleView, NewArticle, Page,
+    },
+    comment::{CommentRef, CommentView, NewComment},
+    error::{AuthFailure, BoxError},
+    time::Timestamp,
+    user::{Email, NewUser, Password, PasswordHash, Profile, User, UserChanges, Username},
+};
+
+/// User accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Stores a new account. `Duplicate(Email | Username)` when either is taken,
+    /// without regard to case.
+    async fn create(&self, user: NewUser) -> Result<User, StoreError>;
+    /// The account with this id.
+    async fn by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// The account with this email, without regard to case.
+    async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// Applies `changes` and returns the account as it is now; `None` when the account
+    /// does not exist. `Duplicate(Email | Username)` when a new value is taken.
+    async fn update(
+        &self,
+        id: UserId,
+        changes: UserChanges,
+        at: Timestamp,
+    ) -> Result<Option<User>, StoreError>;
+}
+
+/// Profiles and the follow relation.
+#[async_trait]
+pub trait ProfileStore: Send + Sync + 'static {
+    /// The profile of `username` (without regard to case) as `viewer` sees it.
+    async fn profile(
+        &self,
+        username: &Username,
+        viewer: Option<UserId>,
+    ) -> Result<Option<Profile>, StoreError>;
+    /// Makes `follower` follow `followee`; following twice is not an error.
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
+    /// Makes `follower` stop following `followee`; unfollowing twice is not an error.
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
+}
+
+/// Article writes. Each method is atomic: an article and its tags, or a favorite and the
+/// article's favorite count, are written together or not at all.
+#[async_trait]
+pub trait ArticleStore: Send + Sync + 'static {
+    /// Stores a new article with its tags. `Duplicate(Slug)` when the slug is taken.
+    async fn create(&self, article: NewArticle) -> Result<ArticleId, StoreError>;
+    /// The article with this slug.
+    async fn by_slug(&self, slug: &str) -> Result<Option<ArticleRef>, StoreError>;
+    /// Applies `changes`; `Duplicate(Slug)` when a new slug is taken. Returns whether the
+    /// article still existed.
+    async fn update(&self, id: ArticleId, changes: ArticleChanges) -> Result<bool, StoreError>;
+    /// Deletes the article with its tags links, favorites and comments. Returns whether
+    /// it existed.
+    async fn delete(&self, id: ArticleId) -> Result<bool, StoreError>;
+    /// Records that `user` favorites `article`; favoriting twice is not an error and
+    /// counts once.
+    async fn favorite(&self, user: UserId, article: ArticleId) -> Result<(), StoreError>;
+    /// Removes `user`'s favorite of `article`, if any.
+    async fn unfavorite(&self, user: UserId, article: ArticleId) -> Result<(), StoreError>;
+}
+
+/// Article reads, as one viewer sees them.
+#[async_trait]
+pub trait ArticleQueries: Send + Sync + 'static {
+    /// One whole article.
+    async fn article(
+        &self,
+        id: ArticleId,
+        viewer: Option<UserId>,
+    ) -> Result<Option<ArticleView>, StoreError>;
+    /// Articles matching `filter`, most recent first.
+    async fn list(
+        &self,
+        filter: &ArticleFilter,
+        page: Page,
+        viewer: Option<UserId>,
+    ) -> Result<ArticlePage, StoreError>;
+    /// Articles by the authors `viewer` follows, most recent first.
+    async fn feed(&self, viewer: UserId, page: Page) -> Result<ArticlePage, StoreError>;
+    /// Tags carried by at least one article, most used first, at most `limit`.
+    async fn tags(&self, limit: u64) -> Result<Vec<String>, StoreError>;
+}
+
+/// Comments.
+#[async_trait]
+pub trait CommentStore: Send + Sync + 'static {
+    /// Stores a comment and returns its id.
+    async fn add(&self, comment: NewComment) -> Result<CommentId, StoreError>;
+    /// The comment `id` of `article`; `None` if it does not exist or belongs to
+    /// another article.
+    async fn find(
+        &self,
+        article: ArticleId,
+        id: CommentId,
+    ) -> Result<Option<CommentRef>, StoreError>;
+    /// Deletes a comment; returns whether it existed.
+    async fn delete(&self, id: CommentId) -> Result<bool, StoreError>;
+    /// One comment as `viewer` sees it.
+    async fn comment(
+        &self,
+        id: CommentId,
+        viewer: Option<UserId>,
+    ) -> Result<Option<CommentView>, StoreError>;
+    /// The comments of `article`, oldest first.
+    async fn list(
+        &self,
+        article: ArticleId,
+        viewer: Option<UserId>,
+    ) -> Result<Vec<CommentView>, StoreError>;
+}
+
+/// Every storage port, as one adapter (or a set of decorators) provides them.
+#[derive(Clone)]
+pub struct Stores {
+    /// Accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Profiles and follows.
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Article writes.
+    pub articles: Arc<dyn ArticleStore>,
+    /// Article reads.
+    pub article_queries: Arc<dyn ArticleQueries>,
+    /// Comments.
+    pub comments: Arc<dyn CommentStore>,
+}
+
+impl Stores {
+    /// All ports served by one adapter.
+    pub fn from_one<S>(store: Arc<S>) -> Self
+    where
+        S: UserStore + ProfileStore + ArticleStore + ArticleQueries + CommentStore,
+    {
+        Stores {
+            users: store.clone(),
+            profiles: store.clone(),
+            articles: store.clone(),
+            article_queries: store.clone(),
+            comments: store,
+        }
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stores")
+    }
+}
+
+/// Password hashing. Implementations must not block the async executor.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes a new password with a fresh salt.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, BoxError>;
+    /// Whether `password` matches `hash`. With `hash: None` (no such account) it does the
+    /// same amount of work and answers `false`, so timing does not reveal which emails
+    /// are registered.
+    async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, BoxError>;
+}
+
+/// Access tokens.
+pub trait TokenService: Send + Sync + 'static {
+    /// A signed access token for `user`.
+    fn issue(&self, user: UserId) -> Result<String, BoxError>;
+    /// The user an access token was issued to, if it is well formed, correctly signed
+    /// and not expired; otherwise [`AuthFailure::TokenInvalid`].
+    fn verify(&self, token: &str) -> Result<UserId, AuthFailure>;
+}
+
+/// The current time.
+pub trait Clock: Send + Sync + 'static {
+    /// Now, truncated to milliseconds.
+    fn now(&self) -> Timestamp;
+}
+
+/// Short random strings that tell apart slugs of articles with the same title.
+pub trait SlugSuffixes: Send + Sync + 'static {
+    /// A short, lowercase, alphanumeric, hard-to-guess string.
+    fn next_suffix(&self) -> String;
+}

@@ -1,0 +1,24 @@
+//! The Conduit database schema, as sea-orm-migration migrations.
+//!
+//! Every migration is written to run unchanged on SQLite and PostgreSQL: tables and plain
+//! indexes come from sea-query builders, and the few statements sea-query cannot express
+//! (indexes on expressions) are SQL that both dialects accept verbatim.
+
+use sea_orm_migration::prelude::*;
+
+/// Re-exported so that callers can run [`Migrator`] without depending on
+/// sea-orm-migration themselves.
+pub use sea_orm_migration::MigratorTrait;
+
+mod m20261126_000001_create_schema;
+
+/// Runs the Conduit migrations, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_schema::Migration)]
+    }
+}
