@@ -171,13 +171,18 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("conduit.toml"));
         Self::figment(file)
             .extract::<Config>()
-            .map_err(|e| ConfigError(e.to_string()))?.validated()
+            .map_err(|e| ConfigError(e.to_string()))?
+            .validated()
     }
 
     fn figment(file: PathBuf) -> Figment {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
             .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
             .merge(Env::raw().only(&["HOST"]).map(|_| "server.host".into()))
             .merge(Env::raw().only(&["PORT"]).map(|_| "server.port".into()))
@@ -187,7 +192,10 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validated(self) -> Result<Config, ConfigError> {
         let url = self.database.url.expose();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError(
                 "database.url (DATABASE_URL): expected a sqlite: or postgres:// URL".into(),
             ));
@@ -200,10 +208,14 @@ impl Config {
             ));
         }
         if self.auth.token_ttl_seconds == 0 {
-            return Err(ConfigError("auth.token_ttl_seconds: must be positive".into()));
+            return Err(ConfigError(
+                "auth.token_ttl_seconds: must be positive".into(),
+            ));
         }
         if self.server.body_limit_bytes < 1024 {
-            return Err(ConfigError("server.body_limit_bytes: must be at least 1024".into()));
+            return Err(ConfigError(
+                "server.body_limit_bytes: must be at least 1024".into(),
+            ));
         }
         Ok(self)
     }
@@ -214,9 +226,14 @@ mod tests {
     use super::*;
 
     #[test]
+    // figment's error type is large; the closure signature is figment's, not ours.
+    #[allow(clippy::result_large_err)]
     fn layers_apply_in_order_and_shortcuts_work() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("conduit.toml", "[server]\nport = 7000\nhost = \"0.0.0.0\"\n")?;
+            jail.create_file(
+                "conduit.toml",
+                "[server]\nport = 7000\nhost = \"0.0.0.0\"\n",
+            )?;
             jail.set_env("DATABASE_URL", "postgres://db/conduit");
             jail.set_env("PORT", "7100");
             jail.set_env("CONDUIT_SERVER__PORT", "7200");
@@ -231,7 +248,10 @@ mod tests {
     #[test]
     fn defaults_are_the_embedded_setup() {
         let config = Config::default().validated().expect("valid defaults");
-        assert_eq!((config.server.host.as_str(), config.server.port), ("127.0.0.1", 8080));
+        assert_eq!(
+            (config.server.host.as_str(), config.server.port),
+            ("127.0.0.1", 8080)
+        );
         assert!(config.database.url.expose().starts_with("sqlite:"));
     }
 
@@ -239,11 +259,21 @@ mod tests {
     fn bad_values_name_their_key_and_secrets_never_print() {
         let mut config = Config::default();
         config.auth.jwt_secret = Some(Secret("short".into()));
-        let err = config.clone().validated().expect_err("short key").to_string();
+        let err = config
+            .clone()
+            .validated()
+            .expect_err("short key")
+            .to_string();
         assert!(err.contains("auth.jwt_secret"));
         assert!(!format!("{config:?}").contains("short"));
         config.auth.jwt_secret = None;
         config.database.url = Secret("mysql://x".into());
-        assert!(config.validated().expect_err("bad url").to_string().contains("database.url"));
+        assert!(
+            config
+                .validated()
+                .expect_err("bad url")
+                .to_string()
+                .contains("database.url")
+        );
     }
 }

@@ -1,11 +1,11 @@
 //! Request and response bodies, exactly as the RealWorld contract names them.
 
+use conduit_app::Authenticated;
 use conduit_domain::{
     article::{ArticlePage, ArticleSummary, ArticleView},
     comment::CommentView,
     user::Profile as DomainProfile,
 };
-use conduit_app::Authenticated;
 use poem_openapi::{Object, types::MaybeUndefined};
 
 // ---- users -------------------------------------------------------------------------
@@ -281,7 +281,9 @@ pub struct SingleArticleResponse {
 
 impl From<ArticleView> for SingleArticleResponse {
     fn from(view: ArticleView) -> Self {
-        SingleArticleResponse { article: view.into() }
+        SingleArticleResponse {
+            article: view.into(),
+        }
     }
 }
 

@@ -15,7 +15,10 @@ use poem::{
 };
 use poem_openapi::{
     ApiResponse, Enum, Object,
-    error::{AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError},
+    error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    },
     payload::Json,
 };
 
@@ -112,17 +115,29 @@ pub enum ApiError {
 impl ApiError {
     /// 401 for a request without credentials.
     pub fn token_missing() -> Self {
-        ApiError::Unauthorized(Json(ErrorBody::new(ErrorCode::TokenMissing, "token", "is missing")))
+        ApiError::Unauthorized(Json(ErrorBody::new(
+            ErrorCode::TokenMissing,
+            "token",
+            "is missing",
+        )))
     }
 
     /// 401 for credentials that do not verify.
     pub fn token_invalid() -> Self {
-        ApiError::Unauthorized(Json(ErrorBody::new(ErrorCode::TokenInvalid, "token", "is invalid")))
+        ApiError::Unauthorized(Json(ErrorBody::new(
+            ErrorCode::TokenInvalid,
+            "token",
+            "is invalid",
+        )))
     }
 
     /// 422 with one message on one field.
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Unprocessable(Json(ErrorBody::new(ErrorCode::ValidationFailed, field, message)))
+        ApiError::Unprocessable(Json(ErrorBody::new(
+            ErrorCode::ValidationFailed,
+            field,
+            message,
+        )))
     }
 
     fn internal() -> Self {
@@ -146,9 +161,11 @@ impl From<Error> for ApiError {
             Error::Unauthorized(AuthFailure::InvalidCredentials) => ApiError::Unauthorized(Json(
                 ErrorBody::new(ErrorCode::InvalidCredentials, "credentials", "invalid"),
             )),
-            Error::Forbidden(resource) => {
-                ApiError::Forbidden(Json(ErrorBody::new(ErrorCode::Forbidden, resource.key(), "forbidden")))
-            }
+            Error::Forbidden(resource) => ApiError::Forbidden(Json(ErrorBody::new(
+                ErrorCode::Forbidden,
+                resource.key(),
+                "forbidden",
+            ))),
             Error::NotFound(resource) => ApiError::NotFound(Json(not_found(resource))),
             Error::Conflict(field) => ApiError::Conflict(Json(ErrorBody::new(
                 ErrorCode::Conflict,
@@ -188,12 +205,20 @@ pub fn normalize(err: poem::Error) -> Response {
         return if is_json_syntax_error(&e.reason) {
             respond(
                 StatusCode::BAD_REQUEST,
-                ErrorBody::new(ErrorCode::MalformedJson, "body", format!("is not valid JSON: {}", e.reason)),
+                ErrorBody::new(
+                    ErrorCode::MalformedJson,
+                    "body",
+                    format!("is not valid JSON: {}", e.reason),
+                ),
             )
         } else {
             respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorBody::new(ErrorCode::ValidationFailed, "body", schema_message(&e.reason)),
+                ErrorBody::new(
+                    ErrorCode::ValidationFailed,
+                    "body",
+                    schema_message(&e.reason),
+                ),
             )
         };
     }
@@ -204,7 +229,10 @@ pub fn normalize(err: poem::Error) -> Response {
         );
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        return respond(StatusCode::NOT_FOUND, ErrorBody::new(ErrorCode::NotFound, e.name, "not found"));
+        return respond(
+            StatusCode::NOT_FOUND,
+            ErrorBody::new(ErrorCode::NotFound, e.name, "not found"),
+        );
     }
     if err.is::<AuthorizationError>() {
         return respond(
@@ -219,7 +247,9 @@ pub fn normalize(err: poem::Error) -> Response {
                 ErrorCode::UnsupportedMediaType,
                 "content-type",
                 match e {
-                    ContentTypeError::ExpectContentType => "is missing: send application/json".to_owned(),
+                    ContentTypeError::ExpectContentType => {
+                        "is missing: send application/json".to_owned()
+                    }
                     ContentTypeError::NotSupported { content_type } => {
                         format!("{content_type} is not supported: send application/json")
                     }
@@ -236,7 +266,11 @@ pub fn normalize(err: poem::Error) -> Response {
     if err.is::<MethodNotAllowedError>() {
         return respond(
             StatusCode::METHOD_NOT_ALLOWED,
-            ErrorBody::new(ErrorCode::MethodNotAllowed, "method", "is not allowed on this route"),
+            ErrorBody::new(
+                ErrorCode::MethodNotAllowed,
+                "method",
+                "is not allowed on this route",
+            ),
         );
     }
     if let Some(ReadBodyError::PayloadTooLarge) = err.downcast_ref::<ReadBodyError>() {
@@ -275,16 +309,28 @@ pub fn payload_too_large() -> Response {
 pub fn internal_error_response() -> Response {
     respond(
         StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorBody::new(ErrorCode::Internal, "server", "an unexpected error occurred"),
+        ErrorBody::new(
+            ErrorCode::Internal,
+            "server",
+            "an unexpected error occurred",
+        ),
     )
 }
 
 fn generic(status: StatusCode) -> Response {
     let (code, key, message) = match status {
         StatusCode::NOT_FOUND => (ErrorCode::RouteNotFound, "route", "not found"),
-        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, "method", "is not allowed on this route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method",
+            "is not allowed on this route",
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "body", "is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::UnsupportedMediaType, "content-type", "is not supported"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            ErrorCode::UnsupportedMediaType,
+            "content-type",
+            "is not supported",
+        ),
         StatusCode::UNAUTHORIZED => (ErrorCode::TokenMissing, "token", "is missing"),
         s if s.is_server_error() => return internal_error_response(),
         _ => (ErrorCode::ValidationFailed, "request", "is invalid"),
@@ -311,7 +357,9 @@ mod tests {
     #[test]
     fn tells_syntax_errors_from_schema_mismatches() {
         assert!(is_json_syntax_error("expected value at line 1 column 1"));
-        assert!(!is_json_syntax_error(r#"failed to parse "NewUser": Type "string" expects an input value."#));
+        assert!(!is_json_syntax_error(
+            r#"failed to parse "NewUser": Type "string" expects an input value."#
+        ));
     }
 
     #[test]
@@ -319,8 +367,14 @@ mod tests {
         let cases = [
             (ApiError::from(Error::NotFound(Resource::Article)), 404),
             (ApiError::from(Error::Forbidden(Resource::Comment)), 403),
-            (ApiError::from(Error::Unauthorized(AuthFailure::InvalidCredentials)), 401),
-            (ApiError::from(Error::Conflict(conduit_domain::UniqueField::Email)), 409),
+            (
+                ApiError::from(Error::Unauthorized(AuthFailure::InvalidCredentials)),
+                401,
+            ),
+            (
+                ApiError::from(Error::Conflict(conduit_domain::UniqueField::Email)),
+                409,
+            ),
             (ApiError::from(Error::unexpected("boom")), 500),
         ];
         for (error, status) in cases {

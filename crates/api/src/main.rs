@@ -24,8 +24,8 @@ async fn main() -> ExitCode {
     };
     tracing::info!(addr = %app.addr(), "serving the Conduit API; OpenAPI document at /openapi.json");
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
     };
     match app.run_until(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -33,5 +33,28 @@ async fn main() -> ExitCode {
             tracing::error!(error = %err, "server failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM (what container runtimes send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -63,7 +63,11 @@ pub fn login(user: dto::LoginUser) -> Result<Login, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let email = errors.check("email", Email::parse(&user.email));
     let password = errors.check("password", Password::presented(&user.password));
-    errors.finish(email.zip(password).map(|(email, password)| Login { email, password }))
+    errors.finish(
+        email
+            .zip(password)
+            .map(|(email, password)| Login { email, password }),
+    )
 }
 
 /// Account changes.
@@ -90,9 +94,15 @@ pub fn update_user(user: dto::UpdateUser) -> Result<UpdateUser, ValidationErrors
 pub fn create_article(article: dto::NewArticle) -> Result<CreateArticle, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let title = errors.check("title", ArticleTitle::parse(&article.title));
-    let description = errors.check("description", ArticleDescription::parse(&article.description));
+    let description = errors.check(
+        "description",
+        ArticleDescription::parse(&article.description),
+    );
     let body = errors.check("body", ArticleBody::parse(&article.body));
-    let tags = errors.check("tagList", TagName::parse_list(&article.tag_list.unwrap_or_default()));
+    let tags = errors.check(
+        "tagList",
+        TagName::parse_list(&article.tag_list.unwrap_or_default()),
+    );
     let input = (|| {
         Some(CreateArticle {
             title: title?,
@@ -108,12 +118,19 @@ pub fn create_article(article: dto::NewArticle) -> Result<CreateArticle, Validat
 pub fn update_article(article: dto::UpdateArticle) -> Result<UpdateArticle, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let title = optional(&mut errors, "title", article.title, ArticleTitle::parse);
-    let description = optional(&mut errors, "description", article.description, ArticleDescription::parse);
+    let description = optional(
+        &mut errors,
+        "description",
+        article.description,
+        ArticleDescription::parse,
+    );
     let body = optional(&mut errors, "body", article.body, ArticleBody::parse);
     let tags = match article.tag_list {
         MaybeUndefined::Undefined => Some(None),
         MaybeUndefined::Null => errors.check("tagList", Err(Invalid::Null)),
-        MaybeUndefined::Value(list) => errors.check("tagList", TagName::parse_list(&list)).map(Some),
+        MaybeUndefined::Value(list) => errors
+            .check("tagList", TagName::parse_list(&list))
+            .map(Some),
     };
     let input = (|| {
         Some(UpdateArticle {
@@ -145,7 +162,10 @@ mod tests {
         .expect_err("invalid");
         assert_eq!(errors.fields()["username"], ["can't be blank"]);
         assert!(errors.fields()["email"][0].starts_with("is invalid"));
-        assert_eq!(errors.fields()["password"], ["is too short (minimum is 8 characters)"]);
+        assert_eq!(
+            errors.fields()["password"],
+            ["is too short (minimum is 8 characters)"]
+        );
     }
 
     #[test]

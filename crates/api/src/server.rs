@@ -22,7 +22,10 @@ use poem_openapi::OpenApiService;
 use crate::{
     config::{AuthConfig, Config},
     error,
-    routes::{articles::ArticlesApi, comments::CommentsApi, profiles::ProfilesApi, tags::TagsApi, users::UsersApi},
+    routes::{
+        articles::ArticlesApi, comments::CommentsApi, profiles::ProfilesApi, tags::TagsApi,
+        users::UsersApi,
+    },
 };
 
 /// Why the server could not start.
@@ -45,7 +48,9 @@ pub enum StartupError {
 }
 
 /// The OpenAPI service with every endpoint of the API, served under `/api`.
-pub fn api_service(app: &Conduit) -> OpenApiService<(UsersApi, ProfilesApi, ArticlesApi, CommentsApi, TagsApi), ()> {
+pub fn api_service(
+    app: &Conduit,
+) -> OpenApiService<(UsersApi, ProfilesApi, ArticlesApi, CommentsApi, TagsApi), ()> {
     let apis = (
         UsersApi { app: app.clone() },
         ProfilesApi { app: app.clone() },
@@ -102,7 +107,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,7 +121,10 @@ impl Application {
             .await
             .map_err(|e| StartupError::Database(e.to_string()))?;
         if config.database.migrate_on_start {
-            store.migrate().await.map_err(|e| StartupError::Database(e.to_string()))?;
+            store
+                .migrate()
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?;
         }
         let app = Conduit::new(ports(Stores::from_one(Arc::new(store)), &config.auth)?);
         let endpoint = endpoint(&app, config);
@@ -128,7 +138,11 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| StartupError::Config("the listener has no socket address".into()))?;
-        Ok(Application { acceptor, endpoint, addr })
+        Ok(Application {
+            acceptor,
+            endpoint,
+            addr,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -139,7 +153,11 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(std::time::Duration::from_secs(10)))
+            .run_with_graceful_shutdown(
+                self.endpoint,
+                shutdown,
+                Some(std::time::Duration::from_secs(10)),
+            )
             .await
     }
 }
@@ -150,7 +168,8 @@ fn ports(stores: Stores, auth: &AuthConfig) -> Result<Ports, StartupError> {
         iterations: auth.argon2_iterations,
         parallelism: 1,
     };
-    let hasher = Argon2Hasher::new(cost, auth.argon2_concurrency).map_err(|e| StartupError::Config(e.to_string()))?;
+    let hasher = Argon2Hasher::new(cost, auth.argon2_concurrency)
+        .map_err(|e| StartupError::Config(e.to_string()))?;
     let secret = match &auth.jwt_secret {
         Some(secret) => secret.expose().as_bytes().to_vec(),
         None => {

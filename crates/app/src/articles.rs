@@ -249,19 +249,8 @@ impl Conduit {
 
 #[cfg(test)]
 mod tests {
-    use conduit_domain::user::{Email, Password, Username};
-
     use super::*;
-    use crate::{Register, testing::conduit};
-
-    async fn user(app: &Conduit, name: &str) -> UserId {
-        let input = Register {
-            username: Username::parse(name).expect("username"),
-            email: Email::parse(&format!("{name}@example.com")).expect("email"),
-            password: Password::new_secret("password123").expect("password"),
-        };
-        app.register(input).await.expect("registered").user.id
-    }
+    use crate::testing::{conduit, user};
 
     fn draft(title: &str, tags: &[&str]) -> CreateArticle {
         CreateArticle {

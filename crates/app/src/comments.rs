@@ -70,22 +70,13 @@ impl Conduit {
 
 #[cfg(test)]
 mod tests {
-    use conduit_domain::{
-        article::{ArticleBody, ArticleDescription, ArticleTitle},
-        user::{Email, Password, Username},
-    };
+    use conduit_domain::article::{ArticleBody, ArticleDescription, ArticleTitle};
 
     use super::*;
-    use crate::{CreateArticle, Register, testing::conduit};
-
-    async fn user(app: &crate::Conduit, name: &str) -> UserId {
-        let input = Register {
-            username: Username::parse(name).expect("username"),
-            email: Email::parse(&format!("{name}@example.com")).expect("email"),
-            password: Password::new_secret("password123").expect("password"),
-        };
-        app.register(input).await.expect("registered").user.id
-    }
+    use crate::{
+        CreateArticle,
+        testing::{conduit, user},
+    };
 
     #[tokio::test]
     async fn only_the_commenter_deletes_and_ids_are_scoped_to_the_article() {

@@ -87,4 +87,15 @@ pub(crate) mod testing {
             slugs: Arc::new(RandomSlugSuffixes),
         })
     }
+
+    /// Registers `name` with `name@example.com` and a fixed password.
+    pub async fn user(app: &Conduit, name: &str) -> conduit_domain::UserId {
+        let input = crate::Register {
+            username: conduit_domain::user::Username::parse(name).expect("username"),
+            email: conduit_domain::user::Email::parse(&format!("{name}@example.com"))
+                .expect("email"),
+            password: conduit_domain::user::Password::new_secret("password123").expect("password"),
+        };
+        app.register(input).await.expect("registered").user.id
+    }
 }

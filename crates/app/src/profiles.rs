@@ -62,19 +62,8 @@ impl Conduit {
 
 #[cfg(test)]
 mod tests {
-    use conduit_domain::user::{Email, Password};
-
     use super::*;
-    use crate::{Register, testing::conduit};
-
-    async fn user(app: &Conduit, name: &str) -> UserId {
-        let input = Register {
-            username: Username::parse(name).expect("username"),
-            email: Email::parse(&format!("{name}@example.com")).expect("email"),
-            password: Password::new_secret("password123").expect("password"),
-        };
-        app.register(input).await.expect("registered").user.id
-    }
+    use crate::testing::{conduit, user};
 
     #[tokio::test]
     async fn follow_and_unfollow_are_idempotent_and_seen_by_the_follower_only() {

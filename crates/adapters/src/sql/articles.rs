@@ -547,3 +547,46 @@ impl ArticleQueries for SqlStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    use super::*;
+
+    fn filter() -> ArticleFilter {
+        ArticleFilter {
+            tag: Some("rust".into()),
+            author: Some("Jake".into()),
+            favorited_by: Some("Ann".into()),
+        }
+    }
+
+    #[test]
+    fn lists_never_load_the_body() {
+        let select = summaries().cond_where(filter_condition(&filter())).take();
+        for sql in [
+            select.to_string(PostgresQueryBuilder),
+            select.to_string(SqliteQueryBuilder),
+        ] {
+            assert!(!sql.contains("body"), "{sql}");
+        }
+    }
+
+    #[test]
+    fn usernames_are_matched_through_the_lower_expression_index() {
+        let sql = summaries()
+            .cond_where(filter_condition(&filter()))
+            .take()
+            .to_string(PostgresQueryBuilder);
+        assert!(
+            sql.contains(r#"LOWER("users"."username") = LOWER('Jake')"#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"LOWER("users"."username") = LOWER('Ann')"#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#""tags"."name" = 'rust'"#), "{sql}");
+    }
+}

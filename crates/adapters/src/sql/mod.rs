@@ -1,6 +1,6 @@
 //! Storage in SQLite or PostgreSQL through sea-orm: one [`SqlStore`] serves every storage
-//! port. The schema is `conduit-migrations`'; the queries here stay within what both
-//! engines accept, so the same code and the same contract tests run on either.
+//! port. The schema comes from `conduit-migrations`; the queries here stay within what
+//! both engines accept, so the same code and the same contract tests run on either.
 //!
 //! Reads of lists take a fixed number of queries whatever the page size: one for the
 //! page, one for the total, then one each for the page's tags, the viewer's favorites

@@ -154,7 +154,10 @@ mod sql_backends {
                 });
                 return None;
             }
-            Err(err) => panic!("TEST_DATABASE_URL must name a PostgreSQL server: {err}"),
+            Err(std::env::VarError::NotPresent) => {
+                panic!("under CI, TEST_DATABASE_URL must name a PostgreSQL server")
+            }
+            Err(err) => panic!("TEST_DATABASE_URL is unusable: {err}"),
         };
         let db = TestDb::postgres(&url).await;
         Some((Stores::from_one(Arc::new(db.store())), db))

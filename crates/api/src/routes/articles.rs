@@ -35,7 +35,12 @@ impl ArticlesApi {
     /// (username of a user who favorited them); unknown values match nothing.
     /// Authentication is optional; with it, `favorited` and `author.following` are the
     /// caller's view. List items carry no `body`.
-    #[oai(path = "/articles", method = "get", operation_id = "GetArticles", tag = "ApiTags::Articles")]
+    #[oai(
+        path = "/articles",
+        method = "get",
+        operation_id = "GetArticles",
+        tag = "ApiTags::Articles"
+    )]
     async fn list(
         &self,
         auth: OptionalAuth,
@@ -57,13 +62,20 @@ impl ArticlesApi {
             author: author.0,
             favorited_by: favorited.0,
         };
-        Ok(Json(self.app.list_articles(filter, page, viewer).await?.into()))
+        Ok(Json(
+            self.app.list_articles(filter, page, viewer).await?.into(),
+        ))
     }
 
     /// Get recent articles from users you follow
     ///
     /// Articles by the users the caller follows, most recent first.
-    #[oai(path = "/articles/feed", method = "get", operation_id = "GetArticlesFeed", tag = "ApiTags::Articles")]
+    #[oai(
+        path = "/articles/feed",
+        method = "get",
+        operation_id = "GetArticlesFeed",
+        tag = "ApiTags::Articles"
+    )]
     async fn feed(
         &self,
         auth: TokenAuth,
@@ -81,7 +93,12 @@ impl ArticlesApi {
     ///
     /// Publishes an article by the caller. The slug is derived from the title; a title
     /// already used gets a slug with a random suffix.
-    #[oai(path = "/articles", method = "post", operation_id = "CreateArticle", tag = "ApiTags::Articles")]
+    #[oai(
+        path = "/articles",
+        method = "post",
+        operation_id = "CreateArticle",
+        tag = "ApiTags::Articles"
+    )]
     async fn create(
         &self,
         auth: TokenAuth,
@@ -97,7 +114,12 @@ impl ArticlesApi {
     ///
     /// One whole article. Authentication is optional; with it, `favorited` and
     /// `author.following` are the caller's view.
-    #[oai(path = "/articles/:slug", method = "get", operation_id = "GetArticle", tag = "ApiTags::Articles")]
+    #[oai(
+        path = "/articles/:slug",
+        method = "get",
+        operation_id = "GetArticle",
+        tag = "ApiTags::Articles"
+    )]
     async fn get(
         &self,
         auth: OptionalAuth,
@@ -112,7 +134,12 @@ impl ArticlesApi {
     ///
     /// Only the author may. Absent fields stay as they are; a new title gives a new slug;
     /// `tagList` replaces the tags (`[]` removes them all, `null` is refused).
-    #[oai(path = "/articles/:slug", method = "put", operation_id = "UpdateArticle", tag = "ApiTags::Articles")]
+    #[oai(
+        path = "/articles/:slug",
+        method = "put",
+        operation_id = "UpdateArticle",
+        tag = "ApiTags::Articles"
+    )]
     async fn update(
         &self,
         auth: TokenAuth,
@@ -128,7 +155,12 @@ impl ArticlesApi {
     /// Delete an article
     ///
     /// Only the author may. Its comments and favorites go with it.
-    #[oai(path = "/articles/:slug", method = "delete", operation_id = "DeleteArticle", tag = "ApiTags::Articles")]
+    #[oai(
+        path = "/articles/:slug",
+        method = "delete",
+        operation_id = "DeleteArticle",
+        tag = "ApiTags::Articles"
+    )]
     async fn delete(
         &self,
         auth: TokenAuth,

@@ -25,7 +25,11 @@ impl CommentsApi {
     ///
     /// Oldest first. Authentication is optional; with it, `author.following` is the
     /// caller's view.
-    #[oai(path = "/articles/:slug/comments", method = "get", operation_id = "GetArticleComments")]
+    #[oai(
+        path = "/articles/:slug/comments",
+        method = "get",
+        operation_id = "GetArticleComments"
+    )]
     async fn list(
         &self,
         auth: OptionalAuth,
@@ -42,7 +46,11 @@ impl CommentsApi {
     /// Create a comment for an article
     ///
     /// Adds a comment by the caller.
-    #[oai(path = "/articles/:slug/comments", method = "post", operation_id = "CreateArticleComment")]
+    #[oai(
+        path = "/articles/:slug/comments",
+        method = "post",
+        operation_id = "CreateArticleComment"
+    )]
     async fn add(
         &self,
         auth: TokenAuth,
@@ -61,7 +69,11 @@ impl CommentsApi {
     /// Delete a comment for an article
     ///
     /// Only the commenter may.
-    #[oai(path = "/articles/:slug/comments/:id", method = "delete", operation_id = "DeleteArticleComment")]
+    #[oai(
+        path = "/articles/:slug/comments/:id",
+        method = "delete",
+        operation_id = "DeleteArticleComment"
+    )]
     async fn delete(
         &self,
         auth: TokenAuth,
@@ -71,7 +83,9 @@ impl CommentsApi {
         id: Path<i64>,
     ) -> Result<Deleted, ApiError> {
         let user = auth.user(&self.app)?;
-        self.app.delete_comment(user, &slug.0, CommentId(id.0)).await?;
+        self.app
+            .delete_comment(user, &slug.0, CommentId(id.0))
+            .await?;
         Ok(Deleted::NoContent)
     }
 }

@@ -99,10 +99,28 @@ mod tests {
 
     #[test]
     fn paging_defaults_and_bounds() {
-        assert_eq!(page(None, None).ok(), Some(Page { limit: 20, offset: 0 }));
-        assert_eq!(page(Some(100), Some(5)).ok(), Some(Page { limit: 100, offset: 5 }));
-        for (limit, offset) in [(Some(0), None), (Some(101), None), (None, Some(-1)), (None, Some(1_000_001))] {
-            let response = poem::IntoResponse::into_response(page(limit, offset).expect_err("rejected"));
+        assert_eq!(
+            page(None, None).ok(),
+            Some(Page {
+                limit: 20,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            page(Some(100), Some(5)).ok(),
+            Some(Page {
+                limit: 100,
+                offset: 5
+            })
+        );
+        for (limit, offset) in [
+            (Some(0), None),
+            (Some(101), None),
+            (None, Some(-1)),
+            (None, Some(1_000_001)),
+        ] {
+            let response =
+                poem::IntoResponse::into_response(page(limit, offset).expect_err("rejected"));
             assert_eq!(response.status().as_u16(), 422);
         }
     }

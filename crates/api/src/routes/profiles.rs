@@ -27,7 +27,11 @@ impl ProfilesApi {
     ///
     /// A user's public profile. Authentication is optional; with it, `following` says
     /// whether the caller follows this user.
-    #[oai(path = "/profiles/:username", method = "get", operation_id = "GetProfileByUsername")]
+    #[oai(
+        path = "/profiles/:username",
+        method = "get",
+        operation_id = "GetProfileByUsername"
+    )]
     async fn get(
         &self,
         auth: OptionalAuth,
@@ -41,7 +45,11 @@ impl ProfilesApi {
     /// Follow a user
     ///
     /// Idempotent: following twice is not an error.
-    #[oai(path = "/profiles/:username/follow", method = "post", operation_id = "FollowUserByUsername")]
+    #[oai(
+        path = "/profiles/:username/follow",
+        method = "post",
+        operation_id = "FollowUserByUsername"
+    )]
     async fn follow(
         &self,
         auth: TokenAuth,
@@ -55,7 +63,11 @@ impl ProfilesApi {
     /// Unfollow a user
     ///
     /// Idempotent: unfollowing someone not followed is not an error.
-    #[oai(path = "/profiles/:username/follow", method = "delete", operation_id = "UnfollowUserByUsername")]
+    #[oai(
+        path = "/profiles/:username/follow",
+        method = "delete",
+        operation_id = "UnfollowUserByUsername"
+    )]
     async fn unfollow(
         &self,
         auth: TokenAuth,

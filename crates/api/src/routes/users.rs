@@ -31,7 +31,10 @@ impl UsersApi {
     /// Signs in with email (any case) and password. A wrong password and an unknown
     /// email get the same 401.
     #[oai(path = "/users/login", method = "post", operation_id = "Login")]
-    async fn login(&self, body: Json<dto::LoginUserRequest>) -> Result<Json<dto::UserResponse>, ApiError> {
+    async fn login(
+        &self,
+        body: Json<dto::LoginUserRequest>,
+    ) -> Result<Json<dto::UserResponse>, ApiError> {
         let input = parse::login(body.0.user).map_err(conduit_domain::Error::from)?;
         Ok(Json(self.app.login(input).await?.into()))
     }

@@ -22,34 +22,72 @@ async fn create_read_update_delete() {
     assert_eq!(article["favoritesCount"], 0);
     assert_eq!(article["author"]["username"], "author");
     let created_at = article["createdAt"].as_str().expect("createdAt").to_owned();
-    assert!(created_at.ends_with('Z') && created_at.len() == 24, "{created_at}");
+    assert!(
+        created_at.ends_with('Z') && created_at.len() == 24,
+        "{created_at}"
+    );
 
     let read = app.get("/articles/how-to-train-your-dragon", None).await;
     assert_eq!(read.body["article"]["body"], "It takes a Jacobian");
     assert_eq!(read.body["article"]["createdAt"], created_at.as_str());
 
     let body_only = app
-        .put("/articles/how-to-train-your-dragon", Some(&token), json!({"article": {"body": "New body"}}))
+        .put(
+            "/articles/how-to-train-your-dragon",
+            Some(&token),
+            json!({"article": {"body": "New body"}}),
+        )
         .await;
     assert_eq!(body_only.status, StatusCode::OK);
-    assert_eq!(body_only.body["article"]["slug"], "how-to-train-your-dragon");
-    assert_eq!(body_only.body["article"]["tagList"], json!(["dragons", "training"]));
+    assert_eq!(
+        body_only.body["article"]["slug"],
+        "how-to-train-your-dragon"
+    );
+    assert_eq!(
+        body_only.body["article"]["tagList"],
+        json!(["dragons", "training"])
+    );
     assert_eq!(body_only.body["article"]["createdAt"], created_at.as_str());
     assert_ne!(body_only.body["article"]["updatedAt"], created_at.as_str());
 
     let retitled = app
-        .put("/articles/how-to-train-your-dragon", Some(&token), json!({"article": {"title": "Did you train your dragon?", "tagList": []}}))
+        .put(
+            "/articles/how-to-train-your-dragon",
+            Some(&token),
+            json!({"article": {"title": "Did you train your dragon?", "tagList": []}}),
+        )
         .await;
-    assert_eq!(retitled.body["article"]["slug"], "did-you-train-your-dragon");
+    assert_eq!(
+        retitled.body["article"]["slug"],
+        "did-you-train-your-dragon"
+    );
     assert_eq!(retitled.body["article"]["tagList"], json!([]));
-    assert_error(&app.get("/articles/how-to-train-your-dragon", None).await, 404, "article", "not_found");
+    assert_error(
+        &app.get("/articles/how-to-train-your-dragon", None).await,
+        404,
+        "article",
+        "not_found",
+    );
 
-    let null_tags = app.put("/articles/did-you-train-your-dragon", Some(&token), json!({"article": {"tagList": null}})).await;
+    let null_tags = app
+        .put(
+            "/articles/did-you-train-your-dragon",
+            Some(&token),
+            json!({"article": {"tagList": null}}),
+        )
+        .await;
     assert_error(&null_tags, 422, "tagList", "validation_failed");
 
-    let deleted = app.delete("/articles/did-you-train-your-dragon", Some(&token)).await;
+    let deleted = app
+        .delete("/articles/did-you-train-your-dragon", Some(&token))
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_error(&app.get("/articles/did-you-train-your-dragon", None).await, 404, "article", "not_found");
+    assert_error(
+        &app.get("/articles/did-you-train-your-dragon", None).await,
+        404,
+        "article",
+        "not_found",
+    );
     app.cleanup().await;
 }
 
@@ -58,19 +96,46 @@ async fn validation_and_authorization() {
     let app = spawn_app().await;
     let owner = app.register("owner").await;
     let intruder = app.register("intruder").await;
-    let blank = app.post("/articles", Some(&owner), json!({"article": {"title": "", "description": "", "body": ""}})).await;
+    let blank = app
+        .post(
+            "/articles",
+            Some(&owner),
+            json!({"article": {"title": "", "description": "", "body": ""}}),
+        )
+        .await;
     assert_error(&blank, 422, "title", "validation_failed");
     assert_eq!(blank.body["errors"]["description"][0], "can't be blank");
     assert_eq!(blank.body["errors"]["body"][0], "can't be blank");
-    let no_auth = app.post("/articles", None, json!({"article": {"title": "t", "description": "d", "body": "b"}})).await;
+    let no_auth = app
+        .post(
+            "/articles",
+            None,
+            json!({"article": {"title": "t", "description": "d", "body": "b"}}),
+        )
+        .await;
     assert_error(&no_auth, 401, "token", "token_missing");
 
     let slug = app.article(&owner, "Mine", &[]).await;
-    let edit = app.put(&format!("/articles/{slug}"), Some(&intruder), json!({"article": {"body": "hijacked"}})).await;
+    let edit = app
+        .put(
+            &format!("/articles/{slug}"),
+            Some(&intruder),
+            json!({"article": {"body": "hijacked"}}),
+        )
+        .await;
     assert_error(&edit, 403, "article", "forbidden");
     assert_eq!(edit.body["errors"]["article"][0], "forbidden");
-    assert_error(&app.delete(&format!("/articles/{slug}"), Some(&intruder)).await, 403, "article", "forbidden");
-    assert_eq!(app.get(&format!("/articles/{slug}"), None).await.body["article"]["body"], "b");
+    assert_error(
+        &app.delete(&format!("/articles/{slug}"), Some(&intruder))
+            .await,
+        403,
+        "article",
+        "forbidden",
+    );
+    assert_eq!(
+        app.get(&format!("/articles/{slug}"), None).await.body["article"]["body"],
+        "b"
+    );
     app.cleanup().await;
 }
 
@@ -97,9 +162,17 @@ async fn list_filters_pagination_and_count() {
 
     let all = app.get("/articles", None).await;
     assert_eq!(all.body["articlesCount"], 3);
-    let slugs: Vec<_> = all.body["articles"].as_array().expect("list").iter().map(|a| a["slug"].clone()).collect();
+    let slugs: Vec<_> = all.body["articles"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|a| a["slug"].clone())
+        .collect();
     assert_eq!(slugs, [json!(b1), json!(a2), json!(a1)]);
-    assert!(all.body["articles"][0].get("body").is_none(), "lists carry no body");
+    assert!(
+        all.body["articles"][0].get("body").is_none(),
+        "lists carry no body"
+    );
 
     let by_tag = app.get("/articles?tag=rust", None).await;
     assert_eq!(by_tag.body["articlesCount"], 2);
@@ -108,24 +181,56 @@ async fn list_filters_pagination_and_count() {
     let both = app.get("/articles?author=alice&tag=rust", None).await;
     assert_eq!(both.body["articlesCount"], 1);
     assert_eq!(both.body["articles"][0]["slug"], a1.as_str());
-    assert_eq!(app.get("/articles?author=nobody", None).await.body["articlesCount"], 0);
+    assert_eq!(
+        app.get("/articles?author=nobody", None).await.body["articlesCount"],
+        0
+    );
 
     let page = app.get("/articles?limit=1&offset=1", None).await;
     assert_eq!(page.body["articlesCount"], 3);
     assert_eq!(page.body["articles"].as_array().map(Vec::len), Some(1));
     assert_eq!(page.body["articles"][0]["slug"], a2.as_str());
 
-    app.call(Method::POST, &format!("/articles/{b1}/favorite"), Some(&alice), None).await;
+    app.call(
+        Method::POST,
+        &format!("/articles/{b1}/favorite"),
+        Some(&alice),
+        None,
+    )
+    .await;
     let favorited = app.get("/articles?favorited=alice", Some(&alice)).await;
     assert_eq!(favorited.body["articlesCount"], 1);
     assert_eq!(favorited.body["articles"][0]["favorited"], true);
     assert_eq!(favorited.body["articles"][0]["favoritesCount"], 1);
-    assert_eq!(app.get("/articles?favorited=alice", Some(&bob)).await.body["articles"][0]["favorited"], false);
+    assert_eq!(
+        app.get("/articles?favorited=alice", Some(&bob)).await.body["articles"][0]["favorited"],
+        false
+    );
 
-    assert_error(&app.get("/articles?limit=0", None).await, 422, "limit", "validation_failed");
-    assert_error(&app.get("/articles?limit=101", None).await, 422, "limit", "validation_failed");
-    assert_error(&app.get("/articles?offset=-1", None).await, 422, "offset", "validation_failed");
-    assert_error(&app.get("/articles?limit=abc", None).await, 422, "limit", "validation_failed");
+    assert_error(
+        &app.get("/articles?limit=0", None).await,
+        422,
+        "limit",
+        "validation_failed",
+    );
+    assert_error(
+        &app.get("/articles?limit=101", None).await,
+        422,
+        "limit",
+        "validation_failed",
+    );
+    assert_error(
+        &app.get("/articles?offset=-1", None).await,
+        422,
+        "offset",
+        "validation_failed",
+    );
+    assert_error(
+        &app.get("/articles?limit=abc", None).await,
+        422,
+        "limit",
+        "validation_failed",
+    );
 
     let tags = app.get("/tags", None).await;
     assert_eq!(tags.body["tags"], json!(["rust", "go"]));
@@ -138,9 +243,23 @@ async fn feed_shows_followed_authors_only() {
     let reader = app.register("reader").await;
     let followed = app.register("followed").await;
     let stranger = app.register("stranger").await;
-    assert_error(&app.get("/articles/feed", None).await, 401, "token", "token_missing");
-    assert_eq!(app.get("/articles/feed", Some(&reader)).await.body["articlesCount"], 0);
-    app.call(Method::POST, "/profiles/followed/follow", Some(&reader), None).await;
+    assert_error(
+        &app.get("/articles/feed", None).await,
+        401,
+        "token",
+        "token_missing",
+    );
+    assert_eq!(
+        app.get("/articles/feed", Some(&reader)).await.body["articlesCount"],
+        0
+    );
+    app.call(
+        Method::POST,
+        "/profiles/followed/follow",
+        Some(&reader),
+        None,
+    )
+    .await;
     let first = app.article(&followed, "First", &[]).await;
     app.article(&stranger, "Noise", &[]).await;
     let second = app.article(&followed, "Second", &[]).await;
@@ -149,7 +268,9 @@ async fn feed_shows_followed_authors_only() {
     assert_eq!(feed.body["articles"][0]["slug"], second.as_str());
     assert_eq!(feed.body["articles"][1]["slug"], first.as_str());
     assert_eq!(feed.body["articles"][0]["author"]["following"], true);
-    let page = app.get("/articles/feed?limit=1&offset=1", Some(&reader)).await;
+    let page = app
+        .get("/articles/feed?limit=1&offset=1", Some(&reader))
+        .await;
     assert_eq!(page.body["articles"][0]["slug"], first.as_str());
     app.cleanup().await;
 }
@@ -164,11 +285,33 @@ async fn favorites_are_idempotent_and_per_viewer() {
     let once = app.call(Method::POST, &path, Some(&fan), None).await;
     assert_eq!(once.status, StatusCode::OK);
     let twice = app.call(Method::POST, &path, Some(&fan), None).await;
-    assert_eq!((twice.body["article"]["favorited"].clone(), twice.body["article"]["favoritesCount"].clone()), (json!(true), json!(1)));
-    assert_eq!(app.get(&format!("/articles/{slug}"), Some(&author)).await.body["article"]["favorited"], false);
+    assert_eq!(
+        (
+            twice.body["article"]["favorited"].clone(),
+            twice.body["article"]["favoritesCount"].clone()
+        ),
+        (json!(true), json!(1))
+    );
+    assert_eq!(
+        app.get(&format!("/articles/{slug}"), Some(&author))
+            .await
+            .body["article"]["favorited"],
+        false
+    );
     let undone = app.delete(&path, Some(&fan)).await;
     assert_eq!(undone.body["article"]["favoritesCount"], 0);
-    assert_error(&app.call(Method::POST, "/articles/missing/favorite", Some(&fan), None).await, 404, "article", "not_found");
-    assert_error(&app.delete("/articles/missing/favorite", None).await, 401, "token", "token_missing");
+    assert_error(
+        &app.call(Method::POST, "/articles/missing/favorite", Some(&fan), None)
+            .await,
+        404,
+        "article",
+        "not_found",
+    );
+    assert_error(
+        &app.delete("/articles/missing/favorite", None).await,
+        401,
+        "token",
+        "token_missing",
+    );
     app.cleanup().await;
 }

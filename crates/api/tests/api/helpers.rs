@@ -34,7 +34,9 @@ pub async fn spawn_app() -> TestApp {
     // The cheapest Argon2 cost keeps tests fast; production uses the default.
     config.auth.argon2_memory_kib = 8;
     config.auth.argon2_iterations = 1;
-    let app = Application::build(&config).await.expect("the server starts");
+    let app = Application::build(&config)
+        .await
+        .expect("the server starts");
     let address = format!("http://{}", app.addr());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -58,8 +60,16 @@ impl TestApp {
     }
 
     /// Sends a request to `/api{path}` with an optional JSON body and token.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = self.client.request(method, format!("{}/api{}", self.address, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api{}", self.address, path));
         if let Some(token) = token {
             request = request.header("Authorization", format!("Token {token}"));
         }
@@ -95,7 +105,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-        reply.body["user"]["token"].as_str().expect("token").to_owned()
+        reply.body["user"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Creates an article; returns its slug.
@@ -108,7 +121,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-        reply.body["article"]["slug"].as_str().expect("slug").to_owned()
+        reply.body["article"]["slug"]
+            .as_str()
+            .expect("slug")
+            .to_owned()
     }
 }
 
@@ -123,7 +139,8 @@ pub async fn reply(response: reqwest::Response) -> Reply {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     Reply {
         status,
@@ -142,7 +159,10 @@ pub fn assert_error(reply: &Reply, status: u16, key: &str, code: &str) {
     );
     assert_eq!(reply.body["code"], code, "{:?}", reply.body);
     assert!(
-        reply.content_type.as_deref().is_some_and(|ct| ct.starts_with("application/json")),
+        reply
+            .content_type
+            .as_deref()
+            .is_some_and(|ct| ct.starts_with("application/json")),
         "content type {:?}",
         reply.content_type
     );
