@@ -8,7 +8,7 @@ use sea_orm_migration::prelude::*;
 
 /// Re-exported so that callers can run [`Migrator`] without depending on
 /// sea-orm-migration themselves.
-pub use sea_orm_migration::MigratorTrait;
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261126_000001_create_schema;
 

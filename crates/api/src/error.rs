@@ -228,10 +228,13 @@ pub fn normalize(err: poem::Error) -> Response {
             ErrorBody::new(ErrorCode::ValidationFailed, e.name, "is invalid"),
         );
     }
-    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+    if err.is::<ParsePathError>() {
+        // A path segment of the wrong type (a comment id that is not a number) names
+        // nothing that can exist. poem numbers path parameters internally, so the
+        // parameter's name is not available; the contract's generic key is used.
         return respond(
             StatusCode::NOT_FOUND,
-            ErrorBody::new(ErrorCode::NotFound, e.name, "not found"),
+            ErrorBody::new(ErrorCode::NotFound, "resource", "not found"),
         );
     }
     if err.is::<AuthorizationError>() {

@@ -1,6 +1,7 @@
 //! The Conduit HTTP API: a thin poem-openapi layer over the use cases in `conduit-app`,
 //! and the start-up code that wires adapters into them.
 
+pub mod cli;
 pub mod config;
 mod dto;
 pub mod error;

@@ -1,12 +1,29 @@
 //! `conduit`: the server binary. With no configuration it serves the whole API on
-//! 127.0.0.1:8080 over a SQLite file, applying migrations at start.
+//! 127.0.0.1:8080 over a SQLite file, applying migrations at start. `conduit migrate ...`
+//! manages the schema with the same configuration.
 
 use std::process::ExitCode;
 
-use conduit_api::{Application, Config, telemetry};
+use conduit_adapters::sql::SqlStore;
+use conduit_api::{
+    Application, Config,
+    cli::{self, Command},
+    telemetry,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("{err}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    if command == Command::Help {
+        println!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::load() {
         Ok(config) => config,
         Err(err) => {
@@ -15,25 +32,50 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log);
-    let app = match Application::build(&config).await {
-        Ok(app) => app,
-        Err(err) => {
-            tracing::error!(error = %err, "could not start");
-            return ExitCode::FAILURE;
+    let outcome = match command {
+        Command::Serve | Command::Help => serve(&config).await,
+        Command::MigrateUp | Command::MigrateDown(_) | Command::MigrateStatus => {
+            migrate(&config, command).await
         }
     };
-    tracing::info!(addr = %app.addr(), "serving the Conduit API; OpenAPI document at /openapi.json");
-    let shutdown = async {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-    };
-    match app.run_until(shutdown).await {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %err, "server failed");
+            tracing::error!(error = %err, "failed");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.addr(), "serving the Conduit API; OpenAPI document at /openapi.json");
+    app.run_until(async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+    .await?;
+    Ok(())
+}
+
+async fn migrate(config: &Config, command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    let store = SqlStore::connect(config.database.url.expose()).await?;
+    match command {
+        Command::MigrateUp => {
+            store.migrate().await?;
+            tracing::info!("migrations applied");
+        }
+        Command::MigrateDown(steps) => {
+            store.rollback(steps).await?;
+            tracing::info!(steps, "migrations reverted");
+        }
+        _ => {
+            for (name, applied) in store.migration_status().await? {
+                println!("{} {name}", if applied { "applied" } else { "pending" });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// SIGINT (Ctrl-C) or, on Unix, SIGTERM (what container runtimes send).

@@ -100,6 +100,27 @@ impl SqlStore {
         Migrator::up(&self.db, None).await.map_err(store_error)
     }
 
+    /// Reverts the `steps` most recent migrations.
+    pub async fn rollback(&self, steps: u32) -> Result<(), StoreError> {
+        Migrator::down(&self.db, Some(steps))
+            .await
+            .map_err(store_error)
+    }
+
+    /// Every migration, oldest first, with whether it has been applied.
+    pub async fn migration_status(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        let migrations = Migrator::get_migration_with_status(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(migrations
+            .iter()
+            .map(|m| {
+                let applied = matches!(m.status(), conduit_migrations::MigrationStatus::Applied);
+                (m.name().to_owned(), applied)
+            })
+            .collect())
+    }
+
     /// Checks the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(store_error)

@@ -1,7 +1,7 @@
 //! The HTTP endpoints, one module per area of the contract. Handlers parse the request
 //! into domain values, call one use case and map its result; nothing else.
 
-use conduit_domain::{ValidationErrors, article::Page};
+use conduit_domain::{Invalid, ValidationErrors, article::Page};
 use garde::Validate;
 use poem_openapi::{ApiResponse, Tags, payload::Json};
 
@@ -80,9 +80,16 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
         offset: offset.unwrap_or(0),
     };
     if let Err(report) = paging.validate() {
+        // garde says which field failed; the message is ours, in the contract's style.
         let mut errors = ValidationErrors::new();
-        for (path, error) in report.iter() {
-            errors.add(path.to_string(), error.message());
+        for (path, _) in report.iter() {
+            let field = path.to_string();
+            let (min, max) = if field == "limit" {
+                (1, 100)
+            } else {
+                (0, 1_000_000)
+            };
+            errors.add(field, Invalid::OutOfRange { min, max });
         }
         return Err(conduit_domain::Error::Validation(errors).into());
     }

@@ -1,0 +1,77 @@
+//! The command line of the one binary:
+//!
+//! ```text
+//! conduit [serve]                 serve the API (the default)
+//! conduit migrate up              apply pending migrations
+//! conduit migrate down [STEPS]    revert the last STEPS migrations (default 1)
+//! conduit migrate status          list migrations and whether each is applied
+//! ```
+//!
+//! Every command reads the same configuration (`DATABASE_URL` and friends).
+
+/// What the binary was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the API.
+    Serve,
+    /// Apply pending migrations.
+    MigrateUp,
+    /// Revert this many migrations.
+    MigrateDown(u32),
+    /// Show migration status.
+    MigrateStatus,
+    /// Print usage.
+    Help,
+}
+
+/// Usage text.
+pub const USAGE: &str = "usage: conduit [serve]
+       conduit migrate up
+       conduit migrate down [STEPS]
+       conduit migrate status
+
+Configuration: defaults, conduit.toml (or $CONDUIT_CONFIG), DATABASE_URL, REDIS_URL,
+HOST, PORT, then CONDUIT_* variables (CONDUIT_SERVER__PORT=9000).";
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String> {
+    let args: Vec<String> = args.into_iter().collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [] | ["serve"] => Ok(Command::Serve),
+        ["-h" | "--help" | "help"] => Ok(Command::Help),
+        ["migrate", "up"] => Ok(Command::MigrateUp),
+        ["migrate", "status"] => Ok(Command::MigrateStatus),
+        ["migrate", "down"] => Ok(Command::MigrateDown(1)),
+        ["migrate", "down", steps] => steps
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Command::MigrateDown)
+            .ok_or_else(|| format!("STEPS must be a positive number, not {steps:?}")),
+        _ => Err(format!("unknown command: {}", words.join(" "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(words: &[&str]) -> Result<Command, String> {
+        parse(words.iter().map(|w| (*w).to_owned()))
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(run(&[]), Ok(Command::Serve));
+        assert_eq!(run(&["serve"]), Ok(Command::Serve));
+        assert_eq!(run(&["migrate", "up"]), Ok(Command::MigrateUp));
+        assert_eq!(run(&["migrate", "down"]), Ok(Command::MigrateDown(1)));
+        assert_eq!(run(&["migrate", "down", "3"]), Ok(Command::MigrateDown(3)));
+        assert_eq!(run(&["migrate", "status"]), Ok(Command::MigrateStatus));
+        assert_eq!(run(&["--help"]), Ok(Command::Help));
+        assert!(run(&["migrate", "down", "0"]).is_err());
+        assert!(run(&["migrate", "sideways"]).is_err());
+        assert!(run(&["launch"]).is_err());
+    }
+}
