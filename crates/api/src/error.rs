@@ -3,15 +3,16 @@
 //! Every failure on every endpoint leaves through this module: use-case errors through
 //! [`ApiError::from`], and failures that happen before a handler runs (unknown route,
 //! wrong method, unreadable body, missing credentials, oversized body, a panic) through
-//! [`normalize`], which rewrites poem's own errors into the same shape.
+//! [`normalize`], which rewrites poem's own errors into the same shape. The catalogue of
+//! codes ([`ErrorCode::ALL`]) is the single source of the error documentation in the
+//! OpenAPI document and in `docs/errors.md`.
 
 use std::collections::BTreeMap;
 
 use conduit_domain::{Error, Resource, error::AuthFailure};
 use poem::{
-    Response,
+    IntoResponse, Response,
     error::{MethodNotAllowedError, NotFoundError, ReadBodyError},
-    http::StatusCode,
 };
 use poem_openapi::{
     ApiResponse, Enum, Object,
@@ -20,14 +21,13 @@ use poem_openapi::{
         ParseRequestPayloadError,
     },
     payload::Json,
+    types::Example,
 };
 
 /// Stable, machine-readable error codes. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// 422: one or more fields broke a rule; see `errors`.
-    ValidationFailed,
     /// 400: the body is not valid JSON.
     MalformedJson,
     /// 401: the endpoint needs an `Authorization` header and none was sent.
@@ -50,20 +50,153 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 415: the body is not sent as `application/json`.
     UnsupportedMediaType,
+    /// 422: one or more fields broke a rule; see `errors`.
+    ValidationFailed,
     /// 500: a fault on our side; the details are in the server log, not here.
     Internal,
     /// 503: a dependency (the database) is unavailable; retry later.
     Unavailable,
 }
 
+impl ErrorCode {
+    /// Every code, in catalogue order.
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::TokenMissing,
+        ErrorCode::TokenInvalid,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The HTTP status that always goes with this code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::MalformedJson => 400,
+            ErrorCode::TokenMissing | ErrorCode::TokenInvalid | ErrorCode::InvalidCredentials => {
+                401
+            }
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::ValidationFailed => 422,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+
+    /// The code as it appears in bodies (`"validation_failed"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::TokenMissing => "token_missing",
+            ErrorCode::TokenInvalid => "token_invalid",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// What the code means and what a client should do about it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => {
+                "The body is not valid JSON. Fix the request; do not retry it as is."
+            }
+            ErrorCode::TokenMissing => {
+                "The endpoint needs `Authorization: Token <jwt>` and none was sent. Sign in, then retry with the token."
+            }
+            ErrorCode::TokenInvalid => {
+                "The token is malformed, not signed by this server, or expired. Sign in again."
+            }
+            ErrorCode::InvalidCredentials => {
+                "Email and password do not match an account. The answer is the same whether or not the email is registered."
+            }
+            ErrorCode::Forbidden => {
+                "The resource belongs to another user: only the author may change or delete an article or comment. The key names the resource."
+            }
+            ErrorCode::NotFound => {
+                "The addressed article, comment or profile does not exist. The key names the resource."
+            }
+            ErrorCode::RouteNotFound => {
+                "No endpoint has this path. Check the URL (every endpoint is under `/api`)."
+            }
+            ErrorCode::MethodNotAllowed => "The path exists, but not with this HTTP method.",
+            ErrorCode::Conflict => {
+                "A unique value is already taken: `email` or `username` (compared without regard to case). The key names the field."
+            }
+            ErrorCode::PayloadTooLarge => {
+                "The body is larger than the server accepts (1 MiB by default)."
+            }
+            ErrorCode::UnsupportedMediaType => {
+                "The body was not sent as `Content-Type: application/json`."
+            }
+            ErrorCode::ValidationFailed => {
+                "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). Fix every listed field."
+            }
+            ErrorCode::Internal => {
+                "A fault on the server. Nothing about it is disclosed; the server log has the details. Retrying may not help."
+            }
+            ErrorCode::Unavailable => {
+                "The database is unreachable for now. Retry later, with backoff."
+            }
+        }
+    }
+
+    /// A typical body with this code.
+    pub fn example(self) -> ErrorBody {
+        let (key, message) = match self {
+            ErrorCode::MalformedJson => (
+                "body",
+                "is not valid JSON: EOF while parsing an object at line 1 column 9",
+            ),
+            ErrorCode::TokenMissing => ("token", "is missing"),
+            ErrorCode::TokenInvalid => ("token", "is invalid"),
+            ErrorCode::InvalidCredentials => ("credentials", "invalid"),
+            ErrorCode::Forbidden => ("article", "forbidden"),
+            ErrorCode::NotFound => ("article", "not found"),
+            ErrorCode::RouteNotFound => ("route", "not found"),
+            ErrorCode::MethodNotAllowed => ("method", "is not allowed on this route"),
+            ErrorCode::Conflict => ("username", "has already been taken"),
+            ErrorCode::PayloadTooLarge => ("body", "is too large"),
+            ErrorCode::UnsupportedMediaType => {
+                ("content-type", "is missing: send application/json")
+            }
+            ErrorCode::ValidationFailed => ("title", "can't be blank"),
+            ErrorCode::Internal => ("server", "an unexpected error occurred"),
+            ErrorCode::Unavailable => ("server", "temporarily unavailable, retry later"),
+        };
+        ErrorBody::new(self, key, message)
+    }
+}
+
 /// The body of every error response.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, PartialEq, Object)]
 #[oai(example)]
 pub struct ErrorBody {
     /// Messages by field (or by resource: `article`, `comment`, `profile`, `token`,
     /// `credentials`). A field may carry several messages.
     pub errors: BTreeMap<String, Vec<String>>,
-    /// Machine-readable error code.
+    /// Machine-readable error code; see the error catalogue in the API description.
     pub code: ErrorCode,
 }
 
@@ -77,13 +210,14 @@ impl ErrorBody {
     }
 }
 
-impl poem_openapi::types::Example for ErrorBody {
+impl Example for ErrorBody {
     fn example() -> Self {
-        Self::new(ErrorCode::ValidationFailed, "title", "can't be blank")
+        ErrorCode::ValidationFailed.example()
     }
 }
 
-/// Every error status an endpoint can answer, each with an [`ErrorBody`].
+/// Every error status the API answers, each with an [`ErrorBody`]. Operations declare the
+/// subset they can return with [`operation_errors!`](crate::operation_errors).
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
     /// The body is not valid JSON.
@@ -95,12 +229,21 @@ pub enum ApiError {
     /// The signed-in user may not do this.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// The resource does not exist.
+    /// The resource or route does not exist.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The method is not allowed on this route.
+    #[oai(status = 405)]
+    MethodNotAllowed(Json<ErrorBody>),
     /// A unique value is already taken.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The body is too large.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The input broke a rule.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
@@ -113,72 +256,68 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error for `code`, with one message on one key. The status follows from the
+    /// code, so the two can never disagree.
+    pub fn new(code: ErrorCode, key: &str, message: impl Into<String>) -> Self {
+        Self::from_body(ErrorBody::new(code, key, message))
+    }
+
+    /// Wraps a body in the variant of its code's status.
+    pub fn from_body(body: ErrorBody) -> Self {
+        let body = Json(body);
+        match body.0.code.status() {
+            400 => ApiError::BadRequest(body),
+            401 => ApiError::Unauthorized(body),
+            403 => ApiError::Forbidden(body),
+            404 => ApiError::NotFound(body),
+            405 => ApiError::MethodNotAllowed(body),
+            409 => ApiError::Conflict(body),
+            413 => ApiError::PayloadTooLarge(body),
+            415 => ApiError::UnsupportedMediaType(body),
+            422 => ApiError::Unprocessable(body),
+            503 => ApiError::Unavailable(body),
+            _ => ApiError::Internal(body),
+        }
+    }
+
     /// 401 for a request without credentials.
     pub fn token_missing() -> Self {
-        ApiError::Unauthorized(Json(ErrorBody::new(
-            ErrorCode::TokenMissing,
-            "token",
-            "is missing",
-        )))
+        Self::from_body(ErrorCode::TokenMissing.example())
     }
 
     /// 401 for credentials that do not verify.
     pub fn token_invalid() -> Self {
-        ApiError::Unauthorized(Json(ErrorBody::new(
-            ErrorCode::TokenInvalid,
-            "token",
-            "is invalid",
-        )))
+        Self::from_body(ErrorCode::TokenInvalid.example())
     }
 
-    /// 422 with one message on one field.
-    pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Unprocessable(Json(ErrorBody::new(
-            ErrorCode::ValidationFailed,
-            field,
-            message,
-        )))
-    }
-
-    fn internal() -> Self {
-        ApiError::Internal(Json(ErrorBody::new(
-            ErrorCode::Internal,
-            "server",
-            "an unexpected error occurred",
-        )))
+    /// 500 with no detail.
+    pub fn internal() -> Self {
+        Self::from_body(ErrorCode::Internal.example())
     }
 }
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {
-            Error::Validation(errors) => ApiError::Unprocessable(Json(ErrorBody {
+            Error::Validation(errors) => ApiError::from_body(ErrorBody {
                 errors: errors.fields().clone(),
                 code: ErrorCode::ValidationFailed,
-            })),
+            }),
             Error::Unauthorized(AuthFailure::TokenMissing) => ApiError::token_missing(),
             Error::Unauthorized(AuthFailure::TokenInvalid) => ApiError::token_invalid(),
-            Error::Unauthorized(AuthFailure::InvalidCredentials) => ApiError::Unauthorized(Json(
-                ErrorBody::new(ErrorCode::InvalidCredentials, "credentials", "invalid"),
-            )),
-            Error::Forbidden(resource) => ApiError::Forbidden(Json(ErrorBody::new(
-                ErrorCode::Forbidden,
-                resource.key(),
-                "forbidden",
-            ))),
-            Error::NotFound(resource) => ApiError::NotFound(Json(not_found(resource))),
-            Error::Conflict(field) => ApiError::Conflict(Json(ErrorBody::new(
-                ErrorCode::Conflict,
-                field.key(),
-                "has already been taken",
-            ))),
+            Error::Unauthorized(AuthFailure::InvalidCredentials) => {
+                ApiError::from_body(ErrorCode::InvalidCredentials.example())
+            }
+            Error::Forbidden(resource) => {
+                ApiError::new(ErrorCode::Forbidden, resource.key(), "forbidden")
+            }
+            Error::NotFound(resource) => not_found(resource),
+            Error::Conflict(field) => {
+                ApiError::new(ErrorCode::Conflict, field.key(), "has already been taken")
+            }
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, "dependency unavailable");
-                ApiError::Unavailable(Json(ErrorBody::new(
-                    ErrorCode::Unavailable,
-                    "server",
-                    "temporarily unavailable, retry later",
-                )))
+                ApiError::from_body(ErrorCode::Unavailable.example())
             }
             Error::Unexpected(source) => {
                 tracing::error!(error = %source, "unexpected error");
@@ -188,169 +327,161 @@ impl From<Error> for ApiError {
     }
 }
 
-fn not_found(resource: Resource) -> ErrorBody {
-    ErrorBody::new(ErrorCode::NotFound, resource.key(), "not found")
+fn not_found(resource: Resource) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, resource.key(), "not found")
 }
 
-fn respond(status: StatusCode, body: ErrorBody) -> Response {
-    let mut response = poem::IntoResponse::into_response(Json(body));
-    response.set_status(status);
-    response
+/// Declares the error responses one operation can return: each `Variant = status: "doc"`
+/// becomes a documented response with an [`ErrorBody`](crate::error::ErrorBody), and
+/// 500 and 503 are always added. `with_body` also adds what any JSON body can cause
+/// (400, 413, 415). An error whose status the operation does not declare is logged and
+/// answered as 500, so the document never under-states what a client can receive.
+#[macro_export]
+macro_rules! operation_errors {
+    ($(#[$meta:meta])* $name:ident with_body { $($variant:ident = $status:literal : $doc:literal),* $(,)? }) => {
+        $crate::operation_errors!($(#[$meta])* $name {
+            BadRequest = 400: "The body is not valid JSON (`malformed_json`).",
+            $($variant = $status: $doc,)*
+            PayloadTooLarge = 413: "The body is larger than the server accepts (`payload_too_large`).",
+            UnsupportedMediaType = 415: "The body was not sent as `application/json` (`unsupported_media_type`).",
+        });
+    };
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $status:literal : $doc:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $(
+                #[doc = $doc]
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::error::ErrorBody>),
+            )*
+            /// A fault on the server (`internal`); no detail is disclosed.
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::error::ErrorBody>),
+            /// The database is unavailable (`unavailable`); retry later.
+            #[oai(status = 503)]
+            Unavailable(poem_openapi::payload::Json<$crate::error::ErrorBody>),
+        }
+
+        impl From<$crate::error::ApiError> for $name {
+            fn from(err: $crate::error::ApiError) -> Self {
+                match err {
+                    $($crate::error::ApiError::$variant(body) => $name::$variant(body),)*
+                    $crate::error::ApiError::Internal(body) => $name::Internal(body),
+                    $crate::error::ApiError::Unavailable(body) => $name::Unavailable(body),
+                    #[allow(unreachable_patterns)]
+                    other => {
+                        tracing::error!(
+                            error = ?other,
+                            operation = stringify!($name),
+                            "an error status the operation does not document"
+                        );
+                        $name::from($crate::error::ApiError::internal())
+                    }
+                }
+            }
+        }
+
+        impl From<conduit_domain::Error> for $name {
+            fn from(err: conduit_domain::Error) -> Self {
+                $crate::error::ApiError::from(err).into()
+            }
+        }
+    };
 }
 
 /// Rewrites any error that escaped a handler into the standard shape. Errors that
-/// already are an [`ApiError`] response pass through unchanged.
+/// already are an error response of ours pass through unchanged.
 pub fn normalize(err: poem::Error) -> Response {
-    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        return if is_json_syntax_error(&e.reason) {
-            respond(
-                StatusCode::BAD_REQUEST,
-                ErrorBody::new(
-                    ErrorCode::MalformedJson,
-                    "body",
-                    format!("is not valid JSON: {}", e.reason),
-                ),
+    let api_error = if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        if is_json_syntax_error(&e.reason) {
+            ApiError::new(
+                ErrorCode::MalformedJson,
+                "body",
+                format!("is not valid JSON: {}", e.reason),
             )
         } else {
-            respond(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorBody::new(
-                    ErrorCode::ValidationFailed,
-                    "body",
-                    schema_message(&e.reason),
-                ),
+            ApiError::new(
+                ErrorCode::ValidationFailed,
+                "body",
+                format!("does not match the documented schema: {}", e.reason),
             )
-        };
-    }
-    if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        return respond(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorBody::new(ErrorCode::ValidationFailed, e.name, "is invalid"),
-        );
-    }
-    if err.is::<ParsePathError>() {
+        }
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        ApiError::new(ErrorCode::ValidationFailed, e.name, "is invalid")
+    } else if err.is::<ParsePathError>() {
         // A path segment of the wrong type (a comment id that is not a number) names
         // nothing that can exist. poem numbers path parameters internally, so the
         // parameter's name is not available; the contract's generic key is used.
-        return respond(
-            StatusCode::NOT_FOUND,
-            ErrorBody::new(ErrorCode::NotFound, "resource", "not found"),
-        );
-    }
-    if err.is::<AuthorizationError>() {
-        return respond(
-            StatusCode::UNAUTHORIZED,
-            ErrorBody::new(ErrorCode::TokenMissing, "token", "is missing"),
-        );
-    }
-    if let Some(e) = err.downcast_ref::<ContentTypeError>() {
-        return respond(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorBody::new(
-                ErrorCode::UnsupportedMediaType,
-                "content-type",
-                match e {
-                    ContentTypeError::ExpectContentType => {
-                        "is missing: send application/json".to_owned()
-                    }
-                    ContentTypeError::NotSupported { content_type } => {
-                        format!("{content_type} is not supported: send application/json")
-                    }
-                },
-            ),
-        );
-    }
-    if err.is::<NotFoundError>() {
-        return respond(
-            StatusCode::NOT_FOUND,
-            ErrorBody::new(ErrorCode::RouteNotFound, "route", "not found"),
-        );
-    }
-    if err.is::<MethodNotAllowedError>() {
-        return respond(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorBody::new(
-                ErrorCode::MethodNotAllowed,
-                "method",
-                "is not allowed on this route",
-            ),
-        );
-    }
-    if let Some(ReadBodyError::PayloadTooLarge) = err.downcast_ref::<ReadBodyError>() {
-        return payload_too_large();
-    }
-    if !err.has_source() {
-        // Built from a response (an `ApiError`, or a response poem made on purpose).
-        let response = err.into_response();
-        if response.status().is_client_error() || response.status().is_server_error() {
-            let already_ours = response
-                .content_type()
-                .is_some_and(|ct| ct.starts_with("application/json"));
-            if !already_ours {
-                return generic(response.status());
+        ApiError::new(ErrorCode::NotFound, "resource", "not found")
+    } else if err.is::<AuthorizationError>() {
+        ApiError::token_missing()
+    } else if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        let message = match e {
+            ContentTypeError::ExpectContentType => "is missing: send application/json".to_owned(),
+            ContentTypeError::NotSupported { content_type } => {
+                format!("{content_type} is not supported: send application/json")
             }
+        };
+        ApiError::new(ErrorCode::UnsupportedMediaType, "content-type", message)
+    } else if err.is::<NotFoundError>() {
+        ApiError::from_body(ErrorCode::RouteNotFound.example())
+    } else if err.is::<MethodNotAllowedError>() {
+        ApiError::from_body(ErrorCode::MethodNotAllowed.example())
+    } else if let Some(ReadBodyError::PayloadTooLarge) = err.downcast_ref::<ReadBodyError>() {
+        ApiError::from_body(ErrorCode::PayloadTooLarge.example())
+    } else if !err.has_source() {
+        // Built from a response: one of ours (JSON) passes through; anything else poem
+        // produced on its own is replaced by ours for its status.
+        let response = err.into_response();
+        let status = response.status();
+        let ours = response
+            .content_type()
+            .is_some_and(|ct| ct.starts_with("application/json"));
+        if ours || !(status.is_client_error() || status.is_server_error()) {
+            return response;
         }
-        return response;
-    }
-    let status = err.status();
-    if status.is_client_error() {
-        return generic(status);
-    }
-    tracing::error!(error = %err, "unhandled error");
-    internal_error_response()
+        generic(status.as_u16())
+    } else if err.status().is_client_error() {
+        generic(err.status().as_u16())
+    } else {
+        tracing::error!(error = %err, "unhandled error");
+        ApiError::internal()
+    };
+    api_error.into_response()
 }
 
 /// 413 in the standard shape.
 pub fn payload_too_large() -> Response {
-    respond(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorBody::new(ErrorCode::PayloadTooLarge, "body", "is too large"),
-    )
+    ApiError::from_body(ErrorCode::PayloadTooLarge.example()).into_response()
 }
 
 /// 500 in the standard shape, with no detail.
 pub fn internal_error_response() -> Response {
-    respond(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorBody::new(
-            ErrorCode::Internal,
-            "server",
-            "an unexpected error occurred",
-        ),
-    )
+    ApiError::internal().into_response()
 }
 
-fn generic(status: StatusCode) -> Response {
-    let (code, key, message) = match status {
-        StatusCode::NOT_FOUND => (ErrorCode::RouteNotFound, "route", "not found"),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            ErrorCode::MethodNotAllowed,
-            "method",
-            "is not allowed on this route",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "body", "is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            ErrorCode::UnsupportedMediaType,
-            "content-type",
-            "is not supported",
-        ),
-        StatusCode::UNAUTHORIZED => (ErrorCode::TokenMissing, "token", "is missing"),
-        s if s.is_server_error() => return internal_error_response(),
-        _ => (ErrorCode::ValidationFailed, "request", "is invalid"),
-    };
-    respond(status, ErrorBody::new(code, key, message))
+/// The catalogue's answer for a bare status poem produced without a typed error.
+fn generic(status: u16) -> ApiError {
+    let code = ErrorCode::ALL
+        .into_iter()
+        .find(|code| {
+            code.status() == status
+                && *code != ErrorCode::NotFound
+                && *code != ErrorCode::TokenInvalid
+        })
+        .unwrap_or(if status >= 500 {
+            ErrorCode::Internal
+        } else {
+            ErrorCode::ValidationFailed
+        });
+    ApiError::from_body(code.example())
 }
 
 /// serde_json reports syntax errors with a position ("... at line 1 column 5");
 /// schema mismatches found by poem-openapi never carry one.
 fn is_json_syntax_error(reason: &str) -> bool {
     reason.contains(" at line ") && reason.contains(" column ")
-}
-
-/// poem-openapi's schema messages name our internal type names; keep them, since
-/// they match the schema names in the published OpenAPI document.
-fn schema_message(reason: &str) -> String {
-    format!("does not match the documented schema: {reason}")
 }
 
 #[cfg(test)]
@@ -381,8 +512,47 @@ mod tests {
             (ApiError::from(Error::unexpected("boom")), 500),
         ];
         for (error, status) in cases {
-            let response = poem::IntoResponse::into_response(error);
-            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(error.into_response().status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn every_code_answers_with_its_own_status_and_name() {
+        for code in ErrorCode::ALL {
+            let response = ApiError::from_body(code.example()).into_response();
+            assert_eq!(response.status().as_u16(), code.status(), "{code:?}");
+            let json = poem_openapi::types::ToJSON::to_json(&code);
+            assert_eq!(
+                json,
+                Some(serde_json::Value::from(code.as_str())),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_statuses_get_catalogue_bodies() {
+        assert_eq!(generic(404).from_code(), ErrorCode::RouteNotFound);
+        assert_eq!(generic(401).from_code(), ErrorCode::TokenMissing);
+        assert_eq!(generic(502).from_code(), ErrorCode::Internal);
+        assert_eq!(generic(418).from_code(), ErrorCode::ValidationFailed);
+    }
+
+    impl ApiError {
+        fn from_code(&self) -> ErrorCode {
+            match self {
+                ApiError::BadRequest(b)
+                | ApiError::Unauthorized(b)
+                | ApiError::Forbidden(b)
+                | ApiError::NotFound(b)
+                | ApiError::MethodNotAllowed(b)
+                | ApiError::Conflict(b)
+                | ApiError::PayloadTooLarge(b)
+                | ApiError::UnsupportedMediaType(b)
+                | ApiError::Unprocessable(b)
+                | ApiError::Internal(b)
+                | ApiError::Unavailable(b) => b.0.code,
+            }
         }
     }
 }

@@ -10,11 +10,73 @@ use poem_openapi::{
 
 use super::{ApiTags, ArticleCreated, Deleted, page};
 use crate::{
-    dto,
-    error::ApiError,
-    parse,
+    dto, parse,
     security::{OptionalAuth, TokenAuth},
 };
+
+crate::operation_errors!(
+    /// Errors of `GET /articles`.
+    ListArticlesErrors {
+        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        Unprocessable = 422: "`limit` or `offset` is out of range or not a number (`validation_failed`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `GET /articles/feed`.
+    FeedErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unprocessable = 422: "`limit` or `offset` is out of range or not a number (`validation_failed`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `POST /articles`.
+    CreateArticleErrors with_body {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Conflict = 409: "No free slug could be found for this title after several attempts (`conflict`, key `slug`); retry.",
+        Unprocessable = 422: "A field is blank, too long, or the tag list is too long (`validation_failed`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `GET /articles/{slug}`.
+    GetArticleErrors {
+        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `PUT /articles/{slug}`.
+    UpdateArticleErrors with_body {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`).",
+        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
+        Conflict = 409: "No free slug could be found for the new title (`conflict`, key `slug`); retry.",
+        Unprocessable = 422: "A field is blank, null, or too long (`validation_failed`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `DELETE /articles/{slug}`.
+    DeleteArticleErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`).",
+        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of favoriting and unfavoriting.
+    FavoriteErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
 
 /// Articles, the feed, and favorites.
 #[derive(Debug, Clone)]
@@ -54,7 +116,7 @@ impl ArticlesApi {
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
-    ) -> Result<Json<dto::MultipleArticlesResponse>, ApiError> {
+    ) -> Result<Json<dto::MultipleArticlesResponse>, ListArticlesErrors> {
         let viewer = auth.viewer(&self.app)?;
         let page = page(limit.0, offset.0)?;
         let filter = ArticleFilter {
@@ -83,7 +145,7 @@ impl ArticlesApi {
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
-    ) -> Result<Json<dto::MultipleArticlesResponse>, ApiError> {
+    ) -> Result<Json<dto::MultipleArticlesResponse>, FeedErrors> {
         let user = auth.user(&self.app)?;
         let page = page(limit.0, offset.0)?;
         Ok(Json(self.app.feed(user, page).await?.into()))
@@ -103,7 +165,7 @@ impl ArticlesApi {
         &self,
         auth: TokenAuth,
         body: Json<dto::NewArticleRequest>,
-    ) -> Result<ArticleCreated, ApiError> {
+    ) -> Result<ArticleCreated, CreateArticleErrors> {
         let user = auth.user(&self.app)?;
         let input = parse::create_article(body.0.article).map_err(conduit_domain::Error::from)?;
         let view = self.app.create_article(user, input).await?;
@@ -125,7 +187,7 @@ impl ArticlesApi {
         auth: OptionalAuth,
         /// Slug of the article.
         slug: Path<String>,
-    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+    ) -> Result<Json<dto::SingleArticleResponse>, GetArticleErrors> {
         let viewer = auth.viewer(&self.app)?;
         Ok(single(self.app.article(&slug.0, viewer).await?))
     }
@@ -146,7 +208,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
         body: Json<dto::UpdateArticleRequest>,
-    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+    ) -> Result<Json<dto::SingleArticleResponse>, UpdateArticleErrors> {
         let user = auth.user(&self.app)?;
         let input = parse::update_article(body.0.article).map_err(conduit_domain::Error::from)?;
         Ok(single(self.app.update_article(user, &slug.0, input).await?))
@@ -166,7 +228,7 @@ impl ArticlesApi {
         auth: TokenAuth,
         /// Slug of the article.
         slug: Path<String>,
-    ) -> Result<Deleted, ApiError> {
+    ) -> Result<Deleted, DeleteArticleErrors> {
         let user = auth.user(&self.app)?;
         self.app.delete_article(user, &slug.0).await?;
         Ok(Deleted::NoContent)
@@ -186,7 +248,7 @@ impl ArticlesApi {
         auth: TokenAuth,
         /// Slug of the article.
         slug: Path<String>,
-    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+    ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
         let user = auth.user(&self.app)?;
         Ok(single(self.app.favorite(user, &slug.0).await?))
     }
@@ -205,7 +267,7 @@ impl ArticlesApi {
         auth: TokenAuth,
         /// Slug of the article.
         slug: Path<String>,
-    ) -> Result<Json<dto::SingleArticleResponse>, ApiError> {
+    ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
         let user = auth.user(&self.app)?;
         Ok(single(self.app.unfavorite(user, &slug.0).await?))
     }

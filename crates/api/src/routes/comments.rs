@@ -6,11 +6,37 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{ApiTags, CommentCreated, Deleted};
 use crate::{
-    dto,
-    error::ApiError,
-    parse,
+    dto, parse,
     security::{OptionalAuth, TokenAuth},
 };
+
+crate::operation_errors!(
+    /// Errors of `GET /articles/{slug}/comments`.
+    ListCommentsErrors {
+        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `POST /articles/{slug}/comments`.
+    AddCommentErrors with_body {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
+        Unprocessable = 422: "The comment body is blank or too long (`validation_failed`, key `body`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `DELETE /articles/{slug}/comments/{id}`.
+    DeleteCommentErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Forbidden = 403: "The comment belongs to another user (`forbidden`, key `comment`).",
+        NotFound = 404: "No article has this slug (key `article`), it has no comment with this id (key `comment`), or the id is not a number (key `resource`); code `not_found`.",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
 
 /// Comments on articles.
 #[derive(Debug, Clone)]
@@ -35,7 +61,7 @@ impl CommentsApi {
         auth: OptionalAuth,
         /// Slug of the article.
         slug: Path<String>,
-    ) -> Result<Json<dto::MultipleCommentsResponse>, ApiError> {
+    ) -> Result<Json<dto::MultipleCommentsResponse>, ListCommentsErrors> {
         let viewer = auth.viewer(&self.app)?;
         let comments = self.app.comments(&slug.0, viewer).await?;
         Ok(Json(dto::MultipleCommentsResponse {
@@ -57,7 +83,7 @@ impl CommentsApi {
         /// Slug of the article.
         slug: Path<String>,
         body: Json<dto::NewCommentRequest>,
-    ) -> Result<CommentCreated, ApiError> {
+    ) -> Result<CommentCreated, AddCommentErrors> {
         let user = auth.user(&self.app)?;
         let text = parse::comment(body.0.comment).map_err(conduit_domain::Error::from)?;
         let comment = self.app.add_comment(user, &slug.0, text).await?;
@@ -81,7 +107,7 @@ impl CommentsApi {
         slug: Path<String>,
         /// Id of the comment.
         id: Path<i64>,
-    ) -> Result<Deleted, ApiError> {
+    ) -> Result<Deleted, DeleteCommentErrors> {
         let user = auth.user(&self.app)?;
         self.app
             .delete_comment(user, &slug.0, CommentId(id.0))

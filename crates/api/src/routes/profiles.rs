@@ -6,9 +6,26 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::ApiTags;
 use crate::{
     dto,
-    error::ApiError,
     security::{OptionalAuth, TokenAuth},
 };
+
+crate::operation_errors!(
+    /// Errors of `GET /profiles/{username}`.
+    GetProfileErrors {
+        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        NotFound = 404: "No user has this username (`not_found`, key `profile`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of following and unfollowing.
+    FollowErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        NotFound = 404: "No user has this username (`not_found`, key `profile`).",
+        Unprocessable = 422: "Following yourself (`validation_failed`, key `username`).",
+    }
+);
 
 /// Public profiles and following.
 #[derive(Debug, Clone)]
@@ -37,7 +54,7 @@ impl ProfilesApi {
         auth: OptionalAuth,
         /// Username of the profile (any case).
         username: Path<String>,
-    ) -> Result<Json<dto::ProfileResponse>, ApiError> {
+    ) -> Result<Json<dto::ProfileResponse>, GetProfileErrors> {
         let viewer = auth.viewer(&self.app)?;
         Ok(profile(self.app.profile(&username.0, viewer).await?))
     }
@@ -55,7 +72,7 @@ impl ProfilesApi {
         auth: TokenAuth,
         /// Username of the profile to follow.
         username: Path<String>,
-    ) -> Result<Json<dto::ProfileResponse>, ApiError> {
+    ) -> Result<Json<dto::ProfileResponse>, FollowErrors> {
         let user = auth.user(&self.app)?;
         Ok(profile(self.app.follow(user, &username.0).await?))
     }
@@ -73,7 +90,7 @@ impl ProfilesApi {
         auth: TokenAuth,
         /// Username of the profile to unfollow.
         username: Path<String>,
-    ) -> Result<Json<dto::ProfileResponse>, ApiError> {
+    ) -> Result<Json<dto::ProfileResponse>, FollowErrors> {
         let user = auth.user(&self.app)?;
         Ok(profile(self.app.unfollow(user, &username.0).await?))
     }

@@ -4,7 +4,40 @@ use conduit_app::Conduit;
 use poem_openapi::{OpenApi, payload::Json};
 
 use super::{ApiTags, UserCreated};
-use crate::{dto, error::ApiError, parse, security::TokenAuth};
+use crate::{dto, parse, security::TokenAuth};
+
+crate::operation_errors!(
+    /// Errors of `POST /users`.
+    RegisterErrors with_body {
+        Conflict = 409: "The username or the email is already taken, without regard to case (`conflict`); the key names which.",
+        Unprocessable = 422: "A field is blank, too short, too long or malformed (`validation_failed`); every bad field is listed.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `POST /users/login`.
+    LoginErrors with_body {
+        Unauthorized = 401: "Email and password do not match an account (`invalid_credentials`).",
+        Unprocessable = 422: "The email or the password is blank or malformed (`validation_failed`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `GET /user`.
+    CurrentUserErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `PUT /user`.
+    UpdateUserErrors with_body {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Conflict = 409: "The new username or email is already taken (`conflict`).",
+        Unprocessable = 422: "A field is blank, null where not allowed, too short, too long or malformed (`validation_failed`).",
+    }
+);
 
 /// Registration, login and the signed-in user's account.
 #[derive(Debug, Clone)]
@@ -20,7 +53,10 @@ impl UsersApi {
     /// Creates an account and returns it with an access token. Usernames and emails are
     /// unique without regard to case (409 when taken).
     #[oai(path = "/users", method = "post", operation_id = "CreateUser")]
-    async fn register(&self, body: Json<dto::NewUserRequest>) -> Result<UserCreated, ApiError> {
+    async fn register(
+        &self,
+        body: Json<dto::NewUserRequest>,
+    ) -> Result<UserCreated, RegisterErrors> {
         let input = parse::register(body.0.user).map_err(conduit_domain::Error::from)?;
         let signed_in = self.app.register(input).await?;
         Ok(UserCreated::Created(Json(signed_in.into())))
@@ -34,7 +70,7 @@ impl UsersApi {
     async fn login(
         &self,
         body: Json<dto::LoginUserRequest>,
-    ) -> Result<Json<dto::UserResponse>, ApiError> {
+    ) -> Result<Json<dto::UserResponse>, LoginErrors> {
         let input = parse::login(body.0.user).map_err(conduit_domain::Error::from)?;
         Ok(Json(self.app.login(input).await?.into()))
     }
@@ -43,7 +79,7 @@ impl UsersApi {
     ///
     /// The signed-in user, with a fresh access token.
     #[oai(path = "/user", method = "get", operation_id = "GetCurrentUser")]
-    async fn current(&self, auth: TokenAuth) -> Result<Json<dto::UserResponse>, ApiError> {
+    async fn current(&self, auth: TokenAuth) -> Result<Json<dto::UserResponse>, CurrentUserErrors> {
         let user = auth.user(&self.app)?;
         Ok(Json(self.app.current_user(user).await?.into()))
     }
@@ -57,7 +93,7 @@ impl UsersApi {
         &self,
         auth: TokenAuth,
         body: Json<dto::UpdateUserRequest>,
-    ) -> Result<Json<dto::UserResponse>, ApiError> {
+    ) -> Result<Json<dto::UserResponse>, UpdateUserErrors> {
         let user = auth.user(&self.app)?;
         let changes = parse::update_user(body.0.user).map_err(conduit_domain::Error::from)?;
         Ok(Json(self.app.update_user(user, changes).await?.into()))
