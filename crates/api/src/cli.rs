@@ -5,6 +5,7 @@
 //! conduit migrate up              apply pending migrations
 //! conduit migrate down [STEPS]    revert the last STEPS migrations (default 1)
 //! conduit migrate status          list migrations and whether each is applied
+//! conduit docs [DIR]              write DIR/openapi.yaml and DIR/errors.md (default docs)
 //! ```
 //!
 //! Every command reads the same configuration (`DATABASE_URL` and friends).
@@ -20,6 +21,8 @@ pub enum Command {
     MigrateDown(u32),
     /// Show migration status.
     MigrateStatus,
+    /// Write the OpenAPI document and the error catalogue into this directory.
+    Docs(String),
     /// Print usage.
     Help,
 }
@@ -29,6 +32,7 @@ pub const USAGE: &str = "usage: conduit [serve]
        conduit migrate up
        conduit migrate down [STEPS]
        conduit migrate status
+       conduit docs [DIR]    write DIR/openapi.yaml and DIR/errors.md (default: docs)
 
 Configuration: defaults, conduit.toml (or $CONDUIT_CONFIG), DATABASE_URL, REDIS_URL,
 HOST, PORT, then CONDUIT_* variables (CONDUIT_SERVER__PORT=9000).";
@@ -43,6 +47,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
         ["migrate", "up"] => Ok(Command::MigrateUp),
         ["migrate", "status"] => Ok(Command::MigrateStatus),
         ["migrate", "down"] => Ok(Command::MigrateDown(1)),
+        ["docs"] => Ok(Command::Docs("docs".into())),
+        ["docs", dir] => Ok(Command::Docs((*dir).to_owned())),
         ["migrate", "down", steps] => steps
             .parse::<u32>()
             .ok()
@@ -70,6 +76,8 @@ mod tests {
         assert_eq!(run(&["migrate", "down", "3"]), Ok(Command::MigrateDown(3)));
         assert_eq!(run(&["migrate", "status"]), Ok(Command::MigrateStatus));
         assert_eq!(run(&["--help"]), Ok(Command::Help));
+        assert_eq!(run(&["docs"]), Ok(Command::Docs("docs".into())));
+        assert_eq!(run(&["docs", "out"]), Ok(Command::Docs("out".into())));
         assert!(run(&["migrate", "down", "0"]).is_err());
         assert!(run(&["migrate", "sideways"]).is_err());
         assert!(run(&["launch"]).is_err());

@@ -6,7 +6,10 @@ use conduit_domain::{
     comment::CommentView,
     user::Profile as DomainProfile,
 };
-use poem_openapi::{Object, types::MaybeUndefined};
+use poem_openapi::{
+    Object,
+    types::{Example, MaybeUndefined},
+};
 
 // ---- users -------------------------------------------------------------------------
 
@@ -22,6 +25,7 @@ pub struct LoginUser {
 
 /// Body of `POST /users/login`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct LoginUserRequest {
     /// The credentials.
     pub user: LoginUser,
@@ -40,6 +44,7 @@ pub struct NewUser {
 
 /// Body of `POST /users`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct NewUserRequest {
     /// The new account.
     pub user: NewUser,
@@ -65,6 +70,7 @@ pub struct UpdateUser {
 
 /// Body of `PUT /user`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct UpdateUserRequest {
     /// The changes.
     pub user: UpdateUser,
@@ -89,6 +95,7 @@ pub struct User {
 
 /// Body of responses carrying the signed-in user.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct UserResponse {
     /// The user.
     pub user: User,
@@ -138,6 +145,7 @@ impl From<DomainProfile> for Profile {
 
 /// Body of responses carrying a profile.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct ProfileResponse {
     /// The profile.
     pub profile: Profile,
@@ -161,6 +169,7 @@ pub struct NewArticle {
 
 /// Body of `POST /articles`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct NewArticleRequest {
     /// The article.
     pub article: NewArticle,
@@ -183,6 +192,7 @@ pub struct UpdateArticle {
 
 /// Body of `PUT /articles/{slug}`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct UpdateArticleRequest {
     /// The changes.
     pub article: UpdateArticle,
@@ -274,6 +284,7 @@ impl From<ArticleView> for Article {
 
 /// Body of responses carrying one article.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct SingleArticleResponse {
     /// The article.
     pub article: Article,
@@ -289,7 +300,7 @@ impl From<ArticleView> for SingleArticleResponse {
 
 /// A page of articles.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(example, rename_all = "camelCase")]
 pub struct MultipleArticlesResponse {
     /// The page, most recent first.
     pub articles: Vec<ArticleListItem>,
@@ -308,6 +319,7 @@ impl From<ArticlePage> for MultipleArticlesResponse {
 
 /// Body of `GET /tags`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct TagsResponse {
     /// Tags in use, most used first.
     pub tags: Vec<String>,
@@ -324,6 +336,7 @@ pub struct NewComment {
 
 /// Body of `POST /articles/{slug}/comments`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct NewCommentRequest {
     /// The comment.
     pub comment: NewComment,
@@ -359,6 +372,7 @@ impl From<CommentView> for Comment {
 
 /// Body of responses carrying one comment.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct SingleCommentResponse {
     /// The comment.
     pub comment: Comment,
@@ -366,7 +380,195 @@ pub struct SingleCommentResponse {
 
 /// Body of `GET /articles/{slug}/comments`.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct MultipleCommentsResponse {
     /// The comments, oldest first.
     pub comments: Vec<Comment>,
+}
+
+// ---- examples shown in the OpenAPI document ----------------------------------------
+
+const EXAMPLE_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.signature";
+const EXAMPLE_TIME: &str = "2016-02-18T03:22:56.637Z";
+const EXAMPLE_LATER: &str = "2016-02-18T03:48:35.824Z";
+
+fn example_profile(following: bool) -> Profile {
+    Profile {
+        username: "jake".into(),
+        bio: Some("I work at statefarm".into()),
+        image: Some("https://i.stack.imgur.com/xHWG8.jpg".into()),
+        following,
+    }
+}
+
+fn example_article() -> Article {
+    Article {
+        slug: "how-to-train-your-dragon".into(),
+        title: "How to train your dragon".into(),
+        description: "Ever wonder how?".into(),
+        body: "It takes a Jacobian".into(),
+        tag_list: vec!["dragons".into(), "training".into()],
+        created_at: EXAMPLE_TIME.into(),
+        updated_at: EXAMPLE_LATER.into(),
+        favorited: false,
+        favorites_count: 0,
+        author: example_profile(false),
+    }
+}
+
+fn example_comment() -> Comment {
+    Comment {
+        id: 1,
+        created_at: EXAMPLE_TIME.into(),
+        updated_at: EXAMPLE_TIME.into(),
+        body: "It takes a Jacobian".into(),
+        author: example_profile(false),
+    }
+}
+
+impl Example for LoginUserRequest {
+    fn example() -> Self {
+        LoginUserRequest {
+            user: LoginUser {
+                email: "jake@jake.jake".into(),
+                password: "jakejake".into(),
+            },
+        }
+    }
+}
+
+impl Example for NewUserRequest {
+    fn example() -> Self {
+        NewUserRequest {
+            user: NewUser {
+                username: "jake".into(),
+                email: "jake@jake.jake".into(),
+                password: "jakejake".into(),
+            },
+        }
+    }
+}
+
+impl Example for UpdateUserRequest {
+    fn example() -> Self {
+        UpdateUserRequest {
+            user: UpdateUser {
+                email: MaybeUndefined::Value("jake@jake.jake".into()),
+                password: MaybeUndefined::Undefined,
+                username: MaybeUndefined::Undefined,
+                bio: MaybeUndefined::Value("I like to skateboard".into()),
+                image: MaybeUndefined::Value("https://i.stack.imgur.com/xHWG8.jpg".into()),
+            },
+        }
+    }
+}
+
+impl Example for UserResponse {
+    fn example() -> Self {
+        UserResponse {
+            user: User {
+                email: "jake@jake.jake".into(),
+                token: EXAMPLE_TOKEN.into(),
+                username: "jake".into(),
+                bio: None,
+                image: None,
+            },
+        }
+    }
+}
+
+impl Example for ProfileResponse {
+    fn example() -> Self {
+        ProfileResponse {
+            profile: example_profile(true),
+        }
+    }
+}
+
+impl Example for NewArticleRequest {
+    fn example() -> Self {
+        NewArticleRequest {
+            article: NewArticle {
+                title: "How to train your dragon".into(),
+                description: "Ever wonder how?".into(),
+                body: "You have to believe".into(),
+                tag_list: Some(vec!["reactjs".into(), "angularjs".into(), "dragons".into()]),
+            },
+        }
+    }
+}
+
+impl Example for UpdateArticleRequest {
+    fn example() -> Self {
+        UpdateArticleRequest {
+            article: UpdateArticle {
+                title: MaybeUndefined::Value("Did you train your dragon?".into()),
+                description: MaybeUndefined::Undefined,
+                body: MaybeUndefined::Undefined,
+                tag_list: MaybeUndefined::Undefined,
+            },
+        }
+    }
+}
+
+impl Example for SingleArticleResponse {
+    fn example() -> Self {
+        SingleArticleResponse {
+            article: example_article(),
+        }
+    }
+}
+
+impl Example for MultipleArticlesResponse {
+    fn example() -> Self {
+        let a = example_article();
+        MultipleArticlesResponse {
+            articles: vec![ArticleListItem {
+                slug: a.slug,
+                title: a.title,
+                description: a.description,
+                tag_list: a.tag_list,
+                created_at: a.created_at,
+                updated_at: a.updated_at,
+                favorited: a.favorited,
+                favorites_count: a.favorites_count,
+                author: a.author,
+            }],
+            articles_count: 1,
+        }
+    }
+}
+
+impl Example for TagsResponse {
+    fn example() -> Self {
+        TagsResponse {
+            tags: vec!["reactjs".into(), "angularjs".into()],
+        }
+    }
+}
+
+impl Example for NewCommentRequest {
+    fn example() -> Self {
+        NewCommentRequest {
+            comment: NewComment {
+                body: "His name was my name too.".into(),
+            },
+        }
+    }
+}
+
+impl Example for SingleCommentResponse {
+    fn example() -> Self {
+        SingleCommentResponse {
+            comment: example_comment(),
+        }
+    }
+}
+
+impl Example for MultipleCommentsResponse {
+    fn example() -> Self {
+        MultipleCommentsResponse {
+            comments: vec![example_comment()],
+        }
+    }
 }

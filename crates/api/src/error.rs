@@ -280,6 +280,23 @@ impl ApiError {
         }
     }
 
+    /// The body, whatever the status.
+    pub fn into_body(self) -> ErrorBody {
+        match self {
+            ApiError::BadRequest(b)
+            | ApiError::Unauthorized(b)
+            | ApiError::Forbidden(b)
+            | ApiError::NotFound(b)
+            | ApiError::MethodNotAllowed(b)
+            | ApiError::Conflict(b)
+            | ApiError::PayloadTooLarge(b)
+            | ApiError::UnsupportedMediaType(b)
+            | ApiError::Unprocessable(b)
+            | ApiError::Internal(b)
+            | ApiError::Unavailable(b) => b.0,
+        }
+    }
+
     /// 401 for a request without credentials.
     pub fn token_missing() -> Self {
         Self::from_body(ErrorCode::TokenMissing.example())
@@ -532,27 +549,9 @@ mod tests {
 
     #[test]
     fn bare_statuses_get_catalogue_bodies() {
-        assert_eq!(generic(404).from_code(), ErrorCode::RouteNotFound);
-        assert_eq!(generic(401).from_code(), ErrorCode::TokenMissing);
-        assert_eq!(generic(502).from_code(), ErrorCode::Internal);
-        assert_eq!(generic(418).from_code(), ErrorCode::ValidationFailed);
-    }
-
-    impl ApiError {
-        fn from_code(&self) -> ErrorCode {
-            match self {
-                ApiError::BadRequest(b)
-                | ApiError::Unauthorized(b)
-                | ApiError::Forbidden(b)
-                | ApiError::NotFound(b)
-                | ApiError::MethodNotAllowed(b)
-                | ApiError::Conflict(b)
-                | ApiError::PayloadTooLarge(b)
-                | ApiError::UnsupportedMediaType(b)
-                | ApiError::Unprocessable(b)
-                | ApiError::Internal(b)
-                | ApiError::Unavailable(b) => b.0.code,
-            }
-        }
+        assert_eq!(generic(404).into_body().code, ErrorCode::RouteNotFound);
+        assert_eq!(generic(401).into_body().code, ErrorCode::TokenMissing);
+        assert_eq!(generic(502).into_body().code, ErrorCode::Internal);
+        assert_eq!(generic(418).into_body().code, ErrorCode::ValidationFailed);
     }
 }

@@ -8,7 +8,7 @@ use conduit_adapters::sql::SqlStore;
 use conduit_api::{
     Application, Config,
     cli::{self, Command},
-    telemetry,
+    openapi, telemetry,
 };
 
 #[tokio::main]
@@ -20,9 +20,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if command == Command::Help {
-        println!("{}", cli::USAGE);
-        return ExitCode::SUCCESS;
+    match &command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Docs(dir) => return write_docs(dir),
+        _ => {}
     }
     let config = match Config::load() {
         Ok(config) => config,
@@ -33,7 +37,7 @@ async fn main() -> ExitCode {
     };
     telemetry::init(&config.log);
     let outcome = match command {
-        Command::Serve | Command::Help => serve(&config).await,
+        Command::Serve | Command::Help | Command::Docs(_) => serve(&config).await,
         Command::MigrateUp | Command::MigrateDown(_) | Command::MigrateStatus => {
             migrate(&config, command).await
         }
@@ -76,6 +80,25 @@ async fn migrate(config: &Config, command: Command) -> Result<(), Box<dyn std::e
         }
     }
     Ok(())
+}
+
+/// Writes the published OpenAPI document and the error catalogue; needs no database.
+fn write_docs(dir: &str) -> ExitCode {
+    let dir = std::path::Path::new(dir);
+    let document = openapi::standalone_document();
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join("openapi.yaml"), openapi::to_yaml(&document)))
+        .and_then(|()| std::fs::write(dir.join("errors.md"), openapi::error_catalogue_markdown()));
+    match written {
+        Ok(()) => {
+            println!("wrote {0}/openapi.yaml and {0}/errors.md", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("could not write to {}: {err}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// SIGINT (Ctrl-C) or, on Unix, SIGTERM (what container runtimes send).

@@ -12,16 +12,21 @@ use conduit_app::{Conduit, Ports};
 use conduit_domain::ports::Stores;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
-    endpoint::BoxEndpoint,
-    error::ReadBodyError,
+    endpoint::{BoxEndpoint, make_sync},
+    error::{MethodNotAllowedError, ReadBodyError},
+    get,
+    http::header,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::{CatchPanic, Cors, Tracing},
+    web::Html,
 };
 use poem_openapi::OpenApiService;
 
 use crate::{
     config::{AuthConfig, Config},
     error,
+    headers::{self, SecurityHeaders},
+    openapi,
     routes::{
         articles::ArticlesApi, comments::CommentsApi, profiles::ProfilesApi, tags::TagsApi,
         users::UsersApi,
@@ -70,12 +75,37 @@ pub fn api_service(
 /// The whole HTTP stack over `app`.
 pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
     let api = api_service(app);
-    let spec = api.spec_endpoint();
+    let document = openapi::document(app);
+    let json = serde_json::to_string(&document).unwrap_or_default();
+    let yaml = openapi::to_yaml(&document);
+    // Swagger UI with the published document (not poem's raw one) embedded.
+    let docs_html = api.swagger_ui_html().replacen(&api.spec(), &json, 1);
+    let docs_csp = headers::inline_page_csp(&docs_html);
+    let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
     let limit = config.server.body_limit_bytes;
     Route::new()
         .nest("/api", api)
-        .at("/openapi.json", spec)
-        .at("/health/live", poem::endpoint::make_sync(|_| "ok"))
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                json.clone()
+                    .with_content_type("application/json; charset=utf-8")
+            })),
+        )
+        .at(
+            "/openapi.yaml",
+            get(make_sync(move |_| {
+                yaml.clone()
+                    .with_content_type("application/yaml; charset=utf-8")
+            })),
+        )
+        .at(
+            "/docs",
+            get(make_sync(move |_| {
+                Html(docs_html.clone()).with_header("content-security-policy", docs_csp.clone())
+            })),
+        )
+        .at("/health/live", get(make_sync(|_| "ok")))
         .around(move |ep, mut req| async move {
             // Buffer the body up to the limit, so chunked uploads are bounded too.
             let body = req.take_body();
@@ -86,13 +116,28 @@ pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
             }
             ep.call(req).await.map(IntoResponse::into_response)
         })
-        .around(|ep, req| async move {
-            Ok(match ep.call(req).await {
-                Ok(response) => response.into_response(),
-                Err(err) => error::normalize(err),
-            })
+        .around(move |ep, req| {
+            let allowed = allowed.clone();
+            async move {
+                let path = req.uri().path().to_owned();
+                Ok(match ep.call(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(err) => {
+                        let wrong_method = err.is::<MethodNotAllowedError>();
+                        let mut response = error::normalize(err);
+                        // RFC 9110: a 405 lists the methods the path does answer.
+                        if let Some(methods) = allowed.for_path(&path).filter(|_| wrong_method)
+                            && let Ok(value) = methods.parse()
+                        {
+                            response.headers_mut().insert(header::ALLOW, value);
+                        }
+                        response
+                    }
+                })
+            }
         })
         .with(CatchPanic::new().with_handler(|_| error::internal_error_response()))
+        .with(SecurityHeaders)
         .with(Cors::new())
         .with(Tracing)
         .boxed()

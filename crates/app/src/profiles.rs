@@ -1,7 +1,7 @@
 //! Profiles and following.
 
 use conduit_domain::{
-    Error, Invalid, Resource, UserId, ValidationErrors,
+    Error, Resource, UserId,
     user::{Profile, Username},
 };
 
@@ -21,17 +21,13 @@ impl Conduit {
             .ok_or(Error::NotFound(Resource::Profile))
     }
 
-    /// Makes `follower` follow `username`; idempotent. Following oneself is a
-    /// validation error.
+    /// Makes `follower` follow `username`; idempotent. Following oneself is forbidden:
+    /// the request is well formed, but no user may hold that relation to themselves.
     #[tracing::instrument(skip(self))]
     pub async fn follow(&self, follower: UserId, username: &str) -> Result<Profile, Error> {
         let target = self.profile(username, Some(follower)).await?;
         if target.user_id == follower {
-            return Err(ValidationErrors::single(
-                "username",
-                Invalid::Rule("can't follow yourself"),
-            )
-            .into());
+            return Err(Error::Forbidden(Resource::Profile));
         }
         self.ports
             .stores
@@ -122,7 +118,7 @@ mod tests {
         ));
         assert!(matches!(
             app.follow(me, "me").await,
-            Err(Error::Validation(_))
+            Err(Error::Forbidden(Resource::Profile))
         ));
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     ArticleId, Invalid, UserId,
-    text::{required_trimmed, string_value},
+    text::{multi_line, single_line, string_value},
     time::Timestamp,
     user::Profile,
 };
@@ -33,7 +33,7 @@ impl ArticleTitle {
     pub const MAX: usize = 255;
     /// Trims and checks `raw`.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        required_trimmed(raw, Self::MAX).map(Self)
+        single_line(raw, Self::MAX).map(Self)
     }
 }
 
@@ -42,7 +42,7 @@ impl ArticleDescription {
     pub const MAX: usize = 1000;
     /// Trims and checks `raw`.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        required_trimmed(raw, Self::MAX).map(Self)
+        single_line(raw, Self::MAX).map(Self)
     }
 }
 
@@ -51,8 +51,7 @@ impl ArticleBody {
     pub const MAX: usize = 100_000;
     /// Checks `raw` is not blank and not too long; keeps it as written.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        required_trimmed(raw, Self::MAX)?;
-        Ok(Self(raw.to_owned()))
+        multi_line(raw, Self::MAX).map(Self)
     }
 }
 
@@ -61,29 +60,25 @@ impl TagName {
     pub const MAX: usize = 64;
     /// Trims and checks `raw`.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = required_trimmed(raw, Self::MAX)?;
-        if value.chars().any(char::is_control) {
-            return Err(Invalid::Format {
-                expected: "text without control characters",
-            });
-        }
-        Ok(Self(value))
+        single_line(raw, Self::MAX).map(Self)
     }
 
     /// Parses a whole tag list: each tag checked, duplicates dropped (first one kept,
     /// order preserved), at most [`TagName::MAX_PER_ARTICLE`] tags.
     pub fn parse_list<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Self>, Invalid> {
+        // Counted as sent, before duplicates are dropped, so the documented `maxItems`
+        // is exactly the rule.
+        if raw.len() > Self::MAX_PER_ARTICLE {
+            return Err(Invalid::TooMany {
+                max: Self::MAX_PER_ARTICLE,
+            });
+        }
         let mut tags: Vec<Self> = Vec::with_capacity(raw.len());
         for item in raw {
             let tag = Self::parse(item.as_ref())?;
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
-        }
-        if tags.len() > Self::MAX_PER_ARTICLE {
-            return Err(Invalid::TooMany {
-                max: Self::MAX_PER_ARTICLE,
-            });
         }
         Ok(tags)
     }

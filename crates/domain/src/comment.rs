@@ -2,7 +2,7 @@
 
 use crate::{
     ArticleId, CommentId, Invalid, UserId,
-    text::{required_trimmed, string_value},
+    text::{multi_line, string_value},
     time::Timestamp,
     user::Profile,
 };
@@ -17,8 +17,7 @@ impl CommentBody {
     pub const MAX: usize = 10_000;
     /// Checks `raw` is not blank and not too long.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        required_trimmed(raw, Self::MAX)?;
-        Ok(Self(raw.to_owned()))
+        multi_line(raw, Self::MAX).map(Self)
     }
 }
 

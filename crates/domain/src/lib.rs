@@ -9,7 +9,7 @@ pub mod comment;
 pub mod error;
 pub mod ids;
 pub mod ports;
-mod text;
+pub mod text;
 pub mod time;
 pub mod user;
 

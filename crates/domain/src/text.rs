@@ -1,25 +1,39 @@
-//! Shared checks for text values.
+//! Shared checks for text values, and the JSON Schema patterns that describe them.
 
 use crate::Invalid;
 
-/// Trims `raw` and checks it is non-blank and at most `max` characters long.
-pub(crate) fn required_trimmed(raw: &str, max: usize) -> Result<String, Invalid> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(Invalid::Blank);
-    }
-    at_most(trimmed, max)?;
-    Ok(trimmed.to_owned())
+/// JSON Schema pattern of "not blank": at least one character that is neither white
+/// space nor a control character.
+pub const NOT_BLANK_PATTERN: &str = r"[^\s\u0000-\u001F\u007F-\u009F]";
+
+/// JSON Schema pattern of a single-line, non-blank value.
+pub const SINGLE_LINE_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// True when `raw` has nothing but white space and control characters.
+pub fn is_blank(raw: &str) -> bool {
+    raw.chars().all(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Trims `raw`; empty becomes `None` (the contract normalises `""` to `null`).
-pub(crate) fn optional_trimmed(raw: &str, max: usize) -> Result<Option<String>, Invalid> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Ok(None);
+/// A single-line value: not blank, at most `max` characters as sent, no control
+/// characters. Returned trimmed. Lengths count the text as sent, so that the documented
+/// `maxLength` is exactly the rule.
+pub(crate) fn single_line(raw: &str, max: usize) -> Result<String, Invalid> {
+    let text = multi_line(raw, max)?;
+    if text.chars().any(char::is_control) {
+        return Err(Invalid::Format {
+            expected: "one line of text without control characters",
+        });
     }
-    at_most(trimmed, max)?;
-    Ok(Some(trimmed.to_owned()))
+    Ok(text.trim().to_owned())
+}
+
+/// A multi-line value: not blank and at most `max` characters; kept as sent.
+pub(crate) fn multi_line(raw: &str, max: usize) -> Result<String, Invalid> {
+    if is_blank(raw) {
+        return Err(Invalid::Blank);
+    }
+    at_most(raw, max)?;
+    Ok(raw.to_owned())
 }
 
 /// Fails when `text` has more than `max` characters (not bytes).

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::{
     Invalid, UserId,
-    text::{optional_trimmed, required_trimmed, string_value},
+    text::{at_most, is_blank, string_value},
     time::Timestamp,
 };
 
@@ -26,69 +26,99 @@ string_value!(
     ImageUrl
 );
 
+/// Characters no email address or URL may hold: white space and control characters.
+fn is_space_or_control(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
 impl Email {
     /// Longest accepted address (RFC 5321 path limit).
     pub const MAX: usize = 254;
+    /// The rule as a JSON Schema pattern: `local@domain.tld`, one `@`, the domain has a
+    /// dot and neither starts nor ends with one, no white space or control characters.
+    pub const PATTERN: &str = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s\u0000-\u001F\u007F-\u009F.][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@\s\u0000-\u001F\u007F-\u009F.]$";
 
-    /// Trims `raw` and checks it looks like `local@domain.tld`.
+    /// Checks `raw` looks like `local@domain.tld`. Not trimmed: white space anywhere is
+    /// refused.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = required_trimmed(raw, Self::MAX)?;
+        if is_blank(raw) {
+            return Err(Invalid::Blank);
+        }
+        at_most(raw, Self::MAX)?;
         let expected = Invalid::Format {
             expected: "an email address such as name@example.com",
         };
-        let Some((local, domain)) = value.split_once('@') else {
+        let Some((local, domain)) = raw.split_once('@') else {
             return Err(expected);
         };
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@');
-        if local.is_empty() || !domain_ok || value.chars().any(char::is_whitespace) {
+        if local.is_empty() || !domain_ok || raw.chars().any(is_space_or_control) {
             return Err(expected);
         }
-        Ok(Self(value))
+        Ok(Self(raw.to_owned()))
     }
 }
 
 impl Username {
     /// Longest accepted username.
     pub const MAX: usize = 64;
+    /// The rule as a JSON Schema pattern.
+    pub const PATTERN: &str = r"^(?!\.+$)[A-Za-z0-9_.-]+$";
 
-    /// Trims `raw` and checks length and characters.
+    /// Checks length and characters. Not trimmed: a space is not allowed anywhere.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = required_trimmed(raw, Self::MAX)?;
+        if is_blank(raw) {
+            return Err(Invalid::Blank);
+        }
+        at_most(raw, Self::MAX)?;
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-        if !value.chars().all(allowed) || value.chars().all(|c| c == '.') {
+        if !raw.chars().all(allowed) || raw.chars().all(|c| c == '.') {
             return Err(Invalid::Format {
                 expected: "letters, digits, '_', '-' and '.' only",
             });
         }
-        Ok(Self(value))
+        Ok(Self(raw.to_owned()))
     }
 }
 
 impl Bio {
-    /// Longest accepted bio.
+    /// Longest accepted bio, counted as sent.
     pub const MAX: usize = 2000;
 
-    /// Trims `raw`; blank means "no bio".
+    /// Blank (white space and control characters only) means "no bio"; otherwise the
+    /// text, trimmed.
     pub fn parse(raw: &str) -> Result<Option<Self>, Invalid> {
-        Ok(optional_trimmed(raw, Self::MAX)?.map(Self))
+        at_most(raw, Self::MAX)?;
+        if is_blank(raw) {
+            return Ok(None);
+        }
+        Ok(Some(Self(raw.trim().to_owned())))
     }
 }
 
 impl ImageUrl {
     /// Longest accepted URL.
     pub const MAX: usize = 2048;
+    /// The rule as a JSON Schema pattern (the empty string clears the image).
+    pub const PATTERN: &str = r"^(https?://[^\s\u0000-\u001F\u007F-\u009F]+)?$";
 
-    /// Trims `raw`; blank means "no image"; otherwise an absolute http(s) URL.
+    /// `""` means "no image"; otherwise `http://` or `https://` followed by at least one
+    /// character, with no white space or control characters. The scheme rule is what
+    /// keeps `javascript:` and `data:` URLs out of the pages that show the image.
     pub fn parse(raw: &str) -> Result<Option<Self>, Invalid> {
-        let Some(value) = optional_trimmed(raw, Self::MAX)? else {
+        if raw.is_empty() {
             return Ok(None);
-        };
-        match url::Url::parse(&value) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
-                Ok(Some(Self(value)))
+        }
+        at_most(raw, Self::MAX)?;
+        let rest = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"));
+        match rest {
+            Some(rest) if !rest.is_empty() && !rest.chars().any(is_space_or_control) => {
+                Ok(Some(Self(raw.to_owned())))
             }
             _ => Err(Invalid::Format {
                 expected: "an absolute http or https URL",
@@ -110,7 +140,7 @@ impl Password {
 
     /// A new password: 8 to 128 characters, no composition rules, not trimmed.
     pub fn new_secret(raw: &str) -> Result<Self, Invalid> {
-        if raw.trim().is_empty() {
+        if is_blank(raw) {
             return Err(Invalid::Blank);
         }
         let length = raw.chars().count();
@@ -126,7 +156,7 @@ impl Password {
     /// A password presented at login: only non-blank and bounded, since accounts made
     /// under older rules must still be able to sign in.
     pub fn presented(raw: &str) -> Result<Self, Invalid> {
-        if raw.trim().is_empty() {
+        if is_blank(raw) {
             return Err(Invalid::Blank);
         }
         if raw.chars().count() > Self::MAX {
@@ -252,9 +282,17 @@ mod tests {
     #[test]
     fn email_accepts_common_addresses_and_trims() {
         assert_eq!(
-            Email::parse(" jake@jake.jake ").map(Email::into_inner),
+            Email::parse("jake@jake.jake").map(Email::into_inner),
             Ok("jake@jake.jake".into())
         );
+        assert!(matches!(
+            Email::parse(" jake@jake.jake"),
+            Err(Invalid::Format { .. })
+        ));
+        assert!(matches!(
+            Email::parse("jake@ja\u{1}ke.io"),
+            Err(Invalid::Format { .. })
+        ));
         assert_eq!(
             Email::parse("a.b+c@sub.example.org").map(|e| e.as_str().len()),
             Ok(21)
@@ -336,7 +374,8 @@ mod tests {
             Bio::parse(" hi ").map(|b| b.map(Bio::into_inner)),
             Ok(Some("hi".into()))
         );
-        assert_eq!(ImageUrl::parse(" "), Ok(None));
+        assert_eq!(ImageUrl::parse(""), Ok(None));
+        assert!(ImageUrl::parse(" ").is_err());
         assert!(ImageUrl::parse("https://example.com/photo.jpg").is_ok_and(|i| i.is_some()));
         assert!(matches!(
             ImageUrl::parse("javascript:alert(1)"),

@@ -63,12 +63,17 @@ pub enum Deleted {
     NoContent,
 }
 
+/// Largest page size served.
+pub const MAX_LIMIT: i64 = 100;
+/// Largest offset served; deeper paging is refused rather than scanned.
+pub const MAX_OFFSET: i64 = 1_000_000;
+
 /// Paging bounds clients may ask for: API policy, checked here rather than in the domain.
 #[derive(Debug, Validate)]
 struct Paging {
-    #[garde(range(min = 1, max = 100))]
+    #[garde(range(min = 1, max = MAX_LIMIT))]
     limit: i64,
-    #[garde(range(min = 0, max = 1_000_000))]
+    #[garde(range(min = 0, max = MAX_OFFSET))]
     offset: i64,
 }
 

@@ -23,7 +23,8 @@ crate::operation_errors!(
     FollowErrors {
         Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
         NotFound = 404: "No user has this username (`not_found`, key `profile`).",
-        Unprocessable = 422: "Following yourself (`validation_failed`, key `username`).",
+        Forbidden = 403: "Following yourself (`forbidden`, key `profile`).",
+        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
 );
 

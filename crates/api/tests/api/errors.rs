@@ -87,6 +87,14 @@ async fn unknown_routes_methods_and_oversized_bodies() {
     )
     .await;
     assert_error(&method, 405, "method", "method_not_allowed");
+    let allow = app
+        .client
+        .delete(format!("{}/api/articles/feed", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(allow.status().as_u16(), 405);
+    assert_eq!(allow.headers()["allow"], "GET, HEAD, OPTIONS");
 
     let huge = format!(
         r#"{{"user": {{"email": "{}"}}}}"#,

@@ -4,6 +4,7 @@
 
 mod articles;
 mod comments;
+mod docs;
 mod errors;
 mod helpers;
 mod profiles;

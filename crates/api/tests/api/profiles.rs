@@ -46,7 +46,7 @@ async fn follow_unfollow_and_viewer_dependent_following() {
             None,
         )
         .await;
-    assert_error(&myself, 422, "username", "validation_failed");
+    assert_error(&myself, 403, "profile", "forbidden");
     app.cleanup().await;
 }
 

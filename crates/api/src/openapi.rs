@@ -1,0 +1,529 @@
+//! The published OpenAPI document: what poem-openapi derives from the handlers, completed
+//! with what derives cannot express: an example body for every error response (made by
+//! the same code that makes the real errors), the error catalogue in the description,
+//! `required` on response properties that are always present (nullable ones included),
+//! and links between operations for stateful testing.
+//!
+//! `docs/openapi.yaml` in the repository is this document; a test fails when they differ.
+//! Regenerate it with `cargo run -q -- docs`.
+
+use std::sync::Arc;
+
+use conduit_adapters::{
+    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens},
+    memory::MemoryStore,
+    system::{RandomSlugSuffixes, SystemClock},
+};
+use conduit_app::{Conduit, Ports};
+use conduit_domain::{
+    Error, Invalid, Resource, UniqueField, ValidationErrors,
+    article::{ArticleBody, ArticleDescription, ArticleTitle, Page, TagName},
+    comment::CommentBody,
+    error::AuthFailure,
+    ports::Stores,
+    text::{NOT_BLANK_PATTERN, SINGLE_LINE_PATTERN},
+    user::{Bio, Email, ImageUrl, Password, Username},
+};
+use poem_openapi::types::ToJSON;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    dto,
+    error::{ApiError, ErrorBody, ErrorCode},
+    parse,
+    server::api_service,
+};
+
+/// Schemas only ever sent by the server, with every property always present.
+const RESPONSE_SCHEMAS: &[&str] = &[
+    "User",
+    "UserResponse",
+    "Profile",
+    "ProfileResponse",
+    "Article",
+    "ArticleListItem",
+    "SingleArticleResponse",
+    "MultipleArticlesResponse",
+    "Comment",
+    "SingleCommentResponse",
+    "MultipleCommentsResponse",
+    "TagsResponse",
+    "ErrorBody",
+];
+
+/// The published document, as JSON.
+pub fn document(app: &Conduit) -> Value {
+    let raw: Value = serde_json::from_str(&api_service(app).spec()).unwrap_or(Value::Null);
+    complete(raw)
+}
+
+/// The document without a running server: the API is built over in-memory adapters only
+/// to be described, and no handler runs.
+pub fn standalone_document() -> Value {
+    let tokens = JwtTokens::new(JwtSettings {
+        secret: vec![0; JwtTokens::MIN_SECRET_LEN],
+        issuer: "docs".into(),
+        audience: "docs".into(),
+        ttl_seconds: 1,
+    });
+    let hasher = Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 1);
+    match (tokens, hasher) {
+        (Ok(tokens), Ok(hasher)) => document(&Conduit::new(Ports {
+            stores: Stores::from_one(Arc::new(MemoryStore::new())),
+            hasher: Arc::new(hasher),
+            tokens: Arc::new(tokens),
+            clock: Arc::new(SystemClock),
+            slugs: Arc::new(RandomSlugSuffixes),
+        })),
+        _ => Value::Null,
+    }
+}
+
+/// The document as YAML (what `docs/openapi.yaml` holds).
+pub fn to_yaml(document: &Value) -> String {
+    serde_yaml::to_string(document).unwrap_or_default()
+}
+
+/// poem-openapi wraps a `$ref` in `allOf: [{$ref}, {description}]` to describe a
+/// property; fuzzers and converters handle the plain `$ref` better, and the referenced
+/// schema carries its own description.
+fn flatten_ref_wrappers(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let single_ref = map
+                .get("allOf")
+                .and_then(Value::as_array)
+                .and_then(|all| all.first())
+                .filter(|first| first.get("$ref").is_some())
+                .cloned();
+            if let Some(reference) = single_ref {
+                *value = reference;
+                return;
+            }
+            map.values_mut().for_each(flatten_ref_wrappers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(flatten_ref_wrappers),
+        _ => {}
+    }
+}
+
+fn complete(mut doc: Value) -> Value {
+    flatten_ref_wrappers(&mut doc);
+    doc["info"]["description"] = Value::String(description());
+    doc["info"]["contact"] = json!({"name": "Conduit API maintainers", "url": "https://github.com/realworld-apps/realworld"});
+    doc["info"]["license"] = json!({"name": "MIT", "url": "https://opensource.org/licenses/MIT"});
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        // Timestamps are strings in the DTOs (formatted with exactly three fractional
+        // digits); the document says what they are.
+        for schema in schemas.values_mut() {
+            if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, property) in properties.iter_mut() {
+                    if name == "createdAt" || name == "updatedAt" {
+                        property["format"] = Value::String("date-time".into());
+                    }
+                }
+            }
+        }
+        constrain_request_schemas(schemas);
+        for name in RESPONSE_SCHEMAS {
+            if let Some(schema) = schemas.get_mut(*name) {
+                let all: Vec<Value> = schema["properties"]
+                    .as_object()
+                    .map(|p| p.keys().cloned().map(Value::String).collect())
+                    .unwrap_or_default();
+                schema["required"] = Value::Array(all);
+            }
+        }
+    }
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let Some(methods) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in methods.values_mut() {
+                complete_operation(path, operation);
+            }
+        }
+    }
+    doc
+}
+
+/// The domain's rules on request fields, stated in the schemas so that a client (or a
+/// fuzzer) can tell a valid request from an invalid one without trying it. The values
+/// come from the value objects' own constants.
+fn constrain_request_schemas(schemas: &mut Map<String, Value>) {
+    let username =
+        json!({"minLength": 1, "maxLength": Username::MAX, "pattern": Username::PATTERN});
+    let email = json!({"maxLength": Email::MAX, "pattern": Email::PATTERN});
+    let new_password = json!({"minLength": Password::MIN, "maxLength": Password::MAX, "pattern": NOT_BLANK_PATTERN});
+    let title = json!({"maxLength": ArticleTitle::MAX, "pattern": SINGLE_LINE_PATTERN});
+    let description = json!({"maxLength": ArticleDescription::MAX, "pattern": SINGLE_LINE_PATTERN});
+    let body = json!({"maxLength": ArticleBody::MAX, "pattern": NOT_BLANK_PATTERN});
+    let tags = json!({
+        "maxItems": TagName::MAX_PER_ARTICLE,
+        "items": {"type": "string", "maxLength": TagName::MAX, "pattern": SINGLE_LINE_PATTERN},
+    });
+    let rules: Vec<(&str, &str, Value)> = vec![
+        ("NewUser", "username", username.clone()),
+        ("NewUser", "email", email.clone()),
+        ("NewUser", "password", new_password.clone()),
+        ("LoginUser", "email", email.clone()),
+        (
+            "LoginUser",
+            "password",
+            json!({"maxLength": Password::MAX, "pattern": NOT_BLANK_PATTERN}),
+        ),
+        ("UpdateUser", "username", username),
+        ("UpdateUser", "email", email),
+        ("UpdateUser", "password", new_password),
+        ("UpdateUser", "bio", json!({"maxLength": Bio::MAX})),
+        (
+            "UpdateUser",
+            "image",
+            json!({"maxLength": ImageUrl::MAX, "pattern": ImageUrl::PATTERN}),
+        ),
+        ("NewArticle", "title", title.clone()),
+        ("NewArticle", "description", description.clone()),
+        ("NewArticle", "body", body.clone()),
+        ("NewArticle", "tagList", tags.clone()),
+        ("UpdateArticle", "title", title),
+        ("UpdateArticle", "description", description),
+        ("UpdateArticle", "body", body),
+        ("UpdateArticle", "tagList", tags),
+        (
+            "NewComment",
+            "body",
+            json!({"maxLength": CommentBody::MAX, "pattern": NOT_BLANK_PATTERN}),
+        ),
+    ];
+    for (schema, property, constraints) in rules {
+        let target = schemas
+            .get_mut(schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(property))
+            .and_then(Value::as_object_mut);
+        if let (Some(target), Some(constraints)) = (target, constraints.as_object()) {
+            for (key, value) in constraints {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Paging bounds on `limit` and `offset`, as `routes::page` applies them.
+fn constrain_paging(operation: &mut Value) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        let (minimum, maximum, default) = match parameter["name"].as_str() {
+            Some("limit") => (1, crate::routes::MAX_LIMIT, Page::DEFAULT_LIMIT as i64),
+            Some("offset") => (0, crate::routes::MAX_OFFSET, 0),
+            _ => continue,
+        };
+        if let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) {
+            schema.insert("minimum".into(), json!(minimum));
+            schema.insert("maximum".into(), json!(maximum));
+            schema.insert("default".into(), json!(default));
+        }
+    }
+}
+
+fn complete_operation(path: &str, operation: &mut Value) {
+    constrain_paging(operation);
+    let id = operation["operationId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if operation.get("security").is_none() {
+        // Public operations say so explicitly.
+        operation["security"] = Value::Array(vec![]);
+    }
+    let optional_auth = operation["security"]
+        .as_array()
+        .is_some_and(|alternatives| {
+            alternatives
+                .iter()
+                .any(|a| a.as_object().is_some_and(Map::is_empty))
+        });
+    if let Some(responses) = operation["responses"].as_object_mut() {
+        for (status, response) in responses.iter_mut() {
+            let Ok(status) = status.parse::<u16>() else {
+                continue;
+            };
+            if status < 400 {
+                continue;
+            }
+            let body = error_example(&id, path, optional_auth, status);
+            if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                for media in content.values_mut() {
+                    media["example"] = body.to_json().unwrap_or(Value::Null);
+                }
+            }
+        }
+        if let Some(links) = links(&id)
+            && let Some(created) = responses.get_mut("201")
+        {
+            created["links"] = links;
+        }
+    }
+}
+
+/// The resource a path addresses, for 403 and 404 examples.
+fn resource_of(path: &str) -> Resource {
+    if path.contains("/comments/") {
+        Resource::Comment
+    } else if path.starts_with("/profiles") {
+        Resource::Profile
+    } else {
+        Resource::Article
+    }
+}
+
+fn body_of(error: ApiError) -> ErrorBody {
+    error.into_body()
+}
+
+fn validation(errors: ValidationErrors) -> ErrorBody {
+    body_of(Error::Validation(errors).into())
+}
+
+/// What the operation really answers with this status, produced by the code that
+/// produces the real answer.
+fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) -> ErrorBody {
+    let blank = String::new;
+    match status {
+        401 if operation == "Login" => {
+            body_of(Error::Unauthorized(AuthFailure::InvalidCredentials).into())
+        }
+        401 if optional_auth => body_of(Error::Unauthorized(AuthFailure::TokenInvalid).into()),
+        401 => body_of(Error::Unauthorized(AuthFailure::TokenMissing).into()),
+        403 => body_of(Error::Forbidden(resource_of(path)).into()),
+        404 => body_of(Error::NotFound(resource_of(path)).into()),
+        409 => {
+            let field = match operation {
+                "CreateUser" => UniqueField::Username,
+                "UpdateCurrentUser" => UniqueField::Email,
+                _ => UniqueField::Slug,
+            };
+            body_of(Error::Conflict(field).into())
+        }
+        422 => {
+            let errors = match operation {
+                "CreateUser" => parse::register(dto::NewUser {
+                    username: blank(),
+                    email: "jake@jake".into(),
+                    password: "short".into(),
+                })
+                .err(),
+                "Login" => parse::login(dto::LoginUser {
+                    email: blank(),
+                    password: blank(),
+                })
+                .err(),
+                "UpdateCurrentUser" => Some(ValidationErrors::single("email", Invalid::Null)),
+                "CreateArticle" => parse::create_article(dto::NewArticle {
+                    title: blank(),
+                    description: "Ever wonder how?".into(),
+                    body: blank(),
+                    tag_list: None,
+                })
+                .err(),
+                "UpdateArticle" => Some(ValidationErrors::single("tagList", Invalid::Null)),
+                "CreateArticleComment" => parse::comment(dto::NewComment { body: blank() }).err(),
+                "GetArticles" | "GetArticlesFeed" => {
+                    return crate::routes::page(Some(0), None)
+                        .err()
+                        .map(body_of)
+                        .unwrap_or_else(|| ErrorCode::ValidationFailed.example());
+                }
+                "FollowUserByUsername" | "UnfollowUserByUsername" => Some(
+                    ValidationErrors::single("username", Invalid::Rule("can't follow yourself")),
+                ),
+                _ => None,
+            };
+            errors
+                .map(validation)
+                .unwrap_or_else(|| ErrorCode::ValidationFailed.example())
+        }
+        other => ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.status() == other)
+            .unwrap_or(ErrorCode::Internal)
+            .example(),
+    }
+}
+
+/// Links to each of `operations`, all with the same `parameters`.
+fn links_to(operations: &[(&str, &str)], parameters: &Value) -> Value {
+    let links = operations
+        .iter()
+        .map(|(id, description)| {
+            let link =
+                json!({"operationId": id, "parameters": parameters, "description": description});
+            ((*id).to_owned(), link)
+        })
+        .collect();
+    Value::Object(links)
+}
+
+/// OpenAPI links from a creation to what can be done with the created resource. Not to
+/// `UpdateArticle`: a new title gives a new slug, so later links would name nothing.
+fn links(operation: &str) -> Option<Value> {
+    match operation {
+        "CreateUser" => Some(links_to(
+            &[
+                ("GetProfileByUsername", "The new user's public profile."),
+                ("FollowUserByUsername", "Follow the new user."),
+                ("UnfollowUserByUsername", "Unfollow the new user."),
+            ],
+            &json!({"username": "$response.body#/user/username"}),
+        )),
+        "CreateArticle" => Some(links_to(
+            &[
+                ("GetArticle", "Read the new article."),
+                ("DeleteArticle", "Delete the new article."),
+                ("CreateArticleFavorite", "Favorite the new article."),
+                ("DeleteArticleFavorite", "Unfavorite the new article."),
+                ("GetArticleComments", "List the new article's comments."),
+                ("CreateArticleComment", "Comment on the new article."),
+            ],
+            &json!({"slug": "$response.body#/article/slug"}),
+        )),
+        "CreateArticleComment" => Some(json!({
+            "DeleteArticleComment": {
+                "operationId": "DeleteArticleComment",
+                "parameters": {"slug": "$request.path.slug", "id": "$response.body#/comment/id"},
+                "description": "Delete the new comment.",
+            },
+        })),
+        _ => None,
+    }
+}
+
+fn description() -> String {
+    let mut text = String::from(
+        "The RealWorld (Conduit) blogging API: users, profiles, follows, articles, tags, \
+         favorites and comments, true to the RealWorld contract 2.0.0.\n\n\
+         **Authentication.** Registration and login return a JWT in `user.token`. Send it \
+         as `Authorization: Token <jwt>` (the contract's form) or `Authorization: Bearer \
+         <jwt>`. Operations marked with an optional lock also serve anonymous callers; a \
+         token sent to them must still be valid (401 otherwise).\n\n\
+         **Errors.** Every error, on every operation, has the body \
+         `{\"errors\": {\"<field>\": [\"<message>\"]}, \"code\": \"<code>\"}`: the contract's \
+         `errors` object plus a stable machine-readable `code`. Branch on `code` and \
+         show the messages.\n\n",
+    );
+    text.push_str(&error_catalogue_table());
+    text
+}
+
+/// The error catalogue as a Markdown table: code, status, meaning, example body.
+pub fn error_catalogue_table() -> String {
+    let mut table = String::from("| code | status | meaning | example body |\n|---|---|---|---|\n");
+    for code in ErrorCode::ALL {
+        let example = code.example().to_json().unwrap_or(Value::Null);
+        table.push_str(&format!(
+            "| `{}` | {} | {} | `{}` |\n",
+            code.as_str(),
+            code.status(),
+            code.meaning(),
+            example
+        ));
+    }
+    table
+}
+
+/// `docs/errors.md`: the catalogue for readers of the repository.
+pub fn error_catalogue_markdown() -> String {
+    format!(
+        "# Error catalogue\n\n\
+         Generated from `ErrorCode` in `crates/api/src/error.rs` by `cargo run -q -- docs`; \
+         a test fails when this file and the code disagree. The same table is in the \
+         OpenAPI document's description.\n\n\
+         Every error response, on every endpoint, has this body:\n\n\
+         ```json\n{{\"errors\": {{\"<field>\": [\"<message>\"]}}, \"code\": \"<code>\"}}\n```\n\n\
+         `errors` is the RealWorld contract's shape: each key is a field (`email`, `title`, \
+         `tagList`...) or a resource (`article`, `comment`, `profile`, `token`, \
+         `credentials`), each value a list of messages. `code` is stable: clients branch \
+         on it, never on messages.\n\n{}",
+        error_catalogue_table()
+    )
+}
+
+/// For each documented path, the methods it answers: what a 405 lists in `Allow`.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedMethods {
+    routes: Vec<(Vec<String>, String)>,
+}
+
+impl AllowedMethods {
+    /// Reads the paths of `document`, served under `prefix` (`/api`).
+    pub fn from_document(document: &Value, prefix: &str) -> Self {
+        let mut routes = Vec::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            let mut methods: Vec<String> = item
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .map(|m| m.to_uppercase())
+                .collect();
+            methods.push("OPTIONS".into());
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
+            methods.sort();
+            let segments = format!("{prefix}{path}")
+                .split('/')
+                .map(str::to_owned)
+                .collect();
+            routes.push((segments, methods.join(", ")));
+        }
+        Self { routes }
+    }
+
+    /// The `Allow` value for a request path, if the path is documented.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.routes
+            .iter()
+            .filter(|(template, _)| template.len() == segments.len())
+            .find(|(template, _)| {
+                template.iter().zip(&segments).all(|(t, s)| {
+                    (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
+                })
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_the_methods_of_the_matching_path() {
+        let document = json!({"paths": {
+            "/articles": {"get": {}, "post": {}},
+            "/articles/{slug}": {"get": {}, "put": {}, "delete": {}},
+            "/articles/feed": {"get": {}},
+        }});
+        let allowed = AllowedMethods::from_document(&document, "/api");
+        assert_eq!(
+            allowed.for_path("/api/articles"),
+            Some("GET, HEAD, OPTIONS, POST")
+        );
+        assert_eq!(
+            allowed.for_path("/api/articles/feed"),
+            Some("GET, HEAD, OPTIONS")
+        );
+        assert_eq!(
+            allowed.for_path("/api/articles/x"),
+            Some("DELETE, GET, HEAD, OPTIONS, PUT")
+        );
+        assert_eq!(allowed.for_path("/api/nope"), None);
+    }
+}
