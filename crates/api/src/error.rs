@@ -142,7 +142,7 @@ impl ErrorCode {
             }
             ErrorCode::MethodNotAllowed => "The path exists, but not with this HTTP method.",
             ErrorCode::Conflict => {
-                "A unique value is already taken: `email` or `username` (compared without regard to case). The key names the field."
+                "A unique value is already taken: `email` or `username` (compared without regard to case), or no free article `slug` was found (retry). The key names the field."
             }
             ErrorCode::PayloadTooLarge => {
                 "The body is larger than the server accepts (1 MiB by default)."
