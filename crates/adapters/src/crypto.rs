@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use conduit_domain::{
     UserId,
     error::{AuthFailure, BoxError},
-    ports::{PasswordHasher, TokenService},
+    ports::{AccessClaims, PasswordHasher, TokenService},
+    session::SessionId,
     user::{Password, PasswordHash},
 };
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
@@ -126,8 +127,11 @@ impl PasswordHasher for Argon2Hasher {
 /// Settings of issued access tokens.
 #[derive(Clone)]
 pub struct JwtSettings {
-    /// HMAC key; at least 32 bytes.
-    pub secret: Vec<u8>,
+    /// Verification keys by key id (`kid`); each at least 32 bytes. Tokens signed with
+    /// any of them verify, so the signing key can rotate without logging anyone out.
+    pub keys: Vec<(String, Vec<u8>)>,
+    /// The key id new tokens are signed with; must be one of `keys`.
+    pub signing_kid: String,
     /// `iss` claim written and required.
     pub issuer: String,
     /// `aud` claim written and required.
@@ -136,10 +140,25 @@ pub struct JwtSettings {
     pub ttl_seconds: u64,
 }
 
+impl JwtSettings {
+    /// One key, id `primary`: the common single-key set-up.
+    pub fn single_key(secret: Vec<u8>, issuer: &str, audience: &str, ttl_seconds: u64) -> Self {
+        Self {
+            keys: vec![("primary".into(), secret)],
+            signing_kid: "primary".into(),
+            issuer: issuer.into(),
+            audience: audience.into(),
+            ttl_seconds,
+        }
+    }
+}
+
 impl std::fmt::Debug for JwtSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.keys.iter().map(|(kid, _)| kid.as_str()).collect();
         f.debug_struct("JwtSettings")
-            .field("secret", &"<redacted>")
+            .field("keys", &kids)
+            .field("signing_kid", &self.signing_kid)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("ttl_seconds", &self.ttl_seconds)
@@ -150,18 +169,21 @@ impl std::fmt::Debug for JwtSettings {
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    sid: String,
+    jti: String,
     iat: u64,
     exp: u64,
     iss: String,
     aud: String,
 }
 
-/// HS256-signed JWT access tokens. Only HS256 is accepted on verification, so a token
-/// claiming `alg: none` or an asymmetric algorithm is rejected.
+/// HS256-signed JWT access tokens with a `kid` header. Only HS256 is accepted on
+/// verification, so a token claiming `alg: none` or an asymmetric algorithm is rejected,
+/// and a token without a known `kid` is rejected before any signature check.
 #[derive(Clone)]
 pub struct JwtTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signing: (String, EncodingKey),
+    verifying: Arc<std::collections::HashMap<String, DecodingKey>>,
     validation: Validation,
     settings: Arc<JwtSettings>,
 }
@@ -178,23 +200,44 @@ impl JwtTokens {
     /// Shortest accepted HMAC key, in bytes (the HS256 output size).
     pub const MIN_SECRET_LEN: usize = 32;
 
-    /// Tokens signed with `settings.secret`. Fails on a key shorter than 32 bytes.
+    /// Tokens signed with the `signing_kid` key. Fails on a key shorter than 32 bytes,
+    /// a duplicate key id, or a signing key id that is not among the keys.
     pub fn new(settings: JwtSettings) -> Result<Self, BoxError> {
-        if settings.secret.len() < Self::MIN_SECRET_LEN {
-            return Err(format!(
-                "the token signing key must be at least {} bytes",
-                Self::MIN_SECRET_LEN
-            )
-            .into());
+        let mut verifying = std::collections::HashMap::new();
+        for (kid, secret) in &settings.keys {
+            if secret.len() < Self::MIN_SECRET_LEN {
+                return Err(format!(
+                    "the token key {kid:?} must be at least {} bytes",
+                    Self::MIN_SECRET_LEN
+                )
+                .into());
+            }
+            if verifying
+                .insert(kid.clone(), DecodingKey::from_secret(secret))
+                .is_some()
+            {
+                return Err(format!("the token key id {kid:?} is used twice").into());
+            }
         }
+        let signing_secret = settings
+            .keys
+            .iter()
+            .find(|(kid, _)| *kid == settings.signing_kid)
+            .map(|(_, secret)| EncodingKey::from_secret(secret))
+            .ok_or_else(|| {
+                format!(
+                    "the signing key id {:?} is not among the keys",
+                    settings.signing_kid
+                )
+            })?;
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.leeway = 30;
         Ok(Self {
-            encoding: EncodingKey::from_secret(&settings.secret),
-            decoding: DecodingKey::from_secret(&settings.secret),
+            signing: (settings.signing_kid.clone(), signing_secret),
+            verifying: Arc::new(verifying),
             validation,
             settings: Arc::new(settings),
         })
@@ -202,30 +245,42 @@ impl JwtTokens {
 }
 
 impl TokenService for JwtTokens {
-    fn issue(&self, user: UserId) -> Result<String, BoxError> {
+    fn issue(&self, user: UserId, session: &SessionId) -> Result<String, BoxError> {
         let now = jsonwebtoken::get_current_timestamp();
+        let jti: [u8; 16] = rand::random();
         let claims = Claims {
             sub: user.0.to_string(),
+            sid: session.0.clone(),
+            jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
             iat: now,
             exp: now + self.settings.ttl_seconds,
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(self.signing.0.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.signing.1)?)
     }
 
-    fn verify(&self, token: &str) -> Result<UserId, AuthFailure> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    fn verify(&self, token: &str) -> Result<AccessClaims, AuthFailure> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::TokenInvalid)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(AuthFailure::TokenInvalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|_| AuthFailure::TokenInvalid)?;
-        data.claims
+        let user = data
+            .claims
             .sub
             .parse::<i64>()
             .map(UserId)
-            .map_err(|_| AuthFailure::TokenInvalid)
+            .map_err(|_| AuthFailure::TokenInvalid)?;
+        Ok(AccessClaims {
+            user,
+            session: SessionId(data.claims.sid),
+        })
     }
 }
 
@@ -234,26 +289,38 @@ mod tests {
     use super::*;
 
     fn tokens(secret: &[u8], ttl_seconds: u64) -> JwtTokens {
-        JwtTokens::new(JwtSettings {
-            secret: secret.to_vec(),
-            issuer: "conduit".into(),
-            audience: "conduit-api".into(),
+        JwtTokens::new(JwtSettings::single_key(
+            secret.to_vec(),
+            "conduit",
+            "conduit-api",
             ttl_seconds,
-        })
+        ))
         .expect("valid settings")
     }
 
+    fn sid() -> SessionId {
+        SessionId("s1".into())
+    }
+
     #[test]
-    fn issued_tokens_verify_to_their_user() {
+    fn issued_tokens_verify_to_their_user_and_session() {
         let t = tokens(&[7; 32], 60);
-        let token = t.issue(UserId(42)).expect("issued");
-        assert_eq!(t.verify(&token), Ok(UserId(42)));
+        let token = t.issue(UserId(42), &sid()).expect("issued");
+        assert_eq!(
+            t.verify(&token),
+            Ok(AccessClaims {
+                user: UserId(42),
+                session: sid()
+            })
+        );
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.kid.as_deref(), Some("primary"));
     }
 
     #[test]
     fn rejects_tampered_foreign_expired_and_unsigned_tokens() {
         let t = tokens(&[7; 32], 60);
-        let token = t.issue(UserId(1)).expect("issued");
+        let token = t.issue(UserId(1), &sid()).expect("issued");
         let mut tampered = token.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -267,36 +334,77 @@ mod tests {
 
         // alg "none" with the same claims and no signature.
         let parts: Vec<&str> = token.split('.').collect();
-        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIiwia2lkIjoicHJpbWFyeSJ9"; // {"alg":"none","typ":"JWT","kid":"primary"}
         assert_eq!(
             t.verify(&format!("{none_header}.{}.", parts[1])),
             Err(AuthFailure::TokenInvalid)
         );
 
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("primary".into());
         let old = jsonwebtoken::encode(
-            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &header,
             &Claims {
                 sub: "1".into(),
+                sid: "s1".into(),
+                jti: "j".into(),
                 iat: 1,
                 exp: 2,
                 iss: "conduit".into(),
                 aud: "conduit-api".into(),
             },
-            &t.encoding,
+            &t.signing.1,
         )
         .expect("encoded");
         assert_eq!(t.verify(&old), Err(AuthFailure::TokenInvalid));
     }
 
     #[test]
-    fn short_keys_are_refused() {
-        let settings = JwtSettings {
-            secret: vec![1; 31],
+    fn keys_rotate_by_kid() {
+        let old = JwtTokens::new(JwtSettings::single_key(vec![1; 32], "i", "a", 60)).expect("old");
+        let token = old.issue(UserId(5), &sid()).expect("issued");
+        // The new configuration signs with "next" but still verifies "primary".
+        let rotated = JwtTokens::new(JwtSettings {
+            keys: vec![
+                ("primary".into(), vec![1; 32]),
+                ("next".into(), vec![2; 32]),
+            ],
+            signing_kid: "next".into(),
             issuer: "i".into(),
             audience: "a".into(),
-            ttl_seconds: 1,
+            ttl_seconds: 60,
+        })
+        .expect("rotated");
+        assert_eq!(rotated.verify(&token).map(|c| c.user), Ok(UserId(5)));
+        let fresh = rotated.issue(UserId(6), &sid()).expect("issued");
+        assert_eq!(
+            jsonwebtoken::decode_header(&fresh)
+                .expect("header")
+                .kid
+                .as_deref(),
+            Some("next")
+        );
+        // Once "primary" is retired, its tokens stop verifying.
+        let retired = JwtTokens::new(JwtSettings {
+            keys: vec![("next".into(), vec![2; 32])],
+            signing_kid: "next".into(),
+            issuer: "i".into(),
+            audience: "a".into(),
+            ttl_seconds: 60,
+        })
+        .expect("retired");
+        assert_eq!(retired.verify(&token), Err(AuthFailure::TokenInvalid));
+        assert!(retired.verify(&fresh).is_ok());
+    }
+
+    #[test]
+    fn bad_key_sets_are_refused() {
+        assert!(JwtTokens::new(JwtSettings::single_key(vec![1; 31], "i", "a", 1)).is_err());
+        let unknown_signer = JwtSettings {
+            signing_kid: "missing".into(),
+            ..JwtSettings::single_key(vec![1; 32], "i", "a", 1)
         };
-        assert!(JwtTokens::new(settings).is_err());
+        assert!(JwtTokens::new(unknown_signer).is_err());
     }
 
     #[tokio::test]
@@ -314,5 +422,43 @@ mod tests {
         let wrong = Password::presented("wrong horse").expect("valid");
         assert!(!hasher.verify(&wrong, Some(&hash)).await.expect("verified"));
         assert!(!hasher.verify(&password, None).await.expect("verified"));
+    }
+}
+
+/// Refresh tokens and session ids from the operating system's random source; tokens are
+/// stored as SHA-256 hashes (a fast hash is right here: the input has 256 bits of entropy,
+/// so there is nothing to brute-force).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomRefreshTokens;
+
+impl RandomRefreshTokens {
+    fn random_text<const N: usize>() -> String {
+        use base64::Engine;
+        let bytes: [u8; N] = rand::random();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+impl conduit_domain::ports::RefreshTokens for RandomRefreshTokens {
+    fn new_session_id(&self) -> conduit_domain::session::SessionId {
+        conduit_domain::session::SessionId(Self::random_text::<16>())
+    }
+
+    fn generate(
+        &self,
+    ) -> (
+        conduit_domain::session::RefreshToken,
+        conduit_domain::session::RefreshTokenHash,
+    ) {
+        let token = format!("rt_{}", Self::random_text::<32>());
+        let hash = self.hash(&token);
+        (conduit_domain::session::RefreshToken(token), hash)
+    }
+
+    fn hash(&self, token: &str) -> conduit_domain::session::RefreshTokenHash {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(token.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        conduit_domain::session::RefreshTokenHash(hex)
     }
 }

@@ -3,5 +3,7 @@
 
 pub mod crypto;
 pub mod memory;
+pub mod memory_sessions;
+pub mod redis;
 pub mod sql;
 pub mod system;

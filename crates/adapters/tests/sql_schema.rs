@@ -14,7 +14,8 @@ use conduit_adapters::sql::{SqlStore, testing::TestDb};
 use conduit_domain::{
     ArticleId, StoreError, UniqueField,
     article::{ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug},
-    ports::{ArticleQueries, ArticleStore, UserStore},
+    ports::{ArticleQueries, ArticleStore, SessionStore, UserStore},
+    session::{NewSession, RefreshTokenHash, SessionId},
     time::Timestamp,
     user::{Email, NewUser, PasswordHash, User, Username},
 };
@@ -22,7 +23,21 @@ use conduit_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use time::OffsetDateTime;
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
+    "article_tags",
+    "articles",
+    "comments",
+    "favorites",
+    "follows",
+    "refresh_tokens",
+    "sessions",
+    "tags",
+    "users",
+];
+
+/// The tables of the first migration, which remain when the sessions migration is
+/// rolled back alone.
+const FIRST_TABLES: [&str; 7] = [
     "article_tags",
     "articles",
     "comments",
@@ -34,7 +49,7 @@ const TABLES: [&str; 7] = [
 
 /// Every named secondary index; with the composite primary keys they give each foreign
 /// key an index that leads with it.
-const INDEXES: [&str; 10] = [
+const INDEXES: [&str; 12] = [
     "article_tags_tag_id_article_id_idx",
     "articles_author_id_id_idx",
     "articles_slug_key",
@@ -42,6 +57,8 @@ const INDEXES: [&str; 10] = [
     "comments_author_id_idx",
     "favorites_article_id_idx",
     "follows_followee_id_idx",
+    "refresh_tokens_session_id_idx",
+    "sessions_user_id_last_used_at_idx",
     "tags_name_key",
     "users_email_lower_key",
     "users_username_lower_key",
@@ -153,6 +170,71 @@ async fn migration_goes_up_down_and_up_again() {
         assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
         // A second run finds nothing pending.
         store.migrate().await.expect("idempotent");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_migration_goes_down_and_up_alone() {
+    for db in databases().await {
+        let store = db.store();
+        let conn = store.connection();
+        store.rollback(1).await.expect("down one step");
+        assert_eq!(tables(conn).await, set(&FIRST_TABLES), "{}", db.url());
+        let status = store.migration_status().await.expect("status");
+        assert_eq!(
+            status.iter().filter(|(_, applied)| *applied).count(),
+            1,
+            "{}: {status:?}",
+            db.url()
+        );
+        store.migrate().await.expect("up again");
+        assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
+        assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_sessions_and_tokens() {
+    for db in databases().await {
+        let store = db.store();
+        let conn = store.connection();
+        let gone = register(&store, "gone").await;
+        let stays = register(&store, "stays").await;
+        for (user, id) in [(&gone, "s-gone"), (&stays, "s-stays")] {
+            let created_at = now();
+            SessionStore::start(
+                &store,
+                NewSession {
+                    id: SessionId(id.into()),
+                    user_id: user.id,
+                    user_agent: None,
+                    created_at,
+                    expires_at: Timestamp::new(
+                        created_at.as_offset_date_time() + time::Duration::days(1),
+                    ),
+                    first_token: RefreshTokenHash(format!("hash-{id}")),
+                },
+            )
+            .await
+            .expect("session started");
+        }
+        conn.execute_unprepared(&format!("DELETE FROM users WHERE id = {}", gone.id.0))
+            .await
+            .expect("user deleted");
+        assert_eq!(
+            strings(conn, "SELECT id FROM sessions").await,
+            set(&["s-stays"]),
+            "{}",
+            db.url()
+        );
+        assert_eq!(
+            strings(conn, "SELECT hash FROM refresh_tokens").await,
+            set(&["hash-s-stays"]),
+            "{}",
+            db.url()
+        );
         db.cleanup().await;
     }
 }

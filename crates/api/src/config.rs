@@ -3,7 +3,7 @@
 //! variables `DATABASE_URL`, `REDIS_URL`, `HOST` and `PORT`, then `CONDUIT_*` variables
 //! with `__` between levels (`CONDUIT_SERVER__PORT=9000`). Later layers win.
 
-use std::{fmt, path::PathBuf};
+use std::{collections::BTreeMap, fmt, path::PathBuf};
 
 use figment::{
     Figment,
@@ -19,7 +19,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// Database.
     pub database: DatabaseConfig,
-    /// Redis (not used yet; accepted so deployments can set it already).
+    /// Redis: session storage when configured.
     pub redis: RedisConfig,
     /// Tokens and password hashing.
     pub auth: AuthConfig,
@@ -69,26 +69,51 @@ impl Default for DatabaseConfig {
 }
 
 /// Redis.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://...`; unset means in-process adapters.
+    /// `redis://...`; unset means sessions live in the database.
     pub url: Option<Secret>,
+    /// Prefix of every key this service writes, so several services (or test runs) can
+    /// share one Redis.
+    pub key_prefix: String,
 }
 
-/// Tokens and password hashing.
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "conduit:".into(),
+        }
+    }
+}
+
+/// Tokens, sessions and password hashing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// HMAC key for access tokens, at least 32 bytes. Unset: a random development key is
-    /// generated at start (tokens then die with the process) and a warning is logged.
+    /// HMAC key for access tokens, at least 32 bytes, known as key id `primary`. Unset,
+    /// and with no `jwt_keys`: a random development key is generated at start (tokens
+    /// then die with the process) and a warning is logged.
     pub jwt_secret: Option<Secret>,
+    /// More verification keys by key id (`CONDUIT_AUTH__JWT_KEYS__<kid>=...`), for
+    /// rotating the signing key without signing anyone out.
+    pub jwt_keys: BTreeMap<String, Secret>,
+    /// The key id new tokens are signed with; needed when there are several keys.
+    pub jwt_signing_kid: Option<String>,
     /// `iss` claim.
     pub jwt_issuer: String,
     /// `aud` claim.
     pub jwt_audience: String,
     /// Access token lifetime, in seconds.
     pub token_ttl_seconds: u64,
+    /// A session unused for this long ends (its refresh tokens stop working), in seconds.
+    pub session_idle_seconds: u64,
+    /// A session ends this long after sign-in whatever happens, in seconds.
+    pub session_absolute_seconds: u64,
+    /// A used refresh token presented again within this many seconds is exchanged again
+    /// (two tabs refreshing at once) instead of ending the session; 0 turns it off.
+    pub refresh_grace_seconds: u64,
     /// Argon2id memory per hash, in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id passes.
@@ -101,13 +126,64 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_secret: None,
+            jwt_keys: BTreeMap::new(),
+            jwt_signing_kid: None,
             jwt_issuer: "conduit".into(),
             jwt_audience: "conduit".into(),
-            token_ttl_seconds: 24 * 60 * 60,
+            token_ttl_seconds: 15 * 60,
+            session_idle_seconds: 14 * 24 * 60 * 60,
+            session_absolute_seconds: 60 * 24 * 60 * 60,
+            refresh_grace_seconds: 10,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_concurrency: 2,
         }
+    }
+}
+
+/// Access-token keys: every verification key by id, and the id of the signing key.
+pub type TokenKeys = (Vec<(String, Vec<u8>)>, String);
+
+impl AuthConfig {
+    /// Every verification key by id (`jwt_secret` is `primary`), and the signing key id.
+    /// `None` when no key is configured.
+    pub fn jwt_keys(&self) -> Result<Option<TokenKeys>, ConfigError> {
+        let mut keys: Vec<(String, Vec<u8>)> = self
+            .jwt_keys
+            .iter()
+            .map(|(kid, secret)| (kid.clone(), secret.expose().as_bytes().to_vec()))
+            .collect();
+        if let Some(secret) = &self.jwt_secret {
+            if self.jwt_keys.contains_key("primary") {
+                return Err(ConfigError(
+                    "auth.jwt_secret and auth.jwt_keys.primary: both name key id `primary`".into(),
+                ));
+            }
+            keys.push(("primary".into(), secret.expose().as_bytes().to_vec()));
+        }
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let signing = match (&self.jwt_signing_kid, keys.as_slice()) {
+            (Some(kid), _) => kid.clone(),
+            (None, [(only, _)]) => only.clone(),
+            (None, _) => {
+                return Err(ConfigError(
+                    "auth.jwt_signing_kid: several token keys are configured; name the one that signs".into(),
+                ));
+            }
+        };
+        if !keys.iter().any(|(kid, _)| *kid == signing) {
+            return Err(ConfigError(format!(
+                "auth.jwt_signing_kid: no key has id {signing:?}"
+            )));
+        }
+        if let Some((kid, _)) = keys.iter().find(|(_, secret)| secret.len() < 32) {
+            return Err(ConfigError(format!(
+                "auth.jwt_keys.{kid} (or auth.jwt_secret, CONDUIT_AUTH__JWT_SECRET): must be at least 32 bytes"
+            )));
+        }
+        Ok(Some((keys, signing)))
     }
 }
 
@@ -161,7 +237,7 @@ impl fmt::Debug for Secret {
 /// Why configuration could not be loaded; names the offending key.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub String);
 
 impl Config {
     /// Loads the layers from the process environment.
@@ -190,7 +266,23 @@ impl Config {
     }
 
     /// Checks values that parse but cannot work.
-    pub fn validated(self) -> Result<Config, ConfigError> {
+    pub fn validated(mut self) -> Result<Config, ConfigError> {
+        // An empty REDIS_URL (a blank variable in a deployment file) means "no Redis".
+        if self
+            .redis
+            .url
+            .as_ref()
+            .is_some_and(|url| url.expose().is_empty())
+        {
+            self.redis.url = None;
+        }
+        if let Some(url) = &self.redis.url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return Err(ConfigError(
+                "redis.url (REDIS_URL): expected a redis:// or rediss:// URL".into(),
+            ));
+        }
         let url = self.database.url.expose();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -200,13 +292,7 @@ impl Config {
                 "database.url (DATABASE_URL): expected a sqlite: or postgres:// URL".into(),
             ));
         }
-        if let Some(secret) = &self.auth.jwt_secret
-            && secret.expose().len() < 32
-        {
-            return Err(ConfigError(
-                "auth.jwt_secret (CONDUIT_AUTH__JWT_SECRET): must be at least 32 bytes".into(),
-            ));
-        }
+        self.auth.jwt_keys()?;
         if self.auth.token_ttl_seconds == 0 {
             return Err(ConfigError(
                 "auth.token_ttl_seconds: must be positive".into(),

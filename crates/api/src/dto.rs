@@ -81,7 +81,8 @@ pub struct UpdateUserRequest {
 pub struct User {
     /// Email address.
     pub email: String,
-    /// Access token: send it as `Authorization: Token <token>`.
+    /// Access token (a JWT, valid for 15 minutes by default): send it as
+    /// `Authorization: Token <token>`.
     pub token: String,
     /// Username.
     pub username: String,
@@ -91,6 +92,10 @@ pub struct User {
     /// Image URL, or `null`.
     #[oai(nullable)]
     pub image: Option<String>,
+    /// Refresh token, only in the answers of registration, login and refresh: exchange it
+    /// at `POST /auth/refresh` for new tokens. Single use; keep it secret.
+    #[oai(rename = "refreshToken", skip_serializing_if_is_none)]
+    pub refresh_token: Option<String>,
 }
 
 /// Body of responses carrying the signed-in user.
@@ -110,6 +115,7 @@ impl From<Authenticated> for UserResponse {
                 username: auth.user.username,
                 bio: auth.user.bio,
                 image: auth.user.image,
+                refresh_token: auth.refresh_token.map(|t| t.expose().to_owned()),
             },
         }
     }
@@ -386,9 +392,92 @@ pub struct MultipleCommentsResponse {
     pub comments: Vec<Comment>,
 }
 
+// ---- sessions ----------------------------------------------------------------------
+
+/// Body of `POST /auth/refresh`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct RefreshRequest {
+    /// The refresh token from registration, login or the previous refresh. May be left
+    /// out when the server sends refresh tokens as a cookie.
+    #[oai(rename = "refreshToken")]
+    pub refresh_token: Option<String>,
+}
+
+/// One sign-in of the caller.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct SessionDto {
+    /// Id, used to end it.
+    pub id: String,
+    /// Sign-in time.
+    pub created_at: String,
+    /// Last refresh (or the sign-in).
+    pub last_used_at: String,
+    /// The session ends at this time whatever happens.
+    pub expires_at: String,
+    /// The `User-Agent` of the client that signed in, or `null`.
+    #[oai(nullable)]
+    pub user_agent: Option<String>,
+    /// Whether the caller's access token belongs to this session.
+    pub current: bool,
+}
+
+impl From<conduit_app::SessionView> for SessionDto {
+    fn from(view: conduit_app::SessionView) -> Self {
+        let s = view.session;
+        SessionDto {
+            id: s.id.0,
+            created_at: s.created_at.to_rfc3339_millis(),
+            last_used_at: s.last_used_at.to_rfc3339_millis(),
+            expires_at: s.expires_at.to_rfc3339_millis(),
+            user_agent: s.user_agent,
+            current: view.current,
+        }
+    }
+}
+
+/// Body of `GET /auth/sessions`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct SessionsResponse {
+    /// The caller's active sessions, most recently used first.
+    pub sessions: Vec<SessionDto>,
+}
+
+impl Example for RefreshRequest {
+    fn example() -> Self {
+        RefreshRequest {
+            refresh_token: Some(EXAMPLE_REFRESH.into()),
+        }
+    }
+}
+
+impl Example for SessionDto {
+    fn example() -> Self {
+        SessionDto {
+            id: "k3J9vXq2TnWb8sLp0aZr1g".into(),
+            created_at: EXAMPLE_TIME.into(),
+            last_used_at: EXAMPLE_LATER.into(),
+            expires_at: "2016-04-18T03:22:56.637Z".into(),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
+            current: true,
+        }
+    }
+}
+
+impl Example for SessionsResponse {
+    fn example() -> Self {
+        SessionsResponse {
+            sessions: vec![SessionDto::example()],
+        }
+    }
+}
+
 // ---- examples shown in the OpenAPI document ----------------------------------------
 
 const EXAMPLE_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.signature";
+const EXAMPLE_REFRESH: &str = "rt_p8Yy2u7R1Vbq4dI0m3XkzQ9wE5sTfGhJ6aLcNvBo0xM";
 const EXAMPLE_TIME: &str = "2016-02-18T03:22:56.637Z";
 const EXAMPLE_LATER: &str = "2016-02-18T03:48:35.824Z";
 
@@ -472,6 +561,7 @@ impl Example for UserResponse {
                 username: "jake".into(),
                 bio: None,
                 image: None,
+                refresh_token: Some(EXAMPLE_REFRESH.into()),
             },
         }
     }

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     TokenInvalid,
     /// 401: email and password do not match an account.
     InvalidCredentials,
+    /// 401: the refresh token is unknown, retired, revoked or expired.
+    RefreshTokenInvalid,
     /// 403: the resource belongs to someone else.
     Forbidden,
     /// 404: the addressed resource does not exist.
@@ -60,11 +62,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::MalformedJson,
         ErrorCode::TokenMissing,
         ErrorCode::TokenInvalid,
         ErrorCode::InvalidCredentials,
+        ErrorCode::RefreshTokenInvalid,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::RouteNotFound,
@@ -81,9 +84,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::MalformedJson => 400,
-            ErrorCode::TokenMissing | ErrorCode::TokenInvalid | ErrorCode::InvalidCredentials => {
-                401
-            }
+            ErrorCode::TokenMissing
+            | ErrorCode::TokenInvalid
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::RefreshTokenInvalid => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
@@ -103,6 +107,7 @@ impl ErrorCode {
             ErrorCode::TokenMissing => "token_missing",
             ErrorCode::TokenInvalid => "token_invalid",
             ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::RefreshTokenInvalid => "refresh_token_invalid",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::RouteNotFound => "route_not_found",
@@ -130,6 +135,9 @@ impl ErrorCode {
             }
             ErrorCode::InvalidCredentials => {
                 "Email and password do not match an account. The answer is the same whether or not the email is registered."
+            }
+            ErrorCode::RefreshTokenInvalid => {
+                "The refresh token is unknown, already used, revoked or expired. Sign in again. Reusing a used refresh token ends its whole session."
             }
             ErrorCode::Forbidden => {
                 "The resource belongs to another user: only the author may change or delete an article or comment. The key names the resource."
@@ -172,6 +180,7 @@ impl ErrorCode {
             ErrorCode::TokenMissing => ("token", "is missing"),
             ErrorCode::TokenInvalid => ("token", "is invalid"),
             ErrorCode::InvalidCredentials => ("credentials", "invalid"),
+            ErrorCode::RefreshTokenInvalid => ("refreshToken", "is invalid"),
             ErrorCode::Forbidden => ("article", "forbidden"),
             ErrorCode::NotFound => ("article", "not found"),
             ErrorCode::RouteNotFound => ("route", "not found"),
@@ -324,6 +333,9 @@ impl From<Error> for ApiError {
             Error::Unauthorized(AuthFailure::TokenInvalid) => ApiError::token_invalid(),
             Error::Unauthorized(AuthFailure::InvalidCredentials) => {
                 ApiError::from_body(ErrorCode::InvalidCredentials.example())
+            }
+            Error::Unauthorized(AuthFailure::RefreshTokenInvalid) => {
+                ApiError::from_body(ErrorCode::RefreshTokenInvalid.example())
             }
             Error::Forbidden(resource) => {
                 ApiError::new(ErrorCode::Forbidden, resource.key(), "forbidden")

@@ -78,8 +78,20 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
+        let sent_credentials = req.headers().contains_key("authorization");
         let mut response = self.inner.call(req).await?.into_response();
+        let unauthorized = response.status() == poem::http::StatusCode::UNAUTHORIZED;
         let headers = response.headers_mut();
+        // RFC 9110: a 401 names the schemes that would work; RFC 6750 adds the error when
+        // credentials were sent but rejected.
+        if unauthorized && !headers.contains_key("www-authenticate") {
+            let challenge = if sent_credentials {
+                r#"Token realm="conduit", error="invalid_token", Bearer realm="conduit", error="invalid_token""#
+            } else {
+                r#"Token realm="conduit", Bearer realm="conduit""#
+            };
+            headers.insert("www-authenticate", HeaderValue::from_static(challenge));
+        }
         headers.insert(
             "x-content-type-options",
             HeaderValue::from_static("nosniff"),

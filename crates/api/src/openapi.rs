@@ -10,11 +10,12 @@
 use std::sync::Arc;
 
 use conduit_adapters::{
-    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens},
+    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     memory::MemoryStore,
+    memory_sessions::MemorySessions,
     system::{RandomSlugSuffixes, SystemClock},
 };
-use conduit_app::{Conduit, Ports};
+use conduit_app::{Conduit, Ports, SessionPolicy};
 use conduit_domain::{
     Error, Invalid, Resource, UniqueField, ValidationErrors,
     article::{ArticleBody, ArticleDescription, ArticleTitle, Page, TagName},
@@ -49,7 +50,12 @@ const RESPONSE_SCHEMAS: &[&str] = &[
     "MultipleCommentsResponse",
     "TagsResponse",
     "ErrorBody",
+    "SessionDto",
+    "SessionsResponse",
 ];
+
+/// Response properties that are sometimes absent.
+const OPTIONAL_RESPONSE_PROPERTIES: &[&str] = &["refreshToken"];
 
 /// The published document, as JSON.
 pub fn document(app: &Conduit) -> Value {
@@ -60,12 +66,12 @@ pub fn document(app: &Conduit) -> Value {
 /// The document without a running server: the API is built over in-memory adapters only
 /// to be described, and no handler runs.
 pub fn standalone_document() -> Value {
-    let tokens = JwtTokens::new(JwtSettings {
-        secret: vec![0; JwtTokens::MIN_SECRET_LEN],
-        issuer: "docs".into(),
-        audience: "docs".into(),
-        ttl_seconds: 1,
-    });
+    let tokens = JwtTokens::new(JwtSettings::single_key(
+        vec![0; JwtTokens::MIN_SECRET_LEN],
+        "docs",
+        "docs",
+        1,
+    ));
     let hasher = Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 1);
     match (tokens, hasher) {
         (Ok(tokens), Ok(hasher)) => document(&Conduit::new(Ports {
@@ -74,6 +80,9 @@ pub fn standalone_document() -> Value {
             tokens: Arc::new(tokens),
             clock: Arc::new(SystemClock),
             slugs: Arc::new(RandomSlugSuffixes),
+            sessions: Arc::new(MemorySessions::new()),
+            refresh_tokens: Arc::new(RandomRefreshTokens),
+            session_policy: SessionPolicy::default(),
         })),
         _ => Value::Null,
     }
@@ -129,7 +138,13 @@ fn complete(mut doc: Value) -> Value {
             if let Some(schema) = schemas.get_mut(*name) {
                 let all: Vec<Value> = schema["properties"]
                     .as_object()
-                    .map(|p| p.keys().cloned().map(Value::String).collect())
+                    .map(|p| {
+                        p.keys()
+                            .filter(|k| !OPTIONAL_RESPONSE_PROPERTIES.contains(&k.as_str()))
+                            .cloned()
+                            .map(Value::String)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 schema["required"] = Value::Array(all);
             }
@@ -274,7 +289,9 @@ fn complete_operation(path: &str, operation: &mut Value) {
 
 /// The resource a path addresses, for 403 and 404 examples.
 fn resource_of(path: &str) -> Resource {
-    if path.contains("/comments/") {
+    if path.starts_with("/auth/sessions") {
+        Resource::Session
+    } else if path.contains("/comments/") {
         Resource::Comment
     } else if path.starts_with("/profiles") {
         Resource::Profile
@@ -296,6 +313,9 @@ fn validation(errors: ValidationErrors) -> ErrorBody {
 fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) -> ErrorBody {
     let blank = String::new;
     match status {
+        401 if operation == "RefreshToken" => {
+            body_of(Error::Unauthorized(AuthFailure::RefreshTokenInvalid).into())
+        }
         401 if operation == "Login" => {
             body_of(Error::Unauthorized(AuthFailure::InvalidCredentials).into())
         }
@@ -333,6 +353,7 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
                 })
                 .err(),
                 "UpdateArticle" => Some(ValidationErrors::single("tagList", Invalid::Null)),
+                "RefreshToken" => Some(ValidationErrors::single("refreshToken", Invalid::Blank)),
                 "CreateArticleComment" => parse::comment(dto::NewComment { body: blank() }).err(),
                 "GetArticles" | "GetArticlesFeed" => {
                     return crate::routes::page(Some(0), None)

@@ -6,7 +6,7 @@
 //! serving the anonymous view.
 
 use conduit_app::Conduit;
-use conduit_domain::UserId;
+use conduit_domain::{UserId, ports::AccessClaims};
 use poem_openapi::{SecurityScheme, auth::ApiKey};
 
 use crate::error::ApiError;
@@ -29,10 +29,15 @@ impl std::fmt::Debug for TokenAuth {
 }
 
 impl TokenAuth {
-    /// The signed-in user, or 401 when the header is not a valid token.
-    pub fn user(&self, app: &Conduit) -> Result<UserId, ApiError> {
+    /// Who the token speaks for, or 401 when the header is not a valid token.
+    pub fn claims(&self, app: &Conduit) -> Result<AccessClaims, ApiError> {
         let token = bearer_token(&self.0.key).ok_or_else(ApiError::token_invalid)?;
         Ok(app.authenticate(token)?)
+    }
+
+    /// The signed-in user, or 401 when the header is not a valid token.
+    pub fn user(&self, app: &Conduit) -> Result<UserId, ApiError> {
+        self.claims(app).map(|claims| claims.user)
     }
 }
 

@@ -4,12 +4,13 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use conduit_adapters::{
-    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens},
+    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
+    redis::RedisSessions,
     sql::SqlStore,
     system::{RandomSlugSuffixes, SystemClock},
 };
-use conduit_app::{Conduit, Ports};
-use conduit_domain::ports::Stores;
+use conduit_app::{Conduit, Ports, SessionPolicy};
+use conduit_domain::ports::{SessionStore, Stores};
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
     endpoint::{BoxEndpoint, make_sync},
@@ -28,8 +29,8 @@ use crate::{
     headers::{self, SecurityHeaders},
     openapi,
     routes::{
-        articles::ArticlesApi, comments::CommentsApi, profiles::ProfilesApi, tags::TagsApi,
-        users::UsersApi,
+        articles::ArticlesApi, auth::AuthApi, comments::CommentsApi, profiles::ProfilesApi,
+        tags::TagsApi, users::UsersApi,
     },
 };
 
@@ -39,6 +40,9 @@ pub enum StartupError {
     /// The database could not be reached or migrated.
     #[error("database: {0}")]
     Database(String),
+    /// Redis is configured but could not be reached.
+    #[error("redis: {0}")]
+    Redis(String),
     /// A setting could not be used.
     #[error("configuration: {0}")]
     Config(String),
@@ -52,12 +56,21 @@ pub enum StartupError {
     },
 }
 
+/// Every group of endpoints.
+pub type Apis = (
+    UsersApi,
+    AuthApi,
+    ProfilesApi,
+    ArticlesApi,
+    CommentsApi,
+    TagsApi,
+);
+
 /// The OpenAPI service with every endpoint of the API, served under `/api`.
-pub fn api_service(
-    app: &Conduit,
-) -> OpenApiService<(UsersApi, ProfilesApi, ArticlesApi, CommentsApi, TagsApi), ()> {
+pub fn api_service(app: &Conduit) -> OpenApiService<Apis, ()> {
     let apis = (
         UsersApi { app: app.clone() },
+        AuthApi { app: app.clone() },
         ProfilesApi { app: app.clone() },
         ArticlesApi { app: app.clone() },
         CommentsApi { app: app.clone() },
@@ -171,7 +184,12 @@ impl Application {
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?;
         }
-        let app = Conduit::new(ports(Stores::from_one(Arc::new(store)), &config.auth)?);
+        let sessions = session_store(config, &store).await?;
+        let app = Conduit::new(ports(
+            Stores::from_one(Arc::new(store)),
+            sessions,
+            &config.auth,
+        )?);
         let endpoint = endpoint(&app, config);
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let acceptor = TcpListener::bind(addr.clone())
@@ -207,7 +225,57 @@ impl Application {
     }
 }
 
-fn ports(stores: Stores, auth: &AuthConfig) -> Result<Ports, StartupError> {
+/// The session store: Redis when configured, else the database.
+async fn session_store(
+    config: &Config,
+    store: &SqlStore,
+) -> Result<Arc<dyn SessionStore>, StartupError> {
+    match &config.redis.url {
+        Some(url) => {
+            let redis = RedisSessions::connect(url.expose(), &config.redis.key_prefix)
+                .await
+                .map_err(|e| StartupError::Redis(e.to_string()))?;
+            tracing::info!("sessions are kept in Redis");
+            Ok(Arc::new(redis))
+        }
+        None => Ok(Arc::new(store.clone())),
+    }
+}
+
+/// The access-token service from configuration, or over a random development key.
+fn access_tokens(auth: &AuthConfig) -> Result<JwtTokens, StartupError> {
+    let (keys, signing_kid) = match auth.jwt_keys().map_err(|e| StartupError::Config(e.0))? {
+        Some(keys) => keys,
+        None => {
+            tracing::warn!(
+                "no auth.jwt_secret configured: signing tokens with a random development key; \
+                 tokens will not survive a restart. Set CONDUIT_AUTH__JWT_SECRET in production."
+            );
+            (
+                vec![("dev".into(), rand::random::<[u8; 32]>().to_vec())],
+                "dev".into(),
+            )
+        }
+    };
+    JwtTokens::new(JwtSettings {
+        keys,
+        signing_kid,
+        issuer: auth.jwt_issuer.clone(),
+        audience: auth.jwt_audience.clone(),
+        ttl_seconds: auth.token_ttl_seconds,
+    })
+    .map_err(|e| StartupError::Config(e.to_string()))
+}
+
+fn seconds(value: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+fn ports(
+    stores: Stores,
+    sessions: Arc<dyn SessionStore>,
+    auth: &AuthConfig,
+) -> Result<Ports, StartupError> {
     let cost = Argon2Cost {
         memory_kib: auth.argon2_memory_kib,
         iterations: auth.argon2_iterations,
@@ -215,28 +283,18 @@ fn ports(stores: Stores, auth: &AuthConfig) -> Result<Ports, StartupError> {
     };
     let hasher = Argon2Hasher::new(cost, auth.argon2_concurrency)
         .map_err(|e| StartupError::Config(e.to_string()))?;
-    let secret = match &auth.jwt_secret {
-        Some(secret) => secret.expose().as_bytes().to_vec(),
-        None => {
-            tracing::warn!(
-                "no auth.jwt_secret configured: signing tokens with a random development key; \
-                 tokens will not survive a restart. Set CONDUIT_AUTH__JWT_SECRET in production."
-            );
-            rand::random::<[u8; 32]>().to_vec()
-        }
-    };
-    let tokens = JwtTokens::new(JwtSettings {
-        secret,
-        issuer: auth.jwt_issuer.clone(),
-        audience: auth.jwt_audience.clone(),
-        ttl_seconds: auth.token_ttl_seconds,
-    })
-    .map_err(|e| StartupError::Config(e.to_string()))?;
     Ok(Ports {
         stores,
         hasher: Arc::new(hasher),
-        tokens: Arc::new(tokens),
+        tokens: Arc::new(access_tokens(auth)?),
         clock: Arc::new(SystemClock),
         slugs: Arc::new(RandomSlugSuffixes),
+        sessions,
+        refresh_tokens: Arc::new(RandomRefreshTokens),
+        session_policy: SessionPolicy {
+            idle: seconds(auth.session_idle_seconds),
+            absolute: seconds(auth.session_absolute_seconds),
+            grace: seconds(auth.refresh_grace_seconds),
+        },
     })
 }

@@ -7,15 +7,19 @@
 
 use std::sync::Arc;
 
-use conduit_domain::ports::{Clock, PasswordHasher, SlugSuffixes, Stores, TokenService};
+use conduit_domain::ports::{
+    Clock, PasswordHasher, RefreshTokens, SessionStore, SlugSuffixes, Stores, TokenService,
+};
 
 mod articles;
 mod comments;
 mod profiles;
+mod sessions;
 mod users;
 
 pub use articles::{CreateArticle, UpdateArticle};
-pub use users::{Authenticated, Login, Register, UpdateUser};
+pub use sessions::{SessionPolicy, SessionView};
+pub use users::{Authenticated, ClientInfo, Login, Register, UpdateUser};
 
 /// The adapters behind every port.
 #[derive(Clone)]
@@ -30,6 +34,12 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Slug suffixes for repeated titles.
     pub slugs: Arc<dyn SlugSuffixes>,
+    /// Sessions and refresh-token families.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Refresh-token generation and hashing.
+    pub refresh_tokens: Arc<dyn RefreshTokens>,
+    /// Session lifetimes.
+    pub session_policy: SessionPolicy,
 }
 
 impl std::fmt::Debug for Ports {
@@ -62,8 +72,9 @@ pub(crate) mod testing {
     use std::sync::Arc;
 
     use conduit_adapters::{
-        crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens},
+        crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
         memory::MemoryStore,
+        memory_sessions::MemorySessions,
         system::{RandomSlugSuffixes, SystemClock},
     };
     use conduit_domain::ports::Stores;
@@ -72,19 +83,20 @@ pub(crate) mod testing {
 
     /// A `Conduit` over in-memory storage and real (fast-configured) crypto.
     pub fn conduit() -> Conduit {
-        let tokens = JwtTokens::new(JwtSettings {
-            secret: vec![9; 32],
-            issuer: "test".into(),
-            audience: "test".into(),
-            ttl_seconds: 3600,
-        })
-        .expect("token settings");
+        let tokens = JwtTokens::new(JwtSettings::single_key(vec![9; 32], "test", "test", 3600))
+            .expect("token settings");
         Conduit::new(Ports {
             stores: Stores::from_one(Arc::new(MemoryStore::new())),
             hasher: Arc::new(Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 2).expect("hasher")),
             tokens: Arc::new(tokens),
             clock: Arc::new(SystemClock),
             slugs: Arc::new(RandomSlugSuffixes),
+            sessions: Arc::new(MemorySessions::new()),
+            refresh_tokens: Arc::new(RandomRefreshTokens),
+            session_policy: crate::SessionPolicy {
+                grace: time::Duration::ZERO,
+                ..crate::SessionPolicy::default()
+            },
         })
     }
 
@@ -96,6 +108,10 @@ pub(crate) mod testing {
                 .expect("email"),
             password: conduit_domain::user::Password::new_secret("password123").expect("password"),
         };
-        app.register(input).await.expect("registered").user.id
+        app.register(input, crate::ClientInfo::default())
+            .await
+            .expect("registered")
+            .user
+            .id
     }
 }

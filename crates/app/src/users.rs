@@ -1,8 +1,10 @@
 //! Registration, login, and the signed-in user's account.
 
 use conduit_domain::{
-    Error, UserId,
+    Error,
     error::AuthFailure,
+    ports::AccessClaims,
+    session::{RefreshToken, SessionId},
     user::{Bio, Email, ImageUrl, NewUser, Password, User, UserChanges, Username},
 };
 
@@ -44,20 +46,36 @@ pub struct UpdateUser {
     pub image: Option<Option<ImageUrl>>,
 }
 
-/// An account with a fresh access token.
+/// An account with a fresh access token and, after a sign-in or a refresh, a new
+/// refresh token.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// The account.
     pub user: User,
     /// A newly issued access token for it.
     pub token: String,
+    /// The session the token belongs to.
+    pub session: SessionId,
+    /// A new refresh token, when this answer started or continued a session.
+    pub refresh_token: Option<RefreshToken>,
+}
+
+/// What is known of the client at sign-in, shown later in the session list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
 }
 
 impl Conduit {
-    /// Creates an account and signs it in. Fails with `Conflict(Email | Username)` when
-    /// either is taken (without regard to case).
+    /// Creates an account and signs it in (a new session). Fails with
+    /// `Conflict(Email | Username)` when either is taken (without regard to case).
     #[tracing::instrument(skip_all, fields(username = %input.username))]
-    pub async fn register(&self, input: Register) -> Result<Authenticated, Error> {
+    pub async fn register(
+        &self,
+        input: Register,
+        client: ClientInfo,
+    ) -> Result<Authenticated, Error> {
         let password_hash = self
             .ports
             .hasher
@@ -75,13 +93,15 @@ impl Conduit {
                 created_at: self.ports.clock.now(),
             })
             .await?;
-        self.signed_in(user)
+        tracing::info!(target: "security", event = "registered", user_id = %user.id);
+        self.start_session(user, client).await
     }
 
-    /// Signs in with email and password. An unknown email and a wrong password fail the
-    /// same way (`Unauthorized(InvalidCredentials)`) and take the same time.
+    /// Signs in with email and password (a new session). An unknown email and a wrong
+    /// password fail the same way (`Unauthorized(InvalidCredentials)`) and take the same
+    /// time.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, input: Login) -> Result<Authenticated, Error> {
+    pub async fn login(&self, input: Login, client: ClientInfo) -> Result<Authenticated, Error> {
         let user = self.ports.stores.users.by_email(&input.email).await?;
         let matched = self
             .ports
@@ -90,35 +110,46 @@ impl Conduit {
             .await
             .map_err(Error::Unexpected)?;
         match user {
-            Some(user) if matched => self.signed_in(user),
-            _ => Err(Error::Unauthorized(AuthFailure::InvalidCredentials)),
+            Some(user) if matched => {
+                tracing::info!(target: "security", event = "login", user_id = %user.id);
+                self.start_session(user, client).await
+            }
+            Some(user) => {
+                tracing::warn!(target: "security", event = "login_failed", reason = "wrong password", user_id = %user.id);
+                Err(Error::Unauthorized(AuthFailure::InvalidCredentials))
+            }
+            None => {
+                tracing::warn!(target: "security", event = "login_failed", reason = "unknown email");
+                Err(Error::Unauthorized(AuthFailure::InvalidCredentials))
+            }
         }
     }
 
-    /// The user an access token belongs to. Any failure is `Unauthorized(TokenInvalid)`.
-    pub fn authenticate(&self, token: &str) -> Result<UserId, Error> {
+    /// Who an access token speaks for. Any failure is `Unauthorized(TokenInvalid)`.
+    pub fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
         self.ports.tokens.verify(token).map_err(Error::Unauthorized)
     }
 
-    /// The signed-in user's account, with a fresh token. A token whose account no
-    /// longer exists is `Unauthorized(TokenInvalid)`.
+    /// The signed-in user's account, with a fresh access token in the same session. A
+    /// token whose account no longer exists is `Unauthorized(TokenInvalid)`.
     #[tracing::instrument(skip(self))]
-    pub async fn current_user(&self, user: UserId) -> Result<Authenticated, Error> {
+    pub async fn current_user(&self, caller: &AccessClaims) -> Result<Authenticated, Error> {
         let user = self
             .ports
             .stores
             .users
-            .by_id(user)
+            .by_id(caller.user)
             .await?
             .ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
-        self.signed_in(user)
+        self.with_access_token(user, caller.session.clone(), None)
     }
 
-    /// Applies `changes` to the signed-in user's account.
+    /// Applies `changes` to the signed-in user's account. A new password ends every
+    /// other session of the user.
     #[tracing::instrument(skip(self, changes))]
     pub async fn update_user(
         &self,
-        user: UserId,
+        caller: &AccessClaims,
         changes: UpdateUser,
     ) -> Result<Authenticated, Error> {
         let password_hash = match &changes.password {
@@ -131,6 +162,7 @@ impl Conduit {
             ),
             None => None,
         };
+        let password_changed = password_hash.is_some();
         let changes = UserChanges {
             email: changes.email,
             username: changes.username,
@@ -139,22 +171,44 @@ impl Conduit {
             image: changes.image,
         };
         let updated = if changes.is_empty() {
-            self.ports.stores.users.by_id(user).await?
+            self.ports.stores.users.by_id(caller.user).await?
         } else {
             let now = self.ports.clock.now();
-            self.ports.stores.users.update(user, changes, now).await?
+            self.ports
+                .stores
+                .users
+                .update(caller.user, changes, now)
+                .await?
         };
         let updated = updated.ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
-        self.signed_in(updated)
+        if password_changed {
+            let ended = self
+                .ports
+                .sessions
+                .revoke_all(caller.user, Some(&caller.session))
+                .await?;
+            tracing::info!(target: "security", event = "password_changed", user_id = %caller.user, other_sessions_revoked = ended);
+        }
+        self.with_access_token(updated, caller.session.clone(), None)
     }
 
-    fn signed_in(&self, user: User) -> Result<Authenticated, Error> {
+    pub(crate) fn with_access_token(
+        &self,
+        user: User,
+        session: SessionId,
+        refresh_token: Option<RefreshToken>,
+    ) -> Result<Authenticated, Error> {
         let token = self
             .ports
             .tokens
-            .issue(user.id)
+            .issue(user.id, &session)
             .map_err(Error::Unexpected)?;
-        Ok(Authenticated { user, token })
+        Ok(Authenticated {
+            user,
+            token,
+            session,
+            refresh_token,
+        })
     }
 }
 
@@ -176,32 +230,43 @@ mod tests {
     #[tokio::test]
     async fn register_then_login_with_any_email_case() {
         let app = conduit();
-        let registered = app.register(register("jake")).await.expect("registered");
+        let registered = app
+            .register(register("jake"), ClientInfo::default())
+            .await
+            .expect("registered");
         assert_eq!(
-            app.authenticate(&registered.token).ok(),
+            app.authenticate(&registered.token).ok().map(|c| c.user),
             Some(registered.user.id)
         );
         let login = Login {
             email: Email::parse("JAKE@example.com").expect("email"),
             password: Password::presented("password123").expect("password"),
         };
-        let signed_in = app.login(login).await.expect("signed in");
+        let signed_in = app
+            .login(login, ClientInfo::default())
+            .await
+            .expect("signed in");
         assert_eq!(signed_in.user.id, registered.user.id);
     }
 
     #[tokio::test]
     async fn wrong_password_and_unknown_email_fail_alike() {
         let app = conduit();
-        app.register(register("jane")).await.expect("registered");
+        app.register(register("jane"), ClientInfo::default())
+            .await
+            .expect("registered");
         for (email, password) in [
             ("jane@example.com", "wrongpassword"),
             ("nobody@example.com", "password123"),
         ] {
             let result = app
-                .login(Login {
-                    email: Email::parse(email).expect("email"),
-                    password: Password::presented(password).expect("password"),
-                })
+                .login(
+                    Login {
+                        email: Email::parse(email).expect("email"),
+                        password: Password::presented(password).expect("password"),
+                    },
+                    ClientInfo::default(),
+                )
                 .await;
             assert!(
                 matches!(
@@ -216,10 +281,12 @@ mod tests {
     #[tokio::test]
     async fn duplicate_registration_is_a_conflict() {
         let app = conduit();
-        app.register(register("sam")).await.expect("registered");
+        app.register(register("sam"), ClientInfo::default())
+            .await
+            .expect("registered");
         let mut again = register("SAM");
         again.email = Email::parse("other@example.com").expect("email");
-        let result = app.register(again).await;
+        let result = app.register(again, ClientInfo::default()).await;
         assert!(matches!(
             result,
             Err(Error::Conflict(UniqueField::Username))
@@ -229,18 +296,17 @@ mod tests {
     #[tokio::test]
     async fn update_changes_password_and_clears_bio() {
         let app = conduit();
-        let me = app
-            .register(register("kim"))
+        let registered = app
+            .register(register("kim"), ClientInfo::default())
             .await
-            .expect("registered")
-            .user
-            .id;
+            .expect("registered");
+        let me = app.authenticate(&registered.token).expect("claims");
         let changes = UpdateUser {
             bio: Some(Bio::parse("hello").expect("bio")),
             ..UpdateUser::default()
         };
         assert_eq!(
-            app.update_user(me, changes)
+            app.update_user(&me, changes)
                 .await
                 .expect("updated")
                 .user
@@ -253,18 +319,18 @@ mod tests {
             password: Some(Password::new_secret("new password").expect("password")),
             ..UpdateUser::default()
         };
-        let updated = app.update_user(me, changes).await.expect("updated");
+        let updated = app.update_user(&me, changes).await.expect("updated");
         assert_eq!(updated.user.bio, None);
         let old = Login {
             email: Email::parse("kim@example.com").expect("email"),
             password: Password::presented("password123").expect("password"),
         };
-        assert!(app.login(old).await.is_err());
+        assert!(app.login(old, ClientInfo::default()).await.is_err());
         let new = Login {
             email: Email::parse("kim@example.com").expect("email"),
             password: Password::presented("new password").expect("password"),
         };
-        assert!(app.login(new).await.is_ok());
+        assert!(app.login(new, ClientInfo::default()).await.is_ok());
     }
 
     #[tokio::test]
@@ -274,7 +340,12 @@ mod tests {
             app.authenticate("garbage"),
             Err(Error::Unauthorized(AuthFailure::TokenInvalid))
         ));
-        let ghost = app.current_user(UserId(999)).await;
+        let ghost = app
+            .current_user(&AccessClaims {
+                user: conduit_domain::UserId(999),
+                session: SessionId("gone".into()),
+            })
+            .await;
         assert!(matches!(
             ghost,
             Err(Error::Unauthorized(AuthFailure::TokenInvalid))

@@ -147,6 +147,8 @@ pub enum Resource {
     Profile,
     /// The signed-in user's own account.
     User,
+    /// One of the signed-in user's sessions.
+    Session,
 }
 
 impl Resource {
@@ -157,6 +159,7 @@ impl Resource {
             Resource::Comment => "comment",
             Resource::Profile => "profile",
             Resource::User => "user",
+            Resource::Session => "session",
         }
     }
 }
@@ -193,6 +196,8 @@ pub enum AuthFailure {
     TokenInvalid,
     /// Email and password did not match an account.
     InvalidCredentials,
+    /// The refresh token is unknown, retired, revoked or expired.
+    RefreshTokenInvalid,
 }
 
 /// What a storage port can fail with.

@@ -9,6 +9,7 @@ pub mod comment;
 pub mod error;
 pub mod ids;
 pub mod ports;
+pub mod session;
 pub mod text;
 pub mod time;
 pub mod user;

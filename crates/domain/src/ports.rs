@@ -13,6 +13,9 @@ use crate::{
     },
     comment::{CommentRef, CommentView, NewComment},
     error::{AuthFailure, BoxError},
+    session::{
+        NewSession, RefreshToken, RefreshTokenHash, Rotation, RotationRules, Session, SessionId,
+    },
     time::Timestamp,
     user::{Email, NewUser, Password, PasswordHash, Profile, User, UserChanges, Username},
 };
@@ -123,6 +126,46 @@ pub trait CommentStore: Send + Sync + 'static {
     ) -> Result<Vec<CommentView>, StoreError>;
 }
 
+/// Sessions and their refresh-token families. Implementations must make `rotate` atomic:
+/// of several concurrent rotations of one current token, exactly one sees it current.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session with its first refresh token.
+    async fn start(&self, session: NewSession) -> Result<(), StoreError>;
+    /// Presents the refresh token `presented`; on success `next` becomes a valid token of
+    /// the same session. See [`Rotation`] for the outcomes; `Reused` has already revoked
+    /// the session when it is returned.
+    async fn rotate(
+        &self,
+        presented: &RefreshTokenHash,
+        next: RefreshTokenHash,
+        rules: RotationRules,
+    ) -> Result<Rotation, StoreError>;
+    /// The active sessions of `user` at `now` (not revoked, not past either lifetime;
+    /// idle is measured from `last_used_at`), most recently used first.
+    async fn active(
+        &self,
+        user: UserId,
+        now: Timestamp,
+        idle: time::Duration,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Revokes one session of `user`; `false` when `user` has no such session (another
+    /// user's session is "not found", never "forbidden").
+    async fn revoke(&self, user: UserId, session: &SessionId) -> Result<bool, StoreError>;
+    /// Revokes every session of `user` except `keep`; returns how many were revoked.
+    async fn revoke_all(&self, user: UserId, keep: Option<&SessionId>) -> Result<u64, StoreError>;
+}
+
+/// Refresh-token secrets: generation and one-way hashing.
+pub trait RefreshTokens: Send + Sync + 'static {
+    /// A new random session id.
+    fn new_session_id(&self) -> SessionId;
+    /// A new refresh token, at least 256 bits of entropy, and its hash.
+    fn generate(&self) -> (RefreshToken, RefreshTokenHash);
+    /// The hash a stored token would have.
+    fn hash(&self, token: &str) -> RefreshTokenHash;
+}
+
 /// Every storage port, as one adapter (or a set of decorators) provides them.
 #[derive(Clone)]
 pub struct Stores {
@@ -175,13 +218,23 @@ pub trait PasswordHasher: Send + Sync + 'static {
     ) -> Result<bool, BoxError>;
 }
 
+/// Who an access token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// The user.
+    pub user: UserId,
+    /// The session (sign-in) the token belongs to.
+    pub session: SessionId,
+}
+
 /// Access tokens.
 pub trait TokenService: Send + Sync + 'static {
-    /// A signed access token for `user`.
-    fn issue(&self, user: UserId) -> Result<String, BoxError>;
-    /// The user an access token was issued to, if it is well formed, correctly signed
-    /// and not expired; otherwise [`AuthFailure::TokenInvalid`].
-    fn verify(&self, token: &str) -> Result<UserId, AuthFailure>;
+    /// A signed, short-lived access token for `user` in `session`.
+    fn issue(&self, user: UserId, session: &SessionId) -> Result<String, BoxError>;
+    /// The claims of an access token that is well formed, signed with one of the
+    /// verification keys, not expired, and meant for us; otherwise
+    /// [`AuthFailure::TokenInvalid`].
+    fn verify(&self, token: &str) -> Result<AccessClaims, AuthFailure>;
 }
 
 /// The current time.

@@ -17,6 +17,7 @@ mod comments;
 mod entity;
 mod error;
 mod rows;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;

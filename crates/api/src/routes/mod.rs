@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, Tags, payload::Json};
 use crate::{dto, error::ApiError};
 
 pub mod articles;
+pub mod auth;
 pub mod comments;
 pub mod profiles;
 pub mod tags;
@@ -58,7 +59,7 @@ pub enum CommentCreated {
 /// `204 No Content`.
 #[derive(Debug, ApiResponse)]
 pub enum Deleted {
-    /// Deleted.
+    /// Done; nothing to return.
     #[oai(status = 204)]
     NoContent,
 }

@@ -1,7 +1,7 @@
 //! `POST /users`, `POST /users/login`, `GET /user`, `PUT /user`.
 
 use conduit_app::Conduit;
-use poem_openapi::{OpenApi, payload::Json};
+use poem_openapi::{OpenApi, param::Header, payload::Json};
 
 use super::{ApiTags, UserCreated};
 use crate::{dto, parse, security::TokenAuth};
@@ -50,29 +50,39 @@ pub struct UsersApi {
 impl UsersApi {
     /// Register a new user
     ///
-    /// Creates an account and returns it with an access token. Usernames and emails are
-    /// unique without regard to case (409 when taken).
+    /// Creates an account and signs it in: the answer carries an access token and a
+    /// refresh token (`user.refreshToken`). Usernames and emails are unique without
+    /// regard to case (409 when taken).
     #[oai(path = "/users", method = "post", operation_id = "CreateUser")]
     async fn register(
         &self,
         body: Json<dto::NewUserRequest>,
+        /// Shown later in the session list.
+        #[oai(name = "User-Agent")]
+        user_agent: Header<Option<String>>,
     ) -> Result<UserCreated, RegisterErrors> {
         let input = parse::register(body.0.user).map_err(conduit_domain::Error::from)?;
-        let signed_in = self.app.register(input).await?;
+        let signed_in = self.app.register(input, client(user_agent)).await?;
         Ok(UserCreated::Created(Json(signed_in.into())))
     }
 
     /// Existing user login
     ///
-    /// Signs in with email (any case) and password. A wrong password and an unknown
-    /// email get the same 401.
+    /// Signs in with email (any case) and password, starting a new session: the answer
+    /// carries an access token and a refresh token. A wrong password and an unknown email
+    /// get the same 401.
     #[oai(path = "/users/login", method = "post", operation_id = "Login")]
     async fn login(
         &self,
         body: Json<dto::LoginUserRequest>,
+        /// Shown later in the session list.
+        #[oai(name = "User-Agent")]
+        user_agent: Header<Option<String>>,
     ) -> Result<Json<dto::UserResponse>, LoginErrors> {
         let input = parse::login(body.0.user).map_err(conduit_domain::Error::from)?;
-        Ok(Json(self.app.login(input).await?.into()))
+        Ok(Json(
+            self.app.login(input, client(user_agent)).await?.into(),
+        ))
     }
 
     /// Get current user
@@ -80,22 +90,30 @@ impl UsersApi {
     /// The signed-in user, with a fresh access token.
     #[oai(path = "/user", method = "get", operation_id = "GetCurrentUser")]
     async fn current(&self, auth: TokenAuth) -> Result<Json<dto::UserResponse>, CurrentUserErrors> {
-        let user = auth.user(&self.app)?;
-        Ok(Json(self.app.current_user(user).await?.into()))
+        let caller = auth.claims(&self.app)?;
+        Ok(Json(self.app.current_user(&caller).await?.into()))
     }
 
     /// Update current user
     ///
     /// Changes any of email, username, password, bio and image. Absent fields are left
-    /// as they are; `bio` and `image` are cleared by `null` or `""`.
+    /// as they are; `bio` and `image` are cleared by `null` or `""`. A new password ends
+    /// every other session of the user.
     #[oai(path = "/user", method = "put", operation_id = "UpdateCurrentUser")]
     async fn update(
         &self,
         auth: TokenAuth,
         body: Json<dto::UpdateUserRequest>,
     ) -> Result<Json<dto::UserResponse>, UpdateUserErrors> {
-        let user = auth.user(&self.app)?;
+        let caller = auth.claims(&self.app)?;
         let changes = parse::update_user(body.0.user).map_err(conduit_domain::Error::from)?;
-        Ok(Json(self.app.update_user(user, changes).await?.into()))
+        Ok(Json(self.app.update_user(&caller, changes).await?.into()))
+    }
+}
+
+/// What the session list shows of the client that signed in.
+pub(crate) fn client(user_agent: Header<Option<String>>) -> conduit_app::ClientInfo {
+    conduit_app::ClientInfo {
+        user_agent: user_agent.0,
     }
 }

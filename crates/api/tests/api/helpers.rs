@@ -23,17 +23,30 @@ pub struct Reply {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The test server, with `adjust` applied to its configuration last.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         conduit_api::telemetry::init(&Default::default());
     }
     let db = TestDb::from_env().await;
     let mut config = Config::default();
+    // Sessions go to Redis when a test Redis is named, under a prefix of their own.
+    if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+        config.redis.url = Some(Secret(url));
+        config.redis.key_prefix = format!("conduit-test-{}:", uuid::Uuid::new_v4().simple());
+    }
+    // Deterministic refresh semantics unless a test asks for the grace window.
+    config.auth.refresh_grace_seconds = 0;
     config.server.port = 0;
     config.database.url = Secret(db.url().to_owned());
     config.auth.jwt_secret = Some(Secret("test-signing-key-of-at-least-32-bytes".into()));
     // The cheapest Argon2 cost keeps tests fast; production uses the default.
     config.auth.argon2_memory_kib = 8;
     config.auth.argon2_iterations = 1;
+    adjust(&mut config);
     let app = Application::build(&config)
         .await
         .expect("the server starts");
@@ -97,6 +110,11 @@ impl TestApp {
 
     /// Registers `name` (email `name@test.com`, password `password123`); returns the token.
     pub async fn register(&self, name: &str) -> String {
+        self.sign_up(name).await.0
+    }
+
+    /// Registers `name`; returns the access token and the refresh token.
+    pub async fn sign_up(&self, name: &str) -> (String, String) {
         let reply = self
             .post(
                 "/users",
@@ -105,10 +123,15 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-        reply.body["user"]["token"]
+        let token = reply.body["user"]["token"]
             .as_str()
             .expect("token")
-            .to_owned()
+            .to_owned();
+        let refresh = reply.body["user"]["refreshToken"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned();
+        (token, refresh)
     }
 
     /// Creates an article; returns its slug.

@@ -3,6 +3,7 @@
 //! set) and talks HTTP to it. One test binary keeps link time low.
 
 mod articles;
+mod auth;
 mod comments;
 mod docs;
 mod errors;

@@ -1,0 +1,122 @@
+//! `/auth/*`: refreshing tokens, signing out, and the caller's sessions.
+
+use conduit_app::Conduit;
+use conduit_domain::session::SessionId;
+use poem_openapi::{OpenApi, param::Path, payload::Json};
+
+use super::{ApiTags, Deleted};
+use crate::{dto, security::TokenAuth};
+
+crate::operation_errors!(
+    /// Errors of `POST /auth/refresh`.
+    RefreshErrors with_body {
+        Unauthorized = 401: "The refresh token is unknown, already used, revoked or expired (`refresh_token_invalid`); sign in again. Presenting a used token after the grace window also ends its session.",
+        Unprocessable = 422: "No refresh token was sent (`validation_failed`, key `refreshToken`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of the session operations.
+    SessionErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unprocessable = 422: "Not returned by this operation; listed for consistency with the rest of the API (`validation_failed`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `DELETE /auth/sessions/{id}`.
+    EndSessionErrors {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        NotFound = 404: "The caller has no active session with this id (`not_found`, key `session`); another user's session is not found either.",
+        Unprocessable = 422: "Not returned by this operation; listed for consistency with the rest of the API (`validation_failed`).",
+    }
+);
+
+/// Token refresh and session management.
+#[derive(Debug, Clone)]
+pub struct AuthApi {
+    /// The application.
+    pub app: Conduit,
+}
+
+#[OpenApi(tag = "ApiTags::UserAndAuthentication")]
+impl AuthApi {
+    /// Refresh the tokens
+    ///
+    /// Exchanges a refresh token for a new access token and a new refresh token (same
+    /// `user` shape as login). The presented refresh token is retired: each one works
+    /// once. Two refreshes of the same token within a few seconds (two tabs) both succeed;
+    /// a used token presented later is taken as stolen and ends its whole session.
+    #[oai(path = "/auth/refresh", method = "post", operation_id = "RefreshToken")]
+    async fn refresh(
+        &self,
+        body: Json<dto::RefreshRequest>,
+    ) -> Result<Json<dto::UserResponse>, RefreshErrors> {
+        let Some(presented) = body.0.refresh_token.filter(|t| !t.is_empty()) else {
+            return Err(conduit_domain::Error::Validation(
+                conduit_domain::ValidationErrors::single(
+                    "refreshToken",
+                    conduit_domain::Invalid::Blank,
+                ),
+            )
+            .into());
+        };
+        Ok(Json(self.app.refresh(&presented).await?.into()))
+    }
+
+    /// Sign out
+    ///
+    /// Ends the caller's session: its refresh tokens stop working. The access token
+    /// itself stays valid until it expires (15 minutes by default).
+    #[oai(path = "/auth/logout", method = "post", operation_id = "Logout")]
+    async fn logout(&self, auth: TokenAuth) -> Result<Deleted, SessionErrors> {
+        let caller = auth.claims(&self.app)?;
+        self.app.logout(&caller).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Sign out everywhere
+    ///
+    /// Ends every session of the caller, this one included.
+    #[oai(path = "/auth/logout-all", method = "post", operation_id = "LogoutAll")]
+    async fn logout_all(&self, auth: TokenAuth) -> Result<Deleted, SessionErrors> {
+        let caller = auth.claims(&self.app)?;
+        self.app.logout_all(&caller).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// List sessions
+    ///
+    /// The caller's active sessions (sign-ins), most recently used first, with when each
+    /// started and was last used and the client that started it.
+    #[oai(path = "/auth/sessions", method = "get", operation_id = "ListSessions")]
+    async fn sessions(
+        &self,
+        auth: TokenAuth,
+    ) -> Result<Json<dto::SessionsResponse>, SessionErrors> {
+        let caller = auth.claims(&self.app)?;
+        let sessions = self.app.sessions(&caller).await?;
+        Ok(Json(dto::SessionsResponse {
+            sessions: sessions.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// End a session
+    ///
+    /// Ends one of the caller's sessions (say, a lost phone's).
+    #[oai(
+        path = "/auth/sessions/:id",
+        method = "delete",
+        operation_id = "DeleteSession"
+    )]
+    async fn end_session(
+        &self,
+        auth: TokenAuth,
+        /// Id of the session, from `GET /auth/sessions`.
+        id: Path<String>,
+    ) -> Result<Deleted, EndSessionErrors> {
+        let caller = auth.claims(&self.app)?;
+        self.app.end_session(caller.user, &SessionId(id.0)).await?;
+        Ok(Deleted::NoContent)
+    }
+}

@@ -1,0 +1,283 @@
+//! Sessions: refreshing access tokens, signing out, and listing or ending sign-ins.
+
+use conduit_domain::{
+    Error, Resource, UserId,
+    error::AuthFailure,
+    ports::AccessClaims,
+    session::{NewSession, Rotation, RotationRules, Session, SessionId},
+    user::User,
+};
+
+use crate::{Authenticated, ClientInfo, Conduit};
+
+/// Longest `User-Agent` kept with a session.
+const USER_AGENT_MAX: usize = 256;
+
+/// How long sessions and their refresh tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends.
+    pub idle: time::Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub absolute: time::Duration,
+    /// A retired refresh token presented again within this window is exchanged again
+    /// instead of being treated as stolen (concurrent refreshes from one client).
+    pub grace: time::Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: time::Duration::days(14),
+            absolute: time::Duration::days(60),
+            grace: time::Duration::seconds(10),
+        }
+    }
+}
+
+/// A session as its owner sees it, marked when it is the one asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    /// The session.
+    pub session: Session,
+    /// Whether the caller's access token belongs to it.
+    pub current: bool,
+}
+
+impl Conduit {
+    /// Starts a session for `user` and returns its first tokens.
+    pub(crate) async fn start_session(
+        &self,
+        user: User,
+        client: ClientInfo,
+    ) -> Result<Authenticated, Error> {
+        let now = self.ports.clock.now();
+        let id = self.ports.refresh_tokens.new_session_id();
+        let (refresh, hash) = self.ports.refresh_tokens.generate();
+        let user_agent = client.user_agent.map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(USER_AGENT_MAX)
+                .collect()
+        });
+        self.ports
+            .sessions
+            .start(NewSession {
+                id: id.clone(),
+                user_id: user.id,
+                user_agent,
+                created_at: now,
+                expires_at: (now.as_offset_date_time() + self.ports.session_policy.absolute).into(),
+                first_token: hash,
+            })
+            .await?;
+        self.with_access_token(user, id, Some(refresh))
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token, and
+    /// retires the one presented. A retired token presented again after the grace window
+    /// ends its whole session (it was copied), and that is logged as a security event.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, presented: &str) -> Result<Authenticated, Error> {
+        let invalid = || Error::Unauthorized(AuthFailure::RefreshTokenInvalid);
+        if presented.is_empty() || presented.len() > 512 {
+            return Err(invalid());
+        }
+        let presented = self.ports.refresh_tokens.hash(presented);
+        let (next, next_hash) = self.ports.refresh_tokens.generate();
+        let rules = RotationRules {
+            now: self.ports.clock.now(),
+            grace: self.ports.session_policy.grace,
+            idle: self.ports.session_policy.idle,
+        };
+        let session = match self
+            .ports
+            .sessions
+            .rotate(&presented, next_hash, rules)
+            .await?
+        {
+            Rotation::Rotated(session) => session,
+            Rotation::GraceReissue(session) => {
+                tracing::info!(target: "security", event = "refresh_grace_reissue", user_id = %session.user_id, session_id = %session.id);
+                session
+            }
+            Rotation::Reused(session) => {
+                tracing::warn!(
+                    target: "security",
+                    event = "refresh_token_reuse",
+                    user_id = %session.user_id,
+                    session_id = %session.id,
+                    "a retired refresh token was presented again; the session is revoked"
+                );
+                return Err(invalid());
+            }
+            Rotation::Rejected => return Err(invalid()),
+        };
+        let user = self
+            .ports
+            .stores
+            .users
+            .by_id(session.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        self.with_access_token(user, session.id, Some(next))
+    }
+
+    /// Ends the caller's session (its refresh tokens stop working).
+    #[tracing::instrument(skip(self))]
+    pub async fn logout(&self, caller: &AccessClaims) -> Result<(), Error> {
+        self.ports
+            .sessions
+            .revoke(caller.user, &caller.session)
+            .await?;
+        tracing::info!(target: "security", event = "logout", user_id = %caller.user, session_id = %caller.session);
+        Ok(())
+    }
+
+    /// Ends every session of the caller, this one included.
+    #[tracing::instrument(skip(self))]
+    pub async fn logout_all(&self, caller: &AccessClaims) -> Result<u64, Error> {
+        let ended = self.ports.sessions.revoke_all(caller.user, None).await?;
+        tracing::info!(target: "security", event = "logout_all", user_id = %caller.user, sessions = ended);
+        Ok(ended)
+    }
+
+    /// The caller's active sessions, most recently used first.
+    #[tracing::instrument(skip(self))]
+    pub async fn sessions(&self, caller: &AccessClaims) -> Result<Vec<SessionView>, Error> {
+        let now = self.ports.clock.now();
+        let sessions = self
+            .ports
+            .sessions
+            .active(caller.user, now, self.ports.session_policy.idle)
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| SessionView {
+                current: session.id == caller.session,
+                session,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions. Another user's session is not found.
+    #[tracing::instrument(skip(self))]
+    pub async fn end_session(&self, user: UserId, session: &SessionId) -> Result<(), Error> {
+        if self.ports.sessions.revoke(user, session).await? {
+            tracing::info!(target: "security", event = "session_revoked", user_id = %user, session_id = %session);
+            Ok(())
+        } else {
+            Err(Error::NotFound(Resource::Session))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use conduit_domain::user::{Email, Password, Username};
+
+    use super::*;
+    use crate::{Login, Register, UpdateUser, testing::conduit};
+
+    async fn sign_up(app: &Conduit, name: &str) -> Authenticated {
+        let input = Register {
+            username: Username::parse(name).expect("username"),
+            email: Email::parse(&format!("{name}@example.com")).expect("email"),
+            password: Password::new_secret("password123").expect("password"),
+        };
+        app.register(
+            input,
+            ClientInfo {
+                user_agent: Some("tests".into()),
+            },
+        )
+        .await
+        .expect("registered")
+    }
+
+    fn refresh_token(auth: &Authenticated) -> String {
+        auth.refresh_token
+            .as_ref()
+            .expect("a refresh token")
+            .expose()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn refresh_rotates_and_reuse_ends_the_session() {
+        // The test application has no grace window: any second use is reuse.
+        let app = conduit();
+        let first = sign_up(&app, "rotator").await;
+        let second = app.refresh(&refresh_token(&first)).await.expect("rotated");
+        assert_eq!(second.session, first.session);
+        assert_ne!(refresh_token(&second), refresh_token(&first));
+        assert_eq!(
+            app.authenticate(&second.token).map(|c| c.session).ok(),
+            Some(first.session.clone())
+        );
+        let reuse = app.refresh(&refresh_token(&first)).await;
+        assert!(matches!(
+            reuse,
+            Err(Error::Unauthorized(AuthFailure::RefreshTokenInvalid))
+        ));
+        // The whole family is gone: the newest token fails too.
+        assert!(app.refresh(&refresh_token(&second)).await.is_err());
+        assert!(matches!(
+            app.refresh("rt_unknown").await,
+            Err(Error::Unauthorized(AuthFailure::RefreshTokenInvalid))
+        ));
+    }
+
+    #[tokio::test]
+    async fn sessions_are_listed_and_ended() {
+        let app = conduit();
+        let web = sign_up(&app, "multi").await;
+        let login = Login {
+            email: Email::parse("multi@example.com").expect("email"),
+            password: Password::presented("password123").expect("password"),
+        };
+        let phone = app
+            .login(login, ClientInfo::default())
+            .await
+            .expect("signed in");
+        let caller = app.authenticate(&web.token).expect("claims");
+        let listed = app.sessions(&caller).await.expect("listed");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+        app.end_session(caller.user, &phone.session)
+            .await
+            .expect("ended");
+        assert!(app.refresh(&refresh_token(&phone)).await.is_err());
+        assert!(matches!(
+            app.end_session(caller.user, &phone.session).await,
+            Err(Error::NotFound(Resource::Session))
+        ));
+        // Another user cannot end this session.
+        let other = sign_up(&app, "stranger").await;
+        let stranger = app.authenticate(&other.token).expect("claims");
+        assert!(app.end_session(stranger.user, &web.session).await.is_err());
+        assert!(app.refresh(&refresh_token(&web)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_new_password_ends_every_other_session() {
+        let app = conduit();
+        let here = sign_up(&app, "changer").await;
+        let login = Login {
+            email: Email::parse("changer@example.com").expect("email"),
+            password: Password::presented("password123").expect("password"),
+        };
+        let elsewhere = app
+            .login(login, ClientInfo::default())
+            .await
+            .expect("signed in");
+        let caller = app.authenticate(&here.token).expect("claims");
+        let change = UpdateUser {
+            password: Some(Password::new_secret("another password").expect("password")),
+            ..UpdateUser::default()
+        };
+        app.update_user(&caller, change).await.expect("changed");
+        assert!(app.refresh(&refresh_token(&elsewhere)).await.is_err());
+        assert!(app.refresh(&refresh_token(&here)).await.is_ok());
+    }
+}

@@ -1,0 +1,104 @@
+//! Sessions: one per sign-in, each holding a family of refresh tokens.
+//!
+//! A sign-in (password or OAuth) starts a session and hands out its first refresh token.
+//! Refreshing retires the presented token and issues its successor in the same session
+//! (the token *family*). Presenting a retired token again, after the grace window, is
+//! taken as theft: the whole session is revoked. Only hashes of refresh tokens are stored.
+
+use std::fmt;
+
+use crate::{UserId, time::Timestamp};
+
+/// Identifies a session; shown to its owner (`GET /auth/sessions`) and carried in access
+/// tokens as `sid`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub String);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A refresh token in clear text: opaque and high-entropy. Only its holder has it; the
+/// server keeps its [`RefreshTokenHash`]. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(pub String);
+
+impl RefreshToken {
+    /// The clear text, to send to the client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+/// The stored form of a refresh token: a one-way hash of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefreshTokenHash(pub String);
+
+/// What starting a session stores.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// New session id.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// The `User-Agent` of the client that signed in, if any (shortened).
+    pub user_agent: Option<String>,
+    /// Sign-in time.
+    pub created_at: Timestamp,
+    /// The session ends at this time whatever happens (absolute lifetime).
+    pub expires_at: Timestamp,
+    /// Hash of the first refresh token.
+    pub first_token: RefreshTokenHash,
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Id.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// `User-Agent` at sign-in.
+    pub user_agent: Option<String>,
+    /// Sign-in time.
+    pub created_at: Timestamp,
+    /// Last refresh (or sign-in).
+    pub last_used_at: Timestamp,
+    /// End of the absolute lifetime.
+    pub expires_at: Timestamp,
+}
+
+/// The rules a rotation applies, fixed by configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationRules {
+    /// The time of the rotation.
+    pub now: Timestamp,
+    /// A retired token presented again at most this long after it was retired is
+    /// exchanged again instead of being treated as stolen (two browser tabs refreshing at
+    /// once). Zero turns the grace off.
+    pub grace: time::Duration,
+    /// A session not used for this long is over (idle lifetime).
+    pub idle: time::Duration,
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now retired and `next` is current.
+    Rotated(Session),
+    /// The token had just been retired (within the grace window): `next` was issued as
+    /// well, and the earlier successor stays valid.
+    GraceReissue(Session),
+    /// The token had been retired before the grace window: the session is now revoked.
+    Reused(Session),
+    /// Unknown token, or its session is revoked or past its idle or absolute lifetime.
+    Rejected,
+}
