@@ -12,6 +12,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261126_000001_create_schema;
 mod m20261126_000002_create_sessions;
+mod m20261126_000003_create_api_keys;
 
 /// Runs the Conduit migrations, oldest first.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_schema::Migration),
             Box::new(m20261126_000002_create_sessions::Migration),
+            Box::new(m20261126_000003_create_api_keys::Migration),
         ]
     }
 }

@@ -1,8 +1,10 @@
 //! Adapters: the implementations of the domain ports (sea-orm for SQLite and
 //! PostgreSQL, in-memory stores, Argon2id, JWT, system clock).
 
+pub mod biscuit;
 pub mod crypto;
 pub mod memory;
+pub mod memory_api_keys;
 pub mod memory_sessions;
 pub mod redis;
 pub mod sql;

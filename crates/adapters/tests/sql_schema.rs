@@ -13,8 +13,9 @@ use std::{collections::BTreeSet, io::Write, sync::Arc};
 use conduit_adapters::sql::{SqlStore, testing::TestDb};
 use conduit_domain::{
     ArticleId, StoreError, UniqueField,
+    api_key::{ApiKey, ApiKeyId, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug},
-    ports::{ArticleQueries, ArticleStore, SessionStore, UserStore},
+    ports::{ApiKeyStore, ArticleQueries, ArticleStore, SessionStore, UserStore},
     session::{NewSession, RefreshTokenHash, SessionId},
     time::Timestamp,
     user::{Email, NewUser, PasswordHash, User, Username},
@@ -23,7 +24,22 @@ use conduit_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use time::OffsetDateTime;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
+    "api_keys",
+    "article_tags",
+    "articles",
+    "comments",
+    "favorites",
+    "follows",
+    "refresh_tokens",
+    "sessions",
+    "tags",
+    "users",
+];
+
+/// The tables of the first two migrations, which remain when the API keys migration is
+/// rolled back alone.
+const SESSION_TABLES: [&str; 9] = [
     "article_tags",
     "articles",
     "comments",
@@ -36,7 +52,7 @@ const TABLES: [&str; 9] = [
 ];
 
 /// The tables of the first migration, which remain when the sessions migration is
-/// rolled back alone.
+/// rolled back too.
 const FIRST_TABLES: [&str; 7] = [
     "article_tags",
     "articles",
@@ -49,7 +65,8 @@ const FIRST_TABLES: [&str; 7] = [
 
 /// Every named secondary index; with the composite primary keys they give each foreign
 /// key an index that leads with it.
-const INDEXES: [&str; 12] = [
+const INDEXES: [&str; 13] = [
+    "api_keys_user_id_created_at_idx",
     "article_tags_tag_id_article_id_idx",
     "articles_author_id_id_idx",
     "articles_slug_key",
@@ -174,20 +191,23 @@ async fn migration_goes_up_down_and_up_again() {
     }
 }
 
+/// How many migrations are applied.
+async fn applied(store: &SqlStore) -> usize {
+    let status = store.migration_status().await.expect("status");
+    status.iter().filter(|(_, applied)| *applied).count()
+}
+
 #[tokio::test]
-async fn sessions_migration_goes_down_and_up_alone() {
+async fn later_migrations_go_down_and_up_one_at_a_time() {
     for db in databases().await {
         let store = db.store();
         let conn = store.connection();
-        store.rollback(1).await.expect("down one step");
+        store.rollback(1).await.expect("API keys down");
+        assert_eq!(tables(conn).await, set(&SESSION_TABLES), "{}", db.url());
+        assert_eq!(applied(&store).await, 2, "{}", db.url());
+        store.rollback(1).await.expect("sessions down");
         assert_eq!(tables(conn).await, set(&FIRST_TABLES), "{}", db.url());
-        let status = store.migration_status().await.expect("status");
-        assert_eq!(
-            status.iter().filter(|(_, applied)| *applied).count(),
-            1,
-            "{}: {status:?}",
-            db.url()
-        );
+        assert_eq!(applied(&store).await, 1, "{}", db.url());
         store.migrate().await.expect("up again");
         assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
         assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
@@ -232,6 +252,42 @@ async fn deleting_a_user_deletes_their_sessions_and_tokens() {
         assert_eq!(
             strings(conn, "SELECT hash FROM refresh_tokens").await,
             set(&["hash-s-stays"]),
+            "{}",
+            db.url()
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_api_keys() {
+    for db in databases().await {
+        let store = db.store();
+        let conn = store.connection();
+        let gone = register(&store, "gone").await;
+        let stays = register(&store, "stays").await;
+        for (user, id) in [(&gone, "ak_gone"), (&stays, "ak_stays")] {
+            ApiKeyStore::create(
+                &store,
+                ApiKey {
+                    id: ApiKeyId(id.into()),
+                    user_id: user.id,
+                    name: id.into(),
+                    scopes: vec![Scope::UserRead],
+                    created_at: now(),
+                    expires_at: None,
+                    revoked_at: None,
+                },
+            )
+            .await
+            .expect("key created");
+        }
+        conn.execute_unprepared(&format!("DELETE FROM users WHERE id = {}", gone.id.0))
+            .await
+            .expect("user deleted");
+        assert_eq!(
+            strings(conn, "SELECT id FROM api_keys").await,
+            set(&["ak_stays"]),
             "{}",
             db.url()
         );

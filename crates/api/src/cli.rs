@@ -6,6 +6,7 @@
 //! conduit migrate down [STEPS]    revert the last STEPS migrations (default 1)
 //! conduit migrate status          list migrations and whether each is applied
 //! conduit docs [DIR]              write DIR/openapi.yaml and DIR/errors.md (default docs)
+//! conduit api-key-root            print a new private key for signing API keys
 //! ```
 //!
 //! Every command reads the same configuration (`DATABASE_URL` and friends).
@@ -23,6 +24,8 @@ pub enum Command {
     MigrateStatus,
     /// Write the OpenAPI document and the error catalogue into this directory.
     Docs(String),
+    /// Print a new API-key signing key.
+    ApiKeyRoot,
     /// Print usage.
     Help,
 }
@@ -33,6 +36,7 @@ pub const USAGE: &str = "usage: conduit [serve]
        conduit migrate down [STEPS]
        conduit migrate status
        conduit docs [DIR]    write DIR/openapi.yaml and DIR/errors.md (default: docs)
+       conduit api-key-root  print a new private key for CONDUIT_AUTH__API_KEY_PRIVATE_KEY
 
 Configuration: defaults, conduit.toml (or $CONDUIT_CONFIG), DATABASE_URL, REDIS_URL,
 HOST, PORT, then CONDUIT_* variables (CONDUIT_SERVER__PORT=9000).";
@@ -48,6 +52,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
         ["migrate", "status"] => Ok(Command::MigrateStatus),
         ["migrate", "down"] => Ok(Command::MigrateDown(1)),
         ["docs"] => Ok(Command::Docs("docs".into())),
+        ["api-key-root"] => Ok(Command::ApiKeyRoot),
         ["docs", dir] => Ok(Command::Docs((*dir).to_owned())),
         ["migrate", "down", steps] => steps
             .parse::<u32>()
@@ -77,6 +82,7 @@ mod tests {
         assert_eq!(run(&["migrate", "status"]), Ok(Command::MigrateStatus));
         assert_eq!(run(&["--help"]), Ok(Command::Help));
         assert_eq!(run(&["docs"]), Ok(Command::Docs("docs".into())));
+        assert_eq!(run(&["api-key-root"]), Ok(Command::ApiKeyRoot));
         assert_eq!(run(&["docs", "out"]), Ok(Command::Docs("out".into())));
         assert!(run(&["migrate", "down", "0"]).is_err());
         assert!(run(&["migrate", "sideways"]).is_err());

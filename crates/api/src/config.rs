@@ -114,6 +114,10 @@ pub struct AuthConfig {
     /// A used refresh token presented again within this many seconds is exchanged again
     /// (two tabs refreshing at once) instead of ending the session; 0 turns it off.
     pub refresh_grace_seconds: u64,
+    /// The Ed25519 private key (64 hex digits) that signs API keys (Biscuit tokens).
+    /// Unset: a random development key is generated at start (API keys then die with the
+    /// process) and a warning is logged. `conduit api-key-root` prints a new one.
+    pub api_key_private_key: Option<Secret>,
     /// Argon2id memory per hash, in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id passes.
@@ -134,6 +138,7 @@ impl Default for AuthConfig {
             session_idle_seconds: 14 * 24 * 60 * 60,
             session_absolute_seconds: 60 * 24 * 60 * 60,
             refresh_grace_seconds: 10,
+            api_key_private_key: None,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_concurrency: 2,

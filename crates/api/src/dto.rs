@@ -106,6 +106,22 @@ pub struct UserResponse {
     pub user: User,
 }
 
+impl UserResponse {
+    /// The account as an API key caller sees it: `token` is the key it presented.
+    pub fn for_api_key(user: conduit_domain::user::User, key: String) -> Self {
+        UserResponse {
+            user: User {
+                email: user.email,
+                token: key,
+                username: user.username,
+                bio: user.bio,
+                image: user.image,
+                refresh_token: None,
+            },
+        }
+    }
+}
+
 impl From<Authenticated> for UserResponse {
     fn from(auth: Authenticated) -> Self {
         UserResponse {
@@ -398,10 +414,9 @@ pub struct MultipleCommentsResponse {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct RefreshRequest {
-    /// The refresh token from registration, login or the previous refresh. May be left
-    /// out when the server sends refresh tokens as a cookie.
+    /// The refresh token from registration, login or the previous refresh.
     #[oai(rename = "refreshToken")]
-    pub refresh_token: Option<String>,
+    pub refresh_token: String,
 }
 
 /// One sign-in of the caller.
@@ -448,7 +463,7 @@ pub struct SessionsResponse {
 impl Example for RefreshRequest {
     fn example() -> Self {
         RefreshRequest {
-            refresh_token: Some(EXAMPLE_REFRESH.into()),
+            refresh_token: EXAMPLE_REFRESH.into(),
         }
     }
 }
@@ -470,6 +485,122 @@ impl Example for SessionsResponse {
     fn example() -> Self {
         SessionsResponse {
             sessions: vec![SessionDto::example()],
+        }
+    }
+}
+
+// ---- API keys ----------------------------------------------------------------------
+
+/// A new API key.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NewApiKey {
+    /// Your name for the key (1 to 100 characters), shown in the list.
+    pub name: String,
+    /// What the key may do: any of `articles:write`, `comments:write`,
+    /// `favorites:write`, `follows:write`, `user:read`, `user:write`.
+    pub scopes: Vec<String>,
+    /// When the key stops working (RFC 3339, in the future); absent: never.
+    pub expires_at: Option<String>,
+}
+
+/// Body of `POST /api-keys`.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct NewApiKeyRequest {
+    /// The key.
+    pub api_key: NewApiKey,
+}
+
+/// An API key's metadata.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    /// Id, used to revoke it.
+    pub id: String,
+    /// Your name for it.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// When it stops working, or `null`.
+    #[oai(nullable)]
+    pub expires_at: Option<String>,
+    /// When it was revoked, or `null`.
+    #[oai(nullable)]
+    pub revoked_at: Option<String>,
+    /// The key itself, to send as `X-API-Key`: only in the answer that creates it.
+    #[oai(skip_serializing_if_is_none)]
+    pub token: Option<String>,
+}
+
+impl From<conduit_domain::api_key::ApiKey> for ApiKeyDto {
+    fn from(key: conduit_domain::api_key::ApiKey) -> Self {
+        ApiKeyDto {
+            id: key.id.0,
+            name: key.name,
+            scopes: key.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            created_at: key.created_at.to_rfc3339_millis(),
+            expires_at: key.expires_at.map(|t| t.to_rfc3339_millis()),
+            revoked_at: key.revoked_at.map(|t| t.to_rfc3339_millis()),
+            token: None,
+        }
+    }
+}
+
+/// Body of the answer to `POST /api-keys`.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct ApiKeyResponse {
+    /// The new key, with its token (shown this once).
+    pub api_key: ApiKeyDto,
+}
+
+/// Body of `GET /api-keys`.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct ApiKeysResponse {
+    /// The caller's keys, revoked ones included, newest first.
+    pub api_keys: Vec<ApiKeyDto>,
+}
+
+fn example_api_key(token: bool) -> ApiKeyDto {
+    ApiKeyDto {
+        id: "ak_q2Vd7xLk0PzR5mNw8sTf1A".into(),
+        name: "deploy bot".into(),
+        scopes: vec!["articles:write".into(), "comments:write".into()],
+        created_at: EXAMPLE_TIME.into(),
+        expires_at: Some("2017-02-18T00:00:00.000Z".into()),
+        revoked_at: None,
+        token: token.then(|| "En0KEwoEdXNlchgDIgkKBwgEEgMYgAgSJAgAEiD...".into()),
+    }
+}
+
+impl Example for NewApiKeyRequest {
+    fn example() -> Self {
+        NewApiKeyRequest {
+            api_key: NewApiKey {
+                name: "deploy bot".into(),
+                scopes: vec!["articles:write".into(), "comments:write".into()],
+                expires_at: Some("2017-02-18T00:00:00.000Z".into()),
+            },
+        }
+    }
+}
+
+impl Example for ApiKeyResponse {
+    fn example() -> Self {
+        ApiKeyResponse {
+            api_key: example_api_key(true),
+        }
+    }
+}
+
+impl Example for ApiKeysResponse {
+    fn example() -> Self {
+        ApiKeysResponse {
+            api_keys: vec![example_api_key(false)],
         }
     }
 }

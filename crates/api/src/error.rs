@@ -38,8 +38,12 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// 401: the refresh token is unknown, retired, revoked or expired.
     RefreshTokenInvalid,
+    /// 401: the API key is not ours, malformed, expired or revoked.
+    ApiKeyInvalid,
     /// 403: the resource belongs to someone else.
     Forbidden,
+    /// 403: the API key does not carry the scope this operation needs.
+    InsufficientScope,
     /// 404: the addressed resource does not exist.
     NotFound,
     /// 404: no route has this path.
@@ -62,13 +66,15 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::MalformedJson,
         ErrorCode::TokenMissing,
         ErrorCode::TokenInvalid,
         ErrorCode::InvalidCredentials,
         ErrorCode::RefreshTokenInvalid,
+        ErrorCode::ApiKeyInvalid,
         ErrorCode::Forbidden,
+        ErrorCode::InsufficientScope,
         ErrorCode::NotFound,
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
@@ -87,8 +93,9 @@ impl ErrorCode {
             ErrorCode::TokenMissing
             | ErrorCode::TokenInvalid
             | ErrorCode::InvalidCredentials
-            | ErrorCode::RefreshTokenInvalid => 401,
-            ErrorCode::Forbidden => 403,
+            | ErrorCode::RefreshTokenInvalid
+            | ErrorCode::ApiKeyInvalid => 401,
+            ErrorCode::Forbidden | ErrorCode::InsufficientScope => 403,
             ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
@@ -108,6 +115,8 @@ impl ErrorCode {
             ErrorCode::TokenInvalid => "token_invalid",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::RefreshTokenInvalid => "refresh_token_invalid",
+            ErrorCode::ApiKeyInvalid => "api_key_invalid",
+            ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::RouteNotFound => "route_not_found",
@@ -138,6 +147,12 @@ impl ErrorCode {
             }
             ErrorCode::RefreshTokenInvalid => {
                 "The refresh token is unknown, already used, revoked or expired. Sign in again. Reusing a used refresh token ends its whole session."
+            }
+            ErrorCode::ApiKeyInvalid => {
+                "The `X-API-Key` is not one of ours, is malformed, has expired or was revoked. Create a new key."
+            }
+            ErrorCode::InsufficientScope => {
+                "The API key is valid but its scopes (or an attenuation of it) do not allow this operation. The message names the scope needed."
             }
             ErrorCode::Forbidden => {
                 "The resource belongs to another user: only the author may change or delete an article or comment. The key names the resource."
@@ -181,6 +196,8 @@ impl ErrorCode {
             ErrorCode::TokenInvalid => ("token", "is invalid"),
             ErrorCode::InvalidCredentials => ("credentials", "invalid"),
             ErrorCode::RefreshTokenInvalid => ("refreshToken", "is invalid"),
+            ErrorCode::ApiKeyInvalid => ("apiKey", "is invalid"),
+            ErrorCode::InsufficientScope => ("apiKey", "does not allow articles:write"),
             ErrorCode::Forbidden => ("article", "forbidden"),
             ErrorCode::NotFound => ("article", "not found"),
             ErrorCode::RouteNotFound => ("route", "not found"),
@@ -337,6 +354,14 @@ impl From<Error> for ApiError {
             Error::Unauthorized(AuthFailure::RefreshTokenInvalid) => {
                 ApiError::from_body(ErrorCode::RefreshTokenInvalid.example())
             }
+            Error::Unauthorized(AuthFailure::ApiKeyInvalid) => {
+                ApiError::from_body(ErrorCode::ApiKeyInvalid.example())
+            }
+            Error::InsufficientScope(scope) => ApiError::new(
+                ErrorCode::InsufficientScope,
+                "apiKey",
+                format!("does not allow {scope}"),
+            ),
             Error::Forbidden(resource) => {
                 ApiError::new(ErrorCode::Forbidden, resource.key(), "forbidden")
             }

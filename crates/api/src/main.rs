@@ -26,6 +26,19 @@ async fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Docs(dir) => return write_docs(dir),
+        Command::ApiKeyRoot => {
+            let keys = conduit_adapters::biscuit::BiscuitApiKeys::generate();
+            println!("# Keep this secret: it signs every API key.");
+            println!(
+                "CONDUIT_AUTH__API_KEY_PRIVATE_KEY={}",
+                keys.private_key_hex()
+            );
+            println!(
+                "# Public key (for verifying keys offline): {}",
+                keys.public_key_hex()
+            );
+            return ExitCode::SUCCESS;
+        }
         _ => {}
     }
     let config = match Config::load() {
@@ -37,7 +50,9 @@ async fn main() -> ExitCode {
     };
     telemetry::init(&config.log);
     let outcome = match command {
-        Command::Serve | Command::Help | Command::Docs(_) => serve(&config).await,
+        Command::Serve | Command::Help | Command::Docs(_) | Command::ApiKeyRoot => {
+            serve(&config).await
+        }
         Command::MigrateUp | Command::MigrateDown(_) | Command::MigrateStatus => {
             migrate(&config, command).await
         }

@@ -10,14 +10,17 @@
 use std::sync::Arc;
 
 use conduit_adapters::{
+    biscuit::BiscuitApiKeys,
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     memory::MemoryStore,
+    memory_api_keys::MemoryApiKeys,
     memory_sessions::MemorySessions,
     system::{RandomSlugSuffixes, SystemClock},
 };
 use conduit_app::{Conduit, Ports, SessionPolicy};
 use conduit_domain::{
     Error, Invalid, Resource, UniqueField, ValidationErrors,
+    api_key::Scope,
     article::{ArticleBody, ArticleDescription, ArticleTitle, Page, TagName},
     comment::CommentBody,
     error::AuthFailure,
@@ -83,6 +86,8 @@ pub fn standalone_document() -> Value {
             sessions: Arc::new(MemorySessions::new()),
             refresh_tokens: Arc::new(RandomRefreshTokens),
             session_policy: SessionPolicy::default(),
+            api_keys: Arc::new(MemoryApiKeys::new()),
+            api_key_tokens: Arc::new(BiscuitApiKeys::generate()),
         })),
         _ => Value::Null,
     }
@@ -279,17 +284,20 @@ fn complete_operation(path: &str, operation: &mut Value) {
                 }
             }
         }
-        if let Some(links) = links(&id)
-            && let Some(created) = responses.get_mut("201")
-        {
-            created["links"] = links;
+        if let Some(links) = links(&id) {
+            let status = if id.starts_with("List") { "200" } else { "201" };
+            if let Some(response) = responses.get_mut(status) {
+                response["links"] = links;
+            }
         }
     }
 }
 
 /// The resource a path addresses, for 403 and 404 examples.
 fn resource_of(path: &str) -> Resource {
-    if path.starts_with("/auth/sessions") {
+    if path.starts_with("/api-keys") {
+        Resource::ApiKey
+    } else if path.starts_with("/auth/sessions") {
         Resource::Session
     } else if path.contains("/comments/") {
         Resource::Comment
@@ -321,7 +329,10 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
         }
         401 if optional_auth => body_of(Error::Unauthorized(AuthFailure::TokenInvalid).into()),
         401 => body_of(Error::Unauthorized(AuthFailure::TokenMissing).into()),
-        403 => body_of(Error::Forbidden(resource_of(path)).into()),
+        403 => match scope_only(operation) {
+            Some(scope) => body_of(Error::InsufficientScope(scope).into()),
+            None => body_of(Error::Forbidden(resource_of(path)).into()),
+        },
         404 => body_of(Error::NotFound(resource_of(path)).into()),
         409 => {
             let field = match operation {
@@ -353,7 +364,19 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
                 })
                 .err(),
                 "UpdateArticle" => Some(ValidationErrors::single("tagList", Invalid::Null)),
-                "RefreshToken" => Some(ValidationErrors::single("refreshToken", Invalid::Blank)),
+                "RefreshToken" => {
+                    return body_of(ApiError::new(
+                        ErrorCode::ValidationFailed,
+                        "body",
+                        "does not match the documented schema: failed to parse \"RefreshRequest\": Type \"string\" expects an input value.",
+                    ));
+                }
+                "CreateApiKey" => parse::api_key(dto::NewApiKey {
+                    name: blank(),
+                    scopes: vec!["articles:read".into()],
+                    expires_at: None,
+                })
+                .err(),
                 "CreateArticleComment" => parse::comment(dto::NewComment { body: blank() }).err(),
                 "GetArticles" | "GetArticlesFeed" => {
                     return crate::routes::page(Some(0), None)
@@ -391,7 +414,25 @@ fn links_to(operations: &[(&str, &str)], parameters: &Value) -> Value {
     Value::Object(links)
 }
 
-/// OpenAPI links from a creation to what can be done with the created resource. Not to
+/// For operations whose only 403 is a missing API-key scope, that scope.
+fn scope_only(operation: &str) -> Option<Scope> {
+    match operation {
+        "GetArticlesFeed"
+        | "GetCurrentUser"
+        | "GetArticles"
+        | "GetArticle"
+        | "GetArticleComments"
+        | "GetProfileByUsername" => Some(Scope::UserRead),
+        "UpdateCurrentUser" => Some(Scope::UserWrite),
+        "CreateArticle" => Some(Scope::ArticlesWrite),
+        "CreateArticleFavorite" | "DeleteArticleFavorite" => Some(Scope::FavoritesWrite),
+        "CreateArticleComment" => Some(Scope::CommentsWrite),
+        _ => None,
+    }
+}
+
+/// OpenAPI links from a creation (201) or a list (200) to what can be done with the
+/// resource. Not to
 /// `UpdateArticle`: a new title gives a new slug, so later links would name nothing.
 fn links(operation: &str) -> Option<Value> {
     match operation {
@@ -413,6 +454,18 @@ fn links(operation: &str) -> Option<Value> {
                 ("CreateArticleComment", "Comment on the new article."),
             ],
             &json!({"slug": "$response.body#/article/slug"}),
+        )),
+        "ListSessions" => Some(links_to(
+            &[("DeleteSession", "End the most recently used session.")],
+            &json!({"id": "$response.body#/sessions/0/id"}),
+        )),
+        "ListApiKeys" => Some(links_to(
+            &[("RevokeApiKey", "Revoke the newest key.")],
+            &json!({"id": "$response.body#/apiKeys/0/id"}),
+        )),
+        "CreateApiKey" => Some(links_to(
+            &[("RevokeApiKey", "Revoke the new key.")],
+            &json!({"id": "$response.body#/apiKey/id"}),
         )),
         "CreateArticleComment" => Some(json!({
             "DeleteArticleComment": {

@@ -4,8 +4,10 @@
 use conduit_app::{CreateArticle, Login, Register, UpdateArticle, UpdateUser};
 use conduit_domain::{
     Invalid, ValidationErrors,
+    api_key::{ApiKeyName, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, TagName},
     comment::CommentBody,
+    time::Timestamp,
     user::{Bio, Email, ImageUrl, Password, Username},
 };
 use poem_openapi::types::MaybeUndefined;
@@ -138,6 +140,32 @@ pub fn update_article(article: dto::UpdateArticle) -> Result<UpdateArticle, Vali
             description: description?,
             body: body?,
             tags: tags?,
+        })
+    })();
+    errors.finish(input)
+}
+
+/// A new API key.
+pub fn api_key(key: dto::NewApiKey) -> Result<conduit_app::CreateApiKey, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let name = errors.check("name", ApiKeyName::parse(&key.name));
+    let scopes = errors.check("scopes", Scope::parse_list(&key.scopes));
+    let expires_at = match key.expires_at {
+        None => Some(None),
+        Some(raw) => errors
+            .check(
+                "expiresAt",
+                Timestamp::parse_rfc3339(&raw).ok_or(Invalid::Format {
+                    expected: "an RFC 3339 date-time such as 2030-01-31T00:00:00Z",
+                }),
+            )
+            .map(Some),
+    };
+    let input = (|| {
+        Some(conduit_app::CreateApiKey {
+            name: name?,
+            scopes: scopes?,
+            expires_at: expires_at?,
         })
     })();
     errors.finish(input)

@@ -6,7 +6,7 @@
 //! serving the anonymous view.
 
 use conduit_app::Conduit;
-use conduit_domain::{UserId, ports::AccessClaims};
+use conduit_domain::{UserId, api_key::Scope, ports::AccessClaims};
 use poem_openapi::{SecurityScheme, auth::ApiKey};
 
 use crate::error::ApiError;
@@ -41,30 +41,118 @@ impl TokenAuth {
     }
 }
 
-/// Authentication for endpoints that also serve anonymous callers.
+/// An API key (a Biscuit token from `POST /api-keys`) in the `X-API-Key` header. It acts
+/// as its owner within its scopes.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "ApiKey",
+    ty = "api_key",
+    key_name = "X-API-Key",
+    key_in = "header"
+)]
+pub struct ApiKeyAuth(ApiKey);
+
+impl std::fmt::Debug for ApiKeyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKeyAuth(<redacted>)")
+    }
+}
+
+/// Who is calling: a user's session, or one of their API keys.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// An access token of a session.
+    Session(AccessClaims),
+    /// An API key of `user`; `token` is the key as presented.
+    Key {
+        /// The key's owner.
+        user: UserId,
+        /// The presented key.
+        token: String,
+    },
+}
+
+impl Caller {
+    /// The user acted as.
+    pub fn user(&self) -> UserId {
+        match self {
+            Caller::Session(claims) => claims.user,
+            Caller::Key { user, .. } => *user,
+        }
+    }
+}
+
+/// Authentication for endpoints open to users and to API keys with the right scope.
+#[derive(SecurityScheme)]
+pub enum UserAuth {
+    /// An access token.
+    Token(TokenAuth),
+    /// An API key.
+    ApiKey(ApiKeyAuth),
+}
+
+impl std::fmt::Debug for UserAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UserAuth::Token(_) => "UserAuth::Token",
+            UserAuth::ApiKey(_) => "UserAuth::ApiKey",
+        })
+    }
+}
+
+impl UserAuth {
+    /// The caller, or 401 for a bad credential, or 403 for a key without `scope`.
+    pub async fn caller(&self, app: &Conduit, scope: Scope) -> Result<Caller, ApiError> {
+        match self {
+            UserAuth::Token(auth) => auth.claims(app).map(Caller::Session),
+            UserAuth::ApiKey(key) => {
+                let user = app.authenticate_api_key(&key.0.key, scope).await?;
+                Ok(Caller::Key {
+                    user,
+                    token: key.0.key.clone(),
+                })
+            }
+        }
+    }
+
+    /// The user acted as; see [`UserAuth::caller`].
+    pub async fn user(&self, app: &Conduit, scope: Scope) -> Result<UserId, ApiError> {
+        self.caller(app, scope).await.map(|caller| caller.user())
+    }
+}
+
+/// Authentication for endpoints that also serve anonymous callers. An API key needs the
+/// `user:read` scope to be seen as its owner.
 #[derive(SecurityScheme)]
 pub enum OptionalAuth {
     /// A token was sent: it must be valid.
     Token(TokenAuth),
-    /// No `Authorization` header.
+    /// An API key was sent: it must be valid and carry `user:read`.
+    ApiKey(ApiKeyAuth),
+    /// No credentials.
     #[oai(fallback)]
     Anonymous,
 }
 
 impl std::fmt::Debug for OptionalAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OptionalAuth::Token(_) => f.write_str("OptionalAuth::Token"),
-            OptionalAuth::Anonymous => f.write_str("OptionalAuth::Anonymous"),
-        }
+        f.write_str(match self {
+            OptionalAuth::Token(_) => "OptionalAuth::Token",
+            OptionalAuth::ApiKey(_) => "OptionalAuth::ApiKey",
+            OptionalAuth::Anonymous => "OptionalAuth::Anonymous",
+        })
     }
 }
 
 impl OptionalAuth {
-    /// `None` for anonymous callers, the user for a valid token, 401 for a bad one.
-    pub fn viewer(&self, app: &Conduit) -> Result<Option<UserId>, ApiError> {
+    /// `None` for anonymous callers, the user for valid credentials, 401 for bad ones.
+    pub async fn viewer(&self, app: &Conduit) -> Result<Option<UserId>, ApiError> {
         match self {
             OptionalAuth::Token(auth) => auth.user(app).map(Some),
+            OptionalAuth::ApiKey(key) => Ok(Some(
+                app.authenticate_api_key(&key.0.key, Scope::UserRead)
+                    .await?,
+            )),
             OptionalAuth::Anonymous => Ok(None),
         }
     }

@@ -4,13 +4,14 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use conduit_adapters::{
+    biscuit::BiscuitApiKeys,
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     redis::RedisSessions,
     sql::SqlStore,
     system::{RandomSlugSuffixes, SystemClock},
 };
 use conduit_app::{Conduit, Ports, SessionPolicy};
-use conduit_domain::ports::{SessionStore, Stores};
+use conduit_domain::ports::{ApiKeyStore, SessionStore, Stores};
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
     endpoint::{BoxEndpoint, make_sync},
@@ -29,8 +30,8 @@ use crate::{
     headers::{self, SecurityHeaders},
     openapi,
     routes::{
-        articles::ArticlesApi, auth::AuthApi, comments::CommentsApi, profiles::ProfilesApi,
-        tags::TagsApi, users::UsersApi,
+        api_keys::ApiKeysApi, articles::ArticlesApi, auth::AuthApi, comments::CommentsApi,
+        profiles::ProfilesApi, tags::TagsApi, users::UsersApi,
     },
 };
 
@@ -60,6 +61,7 @@ pub enum StartupError {
 pub type Apis = (
     UsersApi,
     AuthApi,
+    ApiKeysApi,
     ProfilesApi,
     ArticlesApi,
     CommentsApi,
@@ -71,6 +73,7 @@ pub fn api_service(app: &Conduit) -> OpenApiService<Apis, ()> {
     let apis = (
         UsersApi { app: app.clone() },
         AuthApi { app: app.clone() },
+        ApiKeysApi { app: app.clone() },
         ProfilesApi { app: app.clone() },
         ArticlesApi { app: app.clone() },
         CommentsApi { app: app.clone() },
@@ -185,9 +188,11 @@ impl Application {
                 .map_err(|e| StartupError::Database(e.to_string()))?;
         }
         let sessions = session_store(config, &store).await?;
+        let store = Arc::new(store);
         let app = Conduit::new(ports(
-            Stores::from_one(Arc::new(store)),
+            Stores::from_one(store.clone()),
             sessions,
+            store,
             &config.auth,
         )?);
         let endpoint = endpoint(&app, config);
@@ -271,9 +276,29 @@ fn seconds(value: u64) -> time::Duration {
     time::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
+/// The API-key signer from configuration, or a random development key.
+fn api_key_tokens(auth: &AuthConfig) -> Result<BiscuitApiKeys, StartupError> {
+    match &auth.api_key_private_key {
+        Some(key) => BiscuitApiKeys::from_private_key_hex(key.expose()).map_err(|e| {
+            StartupError::Config(format!(
+                "auth.api_key_private_key (CONDUIT_AUTH__API_KEY_PRIVATE_KEY): {e}"
+            ))
+        }),
+        None => {
+            tracing::warn!(
+                "no auth.api_key_private_key configured: signing API keys with a random \
+                 development key; keys will not survive a restart. Generate one with \
+                 `conduit api-key-root`."
+            );
+            Ok(BiscuitApiKeys::generate())
+        }
+    }
+}
+
 fn ports(
     stores: Stores,
     sessions: Arc<dyn SessionStore>,
+    api_keys: Arc<dyn ApiKeyStore>,
     auth: &AuthConfig,
 ) -> Result<Ports, StartupError> {
     let cost = Argon2Cost {
@@ -296,5 +321,7 @@ fn ports(
             absolute: seconds(auth.session_absolute_seconds),
             grace: seconds(auth.refresh_grace_seconds),
         },
+        api_keys,
+        api_key_tokens: Arc::new(api_key_tokens(auth)?),
     })
 }

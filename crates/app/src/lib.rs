@@ -8,15 +8,18 @@
 use std::sync::Arc;
 
 use conduit_domain::ports::{
-    Clock, PasswordHasher, RefreshTokens, SessionStore, SlugSuffixes, Stores, TokenService,
+    ApiKeyStore, ApiKeyTokens, Clock, PasswordHasher, RefreshTokens, SessionStore, SlugSuffixes,
+    Stores, TokenService,
 };
 
+mod api_keys;
 mod articles;
 mod comments;
 mod profiles;
 mod sessions;
 mod users;
 
+pub use api_keys::{CreateApiKey, IssuedApiKey};
 pub use articles::{CreateArticle, UpdateArticle};
 pub use sessions::{SessionPolicy, SessionView};
 pub use users::{Authenticated, ClientInfo, Login, Register, UpdateUser};
@@ -40,6 +43,10 @@ pub struct Ports {
     pub refresh_tokens: Arc<dyn RefreshTokens>,
     /// Session lifetimes.
     pub session_policy: SessionPolicy,
+    /// API key metadata.
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    /// API key tokens (Biscuit).
+    pub api_key_tokens: Arc<dyn ApiKeyTokens>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -72,8 +79,10 @@ pub(crate) mod testing {
     use std::sync::Arc;
 
     use conduit_adapters::{
+        biscuit::BiscuitApiKeys,
         crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
         memory::MemoryStore,
+        memory_api_keys::MemoryApiKeys,
         memory_sessions::MemorySessions,
         system::{RandomSlugSuffixes, SystemClock},
     };
@@ -97,6 +106,8 @@ pub(crate) mod testing {
                 grace: time::Duration::ZERO,
                 ..crate::SessionPolicy::default()
             },
+            api_keys: Arc::new(MemoryApiKeys::new()),
+            api_key_tokens: Arc::new(BiscuitApiKeys::generate()),
         })
     }
 

@@ -1,7 +1,7 @@
 //! Registration, login, and the signed-in user's account.
 
 use conduit_domain::{
-    Error,
+    Error, Resource, UserId,
     error::AuthFailure,
     ports::AccessClaims,
     session::{RefreshToken, SessionId},
@@ -152,6 +152,34 @@ impl Conduit {
         caller: &AccessClaims,
         changes: UpdateUser,
     ) -> Result<Authenticated, Error> {
+        let (updated, password_changed) = self.apply_user_changes(caller.user, changes).await?;
+        if password_changed {
+            let ended = self
+                .ports
+                .sessions
+                .revoke_all(caller.user, Some(&caller.session))
+                .await?;
+            tracing::info!(target: "security", event = "password_changed", user_id = %caller.user, other_sessions_revoked = ended);
+        }
+        self.with_access_token(updated, caller.session.clone(), None)
+    }
+
+    /// Applies `changes` for an API key of `user`. Credentials (email and password) are
+    /// not a key's to change: that needs a user session (`Forbidden(User)`).
+    #[tracing::instrument(skip(self, changes))]
+    pub async fn update_account(&self, user: UserId, changes: UpdateUser) -> Result<User, Error> {
+        if changes.password.is_some() || changes.email.is_some() {
+            return Err(Error::Forbidden(Resource::User));
+        }
+        Ok(self.apply_user_changes(user, changes).await?.0)
+    }
+
+    /// The account after `changes`, and whether its password changed.
+    async fn apply_user_changes(
+        &self,
+        user: UserId,
+        changes: UpdateUser,
+    ) -> Result<(User, bool), Error> {
         let password_hash = match &changes.password {
             Some(password) => Some(
                 self.ports
@@ -171,25 +199,13 @@ impl Conduit {
             image: changes.image,
         };
         let updated = if changes.is_empty() {
-            self.ports.stores.users.by_id(caller.user).await?
+            self.ports.stores.users.by_id(user).await?
         } else {
             let now = self.ports.clock.now();
-            self.ports
-                .stores
-                .users
-                .update(caller.user, changes, now)
-                .await?
+            self.ports.stores.users.update(user, changes, now).await?
         };
         let updated = updated.ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
-        if password_changed {
-            let ended = self
-                .ports
-                .sessions
-                .revoke_all(caller.user, Some(&caller.session))
-                .await?;
-            tracing::info!(target: "security", event = "password_changed", user_id = %caller.user, other_sessions_revoked = ended);
-        }
-        self.with_access_token(updated, caller.session.clone(), None)
+        Ok((updated, password_changed))
     }
 
     pub(crate) fn with_access_token(

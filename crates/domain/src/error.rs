@@ -149,6 +149,8 @@ pub enum Resource {
     User,
     /// One of the signed-in user's sessions.
     Session,
+    /// One of the signed-in user's API keys.
+    ApiKey,
 }
 
 impl Resource {
@@ -160,6 +162,7 @@ impl Resource {
             Resource::Profile => "profile",
             Resource::User => "user",
             Resource::Session => "session",
+            Resource::ApiKey => "apiKey",
         }
     }
 }
@@ -198,6 +201,8 @@ pub enum AuthFailure {
     InvalidCredentials,
     /// The refresh token is unknown, retired, revoked or expired.
     RefreshTokenInvalid,
+    /// The API key is not ours, malformed, expired or revoked.
+    ApiKeyInvalid,
 }
 
 /// What a storage port can fail with.
@@ -226,6 +231,9 @@ pub enum Error {
     /// The caller is known but may not do this to the resource (HTTP 403).
     #[error("forbidden: {}", .0.key())]
     Forbidden(Resource),
+    /// The caller's API key does not carry this scope (HTTP 403).
+    #[error("the API key lacks the scope {0}")]
+    InsufficientScope(crate::api_key::Scope),
     /// The addressed resource does not exist (HTTP 404).
     #[error("{} not found", .0.key())]
     NotFound(Resource),

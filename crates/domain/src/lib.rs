@@ -4,6 +4,7 @@
 //!
 //! This crate does no I/O. Every port has adapters in `conduit-adapters`.
 
+pub mod api_key;
 pub mod article;
 pub mod comment;
 pub mod error;

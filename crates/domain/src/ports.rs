@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::{
     ArticleId, CommentId, StoreError, UserId,
+    api_key::{ApiKey, ApiKeyFailure, ApiKeyId, Scope},
     article::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleView, NewArticle, Page,
     },
@@ -164,6 +165,47 @@ pub trait RefreshTokens: Send + Sync + 'static {
     fn generate(&self) -> (RefreshToken, RefreshTokenHash);
     /// The hash a stored token would have.
     fn hash(&self, token: &str) -> RefreshTokenHash;
+}
+
+/// API key metadata.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
+    /// Stores a new key.
+    async fn create(&self, key: ApiKey) -> Result<(), StoreError>;
+    /// The key with this id, revoked or not.
+    async fn get(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
+    /// The keys of `user`, revoked ones included, newest first.
+    async fn list(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes a key of `user` at `at`; `false` when `user` has no such unrevoked key
+    /// (another user's key is "not found").
+    async fn revoke(&self, user: UserId, id: &ApiKeyId, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// What a verified API key token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedKey {
+    /// The key's id (to check it is not revoked).
+    pub key: ApiKeyId,
+    /// The user it acts as.
+    pub user: UserId,
+}
+
+/// API key tokens: issued for a stored key, verified for one operation.
+pub trait ApiKeyTokens: Send + Sync + 'static {
+    /// A new id for a key.
+    fn new_key_id(&self) -> ApiKeyId;
+    /// The token of `key`: it carries the key id, the owner, the scopes and the expiry,
+    /// and is signed by the server.
+    fn issue(&self, key: &ApiKey) -> Result<String, BoxError>;
+    /// Checks `token` allows `scope` at `now`: our signature, every block's checks
+    /// (a holder may have attenuated it: fewer scopes, an earlier expiry), the scope and
+    /// the expiry. Revocation is checked by the caller against the store.
+    fn verify(
+        &self,
+        token: &str,
+        scope: Scope,
+        now: Timestamp,
+    ) -> Result<VerifiedKey, ApiKeyFailure>;
 }
 
 /// Every storage port, as one adapter (or a set of decorators) provides them.

@@ -12,6 +12,7 @@ use conduit_domain::StoreError;
 use conduit_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, sqlx::sqlite::SqliteJournalMode};
 
+mod api_keys;
 mod articles;
 mod comments;
 mod entity;

@@ -1,6 +1,7 @@
 //! Articles, the feed, and favorites.
 
 use conduit_app::Conduit;
+use conduit_domain::api_key::Scope;
 use conduit_domain::article::ArticleFilter;
 use poem_openapi::{
     OpenApi,
@@ -11,13 +12,14 @@ use poem_openapi::{
 use super::{ApiTags, ArticleCreated, Deleted, page};
 use crate::{
     dto, parse,
-    security::{OptionalAuth, TokenAuth},
+    security::{OptionalAuth, UserAuth},
 };
 
 crate::operation_errors!(
     /// Errors of `GET /articles`.
     ListArticlesErrors {
-        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        Unauthorized = 401: "Credentials were sent and are invalid (`token_invalid`, `api_key_invalid`); send none for the anonymous view.",
+        Forbidden = 403: "An API key without the `user:read` scope (`insufficient_scope`); send none for the anonymous view.",
         Unprocessable = 422: "`limit` or `offset` is out of range or not a number (`validation_failed`).",
     }
 );
@@ -25,7 +27,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `GET /articles/feed`.
     FeedErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The API key lacks the `user:read` scope (`insufficient_scope`).",
         Unprocessable = 422: "`limit` or `offset` is out of range or not a number (`validation_failed`).",
     }
 );
@@ -33,7 +36,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `POST /articles`.
     CreateArticleErrors with_body {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The API key lacks the `articles:write` scope (`insufficient_scope`).",
         Conflict = 409: "No free slug could be found for this title after several attempts (`conflict`, key `slug`); retry.",
         Unprocessable = 422: "A field is blank, too long, or the tag list is too long (`validation_failed`).",
     }
@@ -42,7 +46,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `GET /articles/{slug}`.
     GetArticleErrors {
-        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        Unauthorized = 401: "Credentials were sent and are invalid (`token_invalid`, `api_key_invalid`); send none for the anonymous view.",
+        Forbidden = 403: "An API key without the `user:read` scope (`insufficient_scope`); send none for the anonymous view.",
         NotFound = 404: "No article has this slug (`not_found`, key `article`).",
         Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
@@ -51,8 +56,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `PUT /articles/{slug}`.
     UpdateArticleErrors with_body {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
-        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`), or the API key lacks the `articles:write` scope (`insufficient_scope`).",
         NotFound = 404: "No article has this slug (`not_found`, key `article`).",
         Conflict = 409: "No free slug could be found for the new title (`conflict`, key `slug`); retry.",
         Unprocessable = 422: "A field is blank, null, or too long (`validation_failed`).",
@@ -62,8 +67,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `DELETE /articles/{slug}`.
     DeleteArticleErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
-        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`), or the API key lacks the `articles:write` scope (`insufficient_scope`).",
         NotFound = 404: "No article has this slug (`not_found`, key `article`).",
         Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
@@ -72,7 +77,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of favoriting and unfavoriting.
     FavoriteErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The API key lacks the `favorites:write` scope (`insufficient_scope`).",
         NotFound = 404: "No article has this slug (`not_found`, key `article`).",
         Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
@@ -117,7 +123,7 @@ impl ArticlesApi {
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
     ) -> Result<Json<dto::MultipleArticlesResponse>, ListArticlesErrors> {
-        let viewer = auth.viewer(&self.app)?;
+        let viewer = auth.viewer(&self.app).await?;
         let page = page(limit.0, offset.0)?;
         let filter = ArticleFilter {
             tag: tag.0,
@@ -140,13 +146,13 @@ impl ArticlesApi {
     )]
     async fn feed(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// The number of items to skip (0 to 1,000,000; default 0).
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
     ) -> Result<Json<dto::MultipleArticlesResponse>, FeedErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::UserRead).await?;
         let page = page(limit.0, offset.0)?;
         Ok(Json(self.app.feed(user, page).await?.into()))
     }
@@ -163,10 +169,10 @@ impl ArticlesApi {
     )]
     async fn create(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         body: Json<dto::NewArticleRequest>,
     ) -> Result<ArticleCreated, CreateArticleErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
         let input = parse::create_article(body.0.article).map_err(conduit_domain::Error::from)?;
         let view = self.app.create_article(user, input).await?;
         Ok(ArticleCreated::Created(single(view)))
@@ -188,7 +194,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Json<dto::SingleArticleResponse>, GetArticleErrors> {
-        let viewer = auth.viewer(&self.app)?;
+        let viewer = auth.viewer(&self.app).await?;
         Ok(single(self.app.article(&slug.0, viewer).await?))
     }
 
@@ -204,12 +210,12 @@ impl ArticlesApi {
     )]
     async fn update(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// Slug of the article.
         slug: Path<String>,
         body: Json<dto::UpdateArticleRequest>,
     ) -> Result<Json<dto::SingleArticleResponse>, UpdateArticleErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
         let input = parse::update_article(body.0.article).map_err(conduit_domain::Error::from)?;
         Ok(single(self.app.update_article(user, &slug.0, input).await?))
     }
@@ -225,11 +231,11 @@ impl ArticlesApi {
     )]
     async fn delete(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Deleted, DeleteArticleErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
         self.app.delete_article(user, &slug.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -245,11 +251,11 @@ impl ArticlesApi {
     )]
     async fn favorite(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::FavoritesWrite).await?;
         Ok(single(self.app.favorite(user, &slug.0).await?))
     }
 
@@ -264,11 +270,11 @@ impl ArticlesApi {
     )]
     async fn unfavorite(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::FavoritesWrite).await?;
         Ok(single(self.app.unfavorite(user, &slug.0).await?))
     }
 }

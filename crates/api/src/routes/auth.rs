@@ -11,7 +11,7 @@ crate::operation_errors!(
     /// Errors of `POST /auth/refresh`.
     RefreshErrors with_body {
         Unauthorized = 401: "The refresh token is unknown, already used, revoked or expired (`refresh_token_invalid`); sign in again. Presenting a used token after the grace window also ends its session.",
-        Unprocessable = 422: "No refresh token was sent (`validation_failed`, key `refreshToken`).",
+        Unprocessable = 422: "The body has no `refreshToken` string (`validation_failed`, key `body`).",
     }
 );
 
@@ -52,16 +52,7 @@ impl AuthApi {
         &self,
         body: Json<dto::RefreshRequest>,
     ) -> Result<Json<dto::UserResponse>, RefreshErrors> {
-        let Some(presented) = body.0.refresh_token.filter(|t| !t.is_empty()) else {
-            return Err(conduit_domain::Error::Validation(
-                conduit_domain::ValidationErrors::single(
-                    "refreshToken",
-                    conduit_domain::Invalid::Blank,
-                ),
-            )
-            .into());
-        };
-        Ok(Json(self.app.refresh(&presented).await?.into()))
+        Ok(Json(self.app.refresh(&body.0.refresh_token).await?.into()))
     }
 
     /// Sign out

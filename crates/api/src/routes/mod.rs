@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, Tags, payload::Json};
 
 use crate::{dto, error::ApiError};
 
+pub mod api_keys;
 pub mod articles;
 pub mod auth;
 pub mod comments;
@@ -30,6 +31,9 @@ pub enum ApiTags {
     Favorites,
     /// Tags.
     Tags,
+    /// API keys for machine clients.
+    #[oai(rename = "API keys")]
+    ApiKeys,
 }
 
 /// `201 Created` with the new user.

@@ -1,18 +1,20 @@
 //! `GET /profiles/{username}` and following.
 
 use conduit_app::Conduit;
+use conduit_domain::api_key::Scope;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::ApiTags;
 use crate::{
     dto,
-    security::{OptionalAuth, TokenAuth},
+    security::{OptionalAuth, UserAuth},
 };
 
 crate::operation_errors!(
     /// Errors of `GET /profiles/{username}`.
     GetProfileErrors {
-        Unauthorized = 401: "A token was sent and is malformed, foreign or expired (`token_invalid`); send no `Authorization` header for the anonymous view.",
+        Unauthorized = 401: "Credentials were sent and are invalid (`token_invalid`, `api_key_invalid`); send none for the anonymous view.",
+        Forbidden = 403: "An API key without the `user:read` scope (`insufficient_scope`); send none for the anonymous view.",
         NotFound = 404: "No user has this username (`not_found`, key `profile`).",
         Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
@@ -21,9 +23,9 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of following and unfollowing.
     FollowErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
         NotFound = 404: "No user has this username (`not_found`, key `profile`).",
-        Forbidden = 403: "Following yourself (`forbidden`, key `profile`).",
+        Forbidden = 403: "Following yourself (`forbidden`, key `profile`), or the API key lacks the `follows:write` scope (`insufficient_scope`).",
         Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
 );
@@ -56,7 +58,7 @@ impl ProfilesApi {
         /// Username of the profile (any case).
         username: Path<String>,
     ) -> Result<Json<dto::ProfileResponse>, GetProfileErrors> {
-        let viewer = auth.viewer(&self.app)?;
+        let viewer = auth.viewer(&self.app).await?;
         Ok(profile(self.app.profile(&username.0, viewer).await?))
     }
 
@@ -70,11 +72,11 @@ impl ProfilesApi {
     )]
     async fn follow(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// Username of the profile to follow.
         username: Path<String>,
     ) -> Result<Json<dto::ProfileResponse>, FollowErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::FollowsWrite).await?;
         Ok(profile(self.app.follow(user, &username.0).await?))
     }
 
@@ -88,11 +90,11 @@ impl ProfilesApi {
     )]
     async fn unfollow(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         /// Username of the profile to unfollow.
         username: Path<String>,
     ) -> Result<Json<dto::ProfileResponse>, FollowErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app, Scope::FollowsWrite).await?;
         Ok(profile(self.app.unfollow(user, &username.0).await?))
     }
 }

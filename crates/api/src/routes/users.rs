@@ -1,10 +1,14 @@
 //! `POST /users`, `POST /users/login`, `GET /user`, `PUT /user`.
 
 use conduit_app::Conduit;
+use conduit_domain::api_key::Scope;
 use poem_openapi::{OpenApi, param::Header, payload::Json};
 
 use super::{ApiTags, UserCreated};
-use crate::{dto, parse, security::TokenAuth};
+use crate::{
+    dto, parse,
+    security::{Caller, UserAuth},
+};
 
 crate::operation_errors!(
     /// Errors of `POST /users`.
@@ -25,7 +29,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `GET /user`.
     CurrentUserErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The API key lacks the `user:read` scope (`insufficient_scope`).",
         Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
     }
 );
@@ -33,7 +38,8 @@ crate::operation_errors!(
 crate::operation_errors!(
     /// Errors of `PUT /user`.
     UpdateUserErrors with_body {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
+        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
+        Forbidden = 403: "The API key lacks the `user:write` scope (`insufficient_scope`), or an API key tried to change the email or password, which needs a user session (`forbidden`, key `user`).",
         Conflict = 409: "The new username or email is already taken (`conflict`).",
         Unprocessable = 422: "A field is blank, null where not allowed, too short, too long or malformed (`validation_failed`).",
     }
@@ -87,27 +93,42 @@ impl UsersApi {
 
     /// Get current user
     ///
-    /// The signed-in user, with a fresh access token.
+    /// The signed-in user, with a fresh access token. Called with an API key (scope
+    /// `user:read`), `token` is that key: keys never yield session tokens.
     #[oai(path = "/user", method = "get", operation_id = "GetCurrentUser")]
-    async fn current(&self, auth: TokenAuth) -> Result<Json<dto::UserResponse>, CurrentUserErrors> {
-        let caller = auth.claims(&self.app)?;
-        Ok(Json(self.app.current_user(&caller).await?.into()))
+    async fn current(&self, auth: UserAuth) -> Result<Json<dto::UserResponse>, CurrentUserErrors> {
+        match auth.caller(&self.app, Scope::UserRead).await? {
+            Caller::Session(claims) => Ok(Json(self.app.current_user(&claims).await?.into())),
+            Caller::Key { user, token } => {
+                let account = self.app.account(user).await?;
+                Ok(Json(dto::UserResponse::for_api_key(account, token)))
+            }
+        }
     }
 
     /// Update current user
     ///
     /// Changes any of email, username, password, bio and image. Absent fields are left
     /// as they are; `bio` and `image` are cleared by `null` or `""`. A new password ends
-    /// every other session of the user.
+    /// every other session of the user. An API key (scope `user:write`) may change the
+    /// username, bio and image, but not the email or password (403).
     #[oai(path = "/user", method = "put", operation_id = "UpdateCurrentUser")]
     async fn update(
         &self,
-        auth: TokenAuth,
+        auth: UserAuth,
         body: Json<dto::UpdateUserRequest>,
     ) -> Result<Json<dto::UserResponse>, UpdateUserErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.caller(&self.app, Scope::UserWrite).await?;
         let changes = parse::update_user(body.0.user).map_err(conduit_domain::Error::from)?;
-        Ok(Json(self.app.update_user(&caller, changes).await?.into()))
+        match caller {
+            Caller::Session(claims) => {
+                Ok(Json(self.app.update_user(&claims, changes).await?.into()))
+            }
+            Caller::Key { user, token } => {
+                let account = self.app.update_account(user, changes).await?;
+                Ok(Json(dto::UserResponse::for_api_key(account, token)))
+            }
+        }
     }
 }
 

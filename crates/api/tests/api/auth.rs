@@ -64,7 +64,7 @@ async fn sign_in_gives_a_refresh_token_and_refresh_rotates_it() {
     assert_error(
         &app.post("/auth/refresh", None, json!({})).await,
         422,
-        "refreshToken",
+        "body",
         "validation_failed",
     );
     app.cleanup().await;

@@ -2,6 +2,7 @@
 //! (a temporary SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is
 //! set) and talks HTTP to it. One test binary keeps link time low.
 
+mod api_keys;
 mod articles;
 mod auth;
 mod comments;
