@@ -114,6 +114,11 @@ pub struct AuthConfig {
     /// A used refresh token presented again within this many seconds is exchanged again
     /// (two tabs refreshing at once) instead of ending the session; 0 turns it off.
     pub refresh_grace_seconds: u64,
+    /// Browser mode: send refresh tokens in an `HttpOnly`, `SameSite=Strict` cookie
+    /// scoped to `/api/auth` instead of the body (ADR 0009).
+    pub refresh_cookie: bool,
+    /// The cookie's `Secure` attribute; turn off only for local HTTP development.
+    pub refresh_cookie_secure: bool,
     /// The Ed25519 private key (64 hex digits) that signs API keys (Biscuit tokens).
     /// Unset: a random development key is generated at start (API keys then die with the
     /// process) and a warning is logged. `conduit api-key-root` prints a new one.
@@ -139,6 +144,8 @@ impl Default for AuthConfig {
             session_absolute_seconds: 60 * 24 * 60 * 60,
             refresh_grace_seconds: 10,
             api_key_private_key: None,
+            refresh_cookie: false,
+            refresh_cookie_secure: true,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_concurrency: 2,

@@ -414,9 +414,10 @@ pub struct MultipleCommentsResponse {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct RefreshRequest {
-    /// The refresh token from registration, login or the previous refresh.
+    /// The refresh token from registration, login or the previous refresh. Leave it out
+    /// when the server keeps it in the `conduit_refresh` cookie.
     #[oai(rename = "refreshToken")]
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
 }
 
 /// One sign-in of the caller.
@@ -463,7 +464,7 @@ pub struct SessionsResponse {
 impl Example for RefreshRequest {
     fn example() -> Self {
         RefreshRequest {
-            refresh_token: EXAMPLE_REFRESH.into(),
+            refresh_token: Some(EXAMPLE_REFRESH.into()),
         }
     }
 }

@@ -20,7 +20,7 @@ use conduit_adapters::{
 use conduit_app::{Conduit, Ports, SessionPolicy};
 use conduit_domain::{
     Error, Invalid, Resource, UniqueField, ValidationErrors,
-    api_key::Scope,
+    api_key::{ApiKeyName, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, Page, TagName},
     comment::CommentBody,
     error::AuthFailure,
@@ -62,7 +62,7 @@ const OPTIONAL_RESPONSE_PROPERTIES: &[&str] = &["refreshToken"];
 
 /// The published document, as JSON.
 pub fn document(app: &Conduit) -> Value {
-    let raw: Value = serde_json::from_str(&api_service(app).spec()).unwrap_or(Value::Null);
+    let raw: Value = serde_json::from_str(&api_service(app, None).spec()).unwrap_or(Value::Null);
     complete(raw)
 }
 
@@ -215,6 +215,20 @@ fn constrain_request_schemas(schemas: &mut Map<String, Value>) {
             "body",
             json!({"maxLength": CommentBody::MAX, "pattern": NOT_BLANK_PATTERN}),
         ),
+        (
+            "NewApiKey",
+            "name",
+            json!({"maxLength": ApiKeyName::MAX, "pattern": SINGLE_LINE_PATTERN}),
+        ),
+        (
+            "NewApiKey",
+            "scopes",
+            json!({
+                "minItems": 1,
+                "items": {"type": "string", "enum": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()},
+            }),
+        ),
+        ("NewApiKey", "expiresAt", json!({"format": "date-time"})),
     ];
     for (schema, property, constraints) in rules {
         let target = schemas

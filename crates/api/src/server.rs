@@ -31,7 +31,7 @@ use crate::{
     openapi,
     routes::{
         api_keys::ApiKeysApi, articles::ArticlesApi, auth::AuthApi, comments::CommentsApi,
-        profiles::ProfilesApi, tags::TagsApi, users::UsersApi,
+        cookie::CookiePolicy, profiles::ProfilesApi, tags::TagsApi, users::UsersApi,
     },
 };
 
@@ -68,11 +68,18 @@ pub type Apis = (
     TagsApi,
 );
 
-/// The OpenAPI service with every endpoint of the API, served under `/api`.
-pub fn api_service(app: &Conduit) -> OpenApiService<Apis, ()> {
+/// The OpenAPI service with every endpoint of the API, served under `/api`; `cookie` is
+/// the refresh-token cookie policy in browser mode.
+pub fn api_service(app: &Conduit, cookie: Option<CookiePolicy>) -> OpenApiService<Apis, ()> {
     let apis = (
-        UsersApi { app: app.clone() },
-        AuthApi { app: app.clone() },
+        UsersApi {
+            app: app.clone(),
+            cookie,
+        },
+        AuthApi {
+            app: app.clone(),
+            cookie,
+        },
         ApiKeysApi { app: app.clone() },
         ProfilesApi { app: app.clone() },
         ArticlesApi { app: app.clone() },
@@ -90,7 +97,11 @@ pub fn api_service(app: &Conduit) -> OpenApiService<Apis, ()> {
 
 /// The whole HTTP stack over `app`.
 pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
-    let api = api_service(app);
+    let cookie = config.auth.refresh_cookie.then_some(CookiePolicy {
+        secure: config.auth.refresh_cookie_secure,
+        max_age_seconds: config.auth.session_absolute_seconds,
+    });
+    let api = api_service(app, cookie);
     let document = openapi::document(app);
     let json = serde_json::to_string(&document).unwrap_or_default();
     let yaml = openapi::to_yaml(&document);

@@ -2,16 +2,23 @@
 
 use conduit_app::Conduit;
 use conduit_domain::session::SessionId;
-use poem_openapi::{OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Cookie, Path},
+    payload::Json,
+};
 
-use super::{ApiTags, Deleted};
+use super::{
+    ApiTags, Deleted, SignedIn,
+    cookie::{CookiePolicy, sign_in_answer},
+};
 use crate::{dto, security::TokenAuth};
 
 crate::operation_errors!(
     /// Errors of `POST /auth/refresh`.
     RefreshErrors with_body {
         Unauthorized = 401: "The refresh token is unknown, already used, revoked or expired (`refresh_token_invalid`); sign in again. Presenting a used token after the grace window also ends its session.",
-        Unprocessable = 422: "The body has no `refreshToken` string (`validation_failed`, key `body`).",
+        Unprocessable = 422: "The body is not an object, or `refreshToken` is not a string (`validation_failed`, key `body`).",
     }
 );
 
@@ -37,6 +44,20 @@ crate::operation_errors!(
 pub struct AuthApi {
     /// The application.
     pub app: Conduit,
+    /// The refresh-token cookie, when on.
+    pub cookie: Option<CookiePolicy>,
+}
+
+/// `204 No Content` after signing out; in cookie mode the cookie is cleared.
+#[derive(Debug, ApiResponse)]
+pub enum SignedOut {
+    /// Signed out.
+    #[oai(status = 204)]
+    NoContent(
+        /// In cookie mode, deletes the refresh-token cookie.
+        #[oai(header = "Set-Cookie")]
+        Option<String>,
+    ),
 }
 
 #[OpenApi(tag = "ApiTags::UserAndAuthentication")]
@@ -51,8 +72,15 @@ impl AuthApi {
     async fn refresh(
         &self,
         body: Json<dto::RefreshRequest>,
-    ) -> Result<Json<dto::UserResponse>, RefreshErrors> {
-        Ok(Json(self.app.refresh(&body.0.refresh_token).await?.into()))
+        /// The refresh token, in cookie mode (instead of the body).
+        #[oai(name = "conduit_refresh")]
+        cookie: Cookie<Option<String>>,
+    ) -> Result<SignedIn, RefreshErrors> {
+        // The body wins; an empty or absent token is simply not a valid one (401).
+        let presented = body.0.refresh_token.or(cookie.0).unwrap_or_default();
+        let refreshed = self.app.refresh(&presented).await?;
+        let (body, cookie) = sign_in_answer(self.cookie, refreshed);
+        Ok(SignedIn::Ok(Json(body), cookie))
     }
 
     /// Sign out
@@ -60,20 +88,20 @@ impl AuthApi {
     /// Ends the caller's session: its refresh tokens stop working. The access token
     /// itself stays valid until it expires (15 minutes by default).
     #[oai(path = "/auth/logout", method = "post", operation_id = "Logout")]
-    async fn logout(&self, auth: TokenAuth) -> Result<Deleted, SessionErrors> {
+    async fn logout(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
         let caller = auth.claims(&self.app)?;
         self.app.logout(&caller).await?;
-        Ok(Deleted::NoContent)
+        Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
     }
 
     /// Sign out everywhere
     ///
     /// Ends every session of the caller, this one included.
     #[oai(path = "/auth/logout-all", method = "post", operation_id = "LogoutAll")]
-    async fn logout_all(&self, auth: TokenAuth) -> Result<Deleted, SessionErrors> {
+    async fn logout_all(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
         let caller = auth.claims(&self.app)?;
         self.app.logout_all(&caller).await?;
-        Ok(Deleted::NoContent)
+        Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
     }
 
     /// List sessions

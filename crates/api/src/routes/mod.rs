@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod articles;
 pub mod auth;
 pub mod comments;
+pub mod cookie;
 pub mod profiles;
 pub mod tags;
 pub mod users;
@@ -39,9 +40,30 @@ pub enum ApiTags {
 /// `201 Created` with the new user.
 #[derive(Debug, ApiResponse)]
 pub enum UserCreated {
-    /// The account was created; the body carries an access token.
+    /// The account was created and signed in: the body carries an access token and a
+    /// refresh token (in cookie mode, the refresh token is in the `conduit_refresh` cookie
+    /// instead).
     #[oai(status = 201)]
-    Created(Json<dto::UserResponse>),
+    Created(
+        Json<dto::UserResponse>,
+        /// In cookie mode, the refresh-token cookie.
+        #[oai(header = "Set-Cookie")]
+        Option<String>,
+    ),
+}
+
+/// `200 OK` after a sign-in or refresh.
+#[derive(Debug, ApiResponse)]
+pub enum SignedIn {
+    /// Signed in: the body carries an access token and a refresh token (in cookie mode,
+    /// the refresh token is in the `conduit_refresh` cookie instead).
+    #[oai(status = 200)]
+    Ok(
+        Json<dto::UserResponse>,
+        /// In cookie mode, the refresh-token cookie.
+        #[oai(header = "Set-Cookie")]
+        Option<String>,
+    ),
 }
 
 /// `201 Created` with the new article.

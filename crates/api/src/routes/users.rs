@@ -4,7 +4,10 @@ use conduit_app::Conduit;
 use conduit_domain::api_key::Scope;
 use poem_openapi::{OpenApi, param::Header, payload::Json};
 
-use super::{ApiTags, UserCreated};
+use super::{
+    ApiTags, SignedIn, UserCreated,
+    cookie::{CookiePolicy, sign_in_answer},
+};
 use crate::{
     dto, parse,
     security::{Caller, UserAuth},
@@ -50,6 +53,8 @@ crate::operation_errors!(
 pub struct UsersApi {
     /// The application.
     pub app: Conduit,
+    /// The refresh-token cookie, when on.
+    pub cookie: Option<CookiePolicy>,
 }
 
 #[OpenApi(tag = "ApiTags::UserAndAuthentication")]
@@ -69,7 +74,8 @@ impl UsersApi {
     ) -> Result<UserCreated, RegisterErrors> {
         let input = parse::register(body.0.user).map_err(conduit_domain::Error::from)?;
         let signed_in = self.app.register(input, client(user_agent)).await?;
-        Ok(UserCreated::Created(Json(signed_in.into())))
+        let (body, cookie) = sign_in_answer(self.cookie, signed_in);
+        Ok(UserCreated::Created(Json(body), cookie))
     }
 
     /// Existing user login
@@ -84,11 +90,11 @@ impl UsersApi {
         /// Shown later in the session list.
         #[oai(name = "User-Agent")]
         user_agent: Header<Option<String>>,
-    ) -> Result<Json<dto::UserResponse>, LoginErrors> {
+    ) -> Result<SignedIn, LoginErrors> {
         let input = parse::login(body.0.user).map_err(conduit_domain::Error::from)?;
-        Ok(Json(
-            self.app.login(input, client(user_agent)).await?.into(),
-        ))
+        let signed_in = self.app.login(input, client(user_agent)).await?;
+        let (body, cookie) = sign_in_answer(self.cookie, signed_in);
+        Ok(SignedIn::Ok(Json(body), cookie))
     }
 
     /// Get current user

@@ -63,9 +63,9 @@ async fn sign_in_gives_a_refresh_token_and_refresh_rotates_it() {
     );
     assert_error(
         &app.post("/auth/refresh", None, json!({})).await,
-        422,
-        "body",
-        "validation_failed",
+        401,
+        "refreshToken",
+        "refresh_token_invalid",
     );
     app.cleanup().await;
 }
@@ -342,5 +342,85 @@ async fn bad_access_tokens_get_401_with_a_challenge() {
         .await
         .expect("sent");
     assert!(missing.headers().get("www-authenticate").is_some());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn browser_mode_keeps_the_refresh_token_in_an_http_only_cookie() {
+    let app = spawn_app_with(|config| {
+        config.auth.refresh_cookie = true;
+        config.auth.refresh_cookie_secure = false;
+    })
+    .await;
+    let register = app
+        .client
+        .post(format!("{}/api/users", app.address))
+        .json(&json!({"user": {"username": "browser", "email": "browser@test.com", "password": "password123"}}))
+        .send()
+        .await
+        .expect("sent");
+    let cookie = register.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(cookie.starts_with("conduit_refresh=rt_"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/api/auth")
+    );
+    let body = reply(register).await;
+    assert!(
+        body.body["user"].get("refreshToken").is_none(),
+        "the body must not expose it"
+    );
+    let value = cookie.split(';').next().expect("pair").to_owned();
+
+    let refreshed = app
+        .client
+        .post(format!("{}/api/auth/refresh", app.address))
+        .header("Cookie", &value)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let next = refreshed.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_ne!(
+        next.split(';').next(),
+        Some(value.as_str()),
+        "the cookie rotates"
+    );
+    let access = reply(refreshed).await.body["user"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    // The old cookie value is now a used token.
+    let reused = app
+        .client
+        .post(format!("{}/api/auth/refresh", app.address))
+        .header("Cookie", &value)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
+
+    let out = app
+        .client
+        .post(format!("{}/api/auth/logout", app.address))
+        .header("Authorization", format!("Token {access}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .is_ok_and(|c| c.contains("Max-Age=0"))
+    );
     app.cleanup().await;
 }
