@@ -13,6 +13,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 mod m20261126_000001_create_schema;
 mod m20261126_000002_create_sessions;
 mod m20261126_000003_create_api_keys;
+mod m20261126_000004_create_oauth_tables;
 
 /// Runs the Conduit migrations, oldest first.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_schema::Migration),
             Box::new(m20261126_000002_create_sessions::Migration),
             Box::new(m20261126_000003_create_api_keys::Migration),
+            Box::new(m20261126_000004_create_oauth_tables::Migration),
         ]
     }
 }

@@ -15,7 +15,8 @@ use conduit_domain::{
     ArticleId, StoreError, UniqueField,
     api_key::{ApiKey, ApiKeyId, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug},
-    ports::{ApiKeyStore, ArticleQueries, ArticleStore, SessionStore, UserStore},
+    identity::IdentityLink,
+    ports::{ApiKeyStore, ArticleQueries, ArticleStore, IdentityLinks, SessionStore, UserStore},
     session::{NewSession, RefreshTokenHash, SessionId},
     time::Timestamp,
     user::{Email, NewUser, PasswordHash, User, Username},
@@ -24,7 +25,24 @@ use conduit_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use time::OffsetDateTime;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 12] = [
+    "api_keys",
+    "article_tags",
+    "articles",
+    "comments",
+    "favorites",
+    "follows",
+    "one_time_values",
+    "refresh_tokens",
+    "sessions",
+    "tags",
+    "user_identities",
+    "users",
+];
+
+/// The tables of the first three migrations, which remain when the sign-in migration is
+/// rolled back alone.
+const API_KEY_TABLES: [&str; 10] = [
     "api_keys",
     "article_tags",
     "articles",
@@ -38,7 +56,7 @@ const TABLES: [&str; 10] = [
 ];
 
 /// The tables of the first two migrations, which remain when the API keys migration is
-/// rolled back alone.
+/// rolled back too.
 const SESSION_TABLES: [&str; 9] = [
     "article_tags",
     "articles",
@@ -65,7 +83,7 @@ const FIRST_TABLES: [&str; 7] = [
 
 /// Every named secondary index; with the composite primary keys they give each foreign
 /// key an index that leads with it.
-const INDEXES: [&str; 13] = [
+const INDEXES: [&str; 14] = [
     "api_keys_user_id_created_at_idx",
     "article_tags_tag_id_article_id_idx",
     "articles_author_id_id_idx",
@@ -77,6 +95,7 @@ const INDEXES: [&str; 13] = [
     "refresh_tokens_session_id_idx",
     "sessions_user_id_last_used_at_idx",
     "tags_name_key",
+    "user_identities_user_id_idx",
     "users_email_lower_key",
     "users_username_lower_key",
 ];
@@ -202,6 +221,9 @@ async fn later_migrations_go_down_and_up_one_at_a_time() {
     for db in databases().await {
         let store = db.store();
         let conn = store.connection();
+        store.rollback(1).await.expect("sign-in tables down");
+        assert_eq!(tables(conn).await, set(&API_KEY_TABLES), "{}", db.url());
+        assert_eq!(applied(&store).await, 3, "{}", db.url());
         store.rollback(1).await.expect("API keys down");
         assert_eq!(tables(conn).await, set(&SESSION_TABLES), "{}", db.url());
         assert_eq!(applied(&store).await, 2, "{}", db.url());
@@ -288,6 +310,39 @@ async fn deleting_a_user_deletes_their_api_keys() {
         assert_eq!(
             strings(conn, "SELECT id FROM api_keys").await,
             set(&["ak_stays"]),
+            "{}",
+            db.url()
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_identity_links() {
+    for db in databases().await {
+        let store = db.store();
+        let conn = store.connection();
+        let gone = register(&store, "gone").await;
+        let stays = register(&store, "stays").await;
+        for (user, subject) in [(&gone, "sub-gone"), (&stays, "sub-stays")] {
+            IdentityLinks::link(
+                &store,
+                IdentityLink {
+                    provider: "github".into(),
+                    subject: subject.into(),
+                    user_id: user.id,
+                },
+                now(),
+            )
+            .await
+            .expect("identity linked");
+        }
+        conn.execute_unprepared(&format!("DELETE FROM users WHERE id = {}", gone.id.0))
+            .await
+            .expect("user deleted");
+        assert_eq!(
+            strings(conn, "SELECT subject FROM user_identities").await,
+            set(&["sub-stays"]),
             "{}",
             db.url()
         );

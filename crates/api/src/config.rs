@@ -25,6 +25,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Sign-in with identity providers.
+    pub oauth: OAuthConfig,
 }
 
 /// Listening socket and HTTP limits.
@@ -197,6 +199,64 @@ impl AuthConfig {
         }
         Ok(Some((keys, signing)))
     }
+}
+
+/// Sign-in with identity providers (ADR 0011).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The public address of this API (scheme, host, port), for the providers' callback:
+    /// `{public_url}/api/auth/oauth/{provider}/callback` must be registered with each.
+    pub public_url: String,
+    /// Frontend addresses a sign-in may return to (`returnTo` must start with one).
+    pub allowed_return_urls: Vec<String>,
+    /// Providers by id (`CONDUIT_OAUTH__PROVIDERS__<id>__KIND=github`, ...).
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            // The usual development servers of the RealWorld frontends.
+            allowed_return_urls: vec![
+                "http://localhost:4200/".into(),
+                "http://localhost:3000/".into(),
+                "http://localhost:5173/".into(),
+                "http://localhost:8080/".into(),
+            ],
+            providers: BTreeMap::new(),
+        }
+    }
+}
+
+/// One identity provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// `oidc` (any OpenID Connect provider, found by discovery) or `github`.
+    pub kind: ProviderKind,
+    /// For `oidc`: the issuer URL (discovery reads `{issuer}/.well-known/openid-configuration`).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The client id registered with the provider.
+    pub client_id: String,
+    /// The client secret, if the provider issued one.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Scopes beyond the defaults.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Kinds of identity provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenID Connect with discovery.
+    Oidc,
+    /// GitHub (OAuth 2.0 and its user API).
+    Github,
 }
 
 /// Logging.

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     RefreshTokenInvalid,
     /// 401: the API key is not ours, malformed, expired or revoked.
     ApiKeyInvalid,
+    /// 401: the OAuth login code is unknown, already used or expired.
+    LoginCodeInvalid,
     /// 403: the resource belongs to someone else.
     Forbidden,
     /// 403: the API key does not carry the scope this operation needs.
@@ -66,13 +68,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::MalformedJson,
         ErrorCode::TokenMissing,
         ErrorCode::TokenInvalid,
         ErrorCode::InvalidCredentials,
         ErrorCode::RefreshTokenInvalid,
         ErrorCode::ApiKeyInvalid,
+        ErrorCode::LoginCodeInvalid,
         ErrorCode::Forbidden,
         ErrorCode::InsufficientScope,
         ErrorCode::NotFound,
@@ -94,7 +97,8 @@ impl ErrorCode {
             | ErrorCode::TokenInvalid
             | ErrorCode::InvalidCredentials
             | ErrorCode::RefreshTokenInvalid
-            | ErrorCode::ApiKeyInvalid => 401,
+            | ErrorCode::ApiKeyInvalid
+            | ErrorCode::LoginCodeInvalid => 401,
             ErrorCode::Forbidden | ErrorCode::InsufficientScope => 403,
             ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
@@ -116,6 +120,7 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::RefreshTokenInvalid => "refresh_token_invalid",
             ErrorCode::ApiKeyInvalid => "api_key_invalid",
+            ErrorCode::LoginCodeInvalid => "login_code_invalid",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
@@ -150,6 +155,9 @@ impl ErrorCode {
             }
             ErrorCode::ApiKeyInvalid => {
                 "The `X-API-Key` is not one of ours, is malformed, has expired or was revoked. Create a new key."
+            }
+            ErrorCode::LoginCodeInvalid => {
+                "The login code from an OAuth sign-in is unknown, already used or expired (it lives one minute). Start the sign-in again."
             }
             ErrorCode::InsufficientScope => {
                 "The API key is valid but its scopes (or an attenuation of it) do not allow this operation. The message names the scope needed."
@@ -197,6 +205,7 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials => ("credentials", "invalid"),
             ErrorCode::RefreshTokenInvalid => ("refreshToken", "is invalid"),
             ErrorCode::ApiKeyInvalid => ("apiKey", "is invalid"),
+            ErrorCode::LoginCodeInvalid => ("code", "is invalid"),
             ErrorCode::InsufficientScope => ("apiKey", "does not allow articles:write"),
             ErrorCode::Forbidden => ("article", "forbidden"),
             ErrorCode::NotFound => ("article", "not found"),
@@ -356,6 +365,9 @@ impl From<Error> for ApiError {
             }
             Error::Unauthorized(AuthFailure::ApiKeyInvalid) => {
                 ApiError::from_body(ErrorCode::ApiKeyInvalid.example())
+            }
+            Error::Unauthorized(AuthFailure::LoginCodeInvalid) => {
+                ApiError::from_body(ErrorCode::LoginCodeInvalid.example())
             }
             Error::InsufficientScope(scope) => ApiError::new(
                 ErrorCode::InsufficientScope,

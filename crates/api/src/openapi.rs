@@ -14,10 +14,12 @@ use conduit_adapters::{
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     memory::MemoryStore,
     memory_api_keys::MemoryApiKeys,
+    memory_identity_links::MemoryIdentityLinks,
+    memory_one_time::MemoryOneTime,
     memory_sessions::MemorySessions,
     system::{RandomSlugSuffixes, SystemClock},
 };
-use conduit_app::{Conduit, Ports, SessionPolicy};
+use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};
 use conduit_domain::{
     Error, Invalid, Resource, UniqueField, ValidationErrors,
     api_key::{ApiKeyName, Scope},
@@ -88,6 +90,9 @@ pub fn standalone_document() -> Value {
             session_policy: SessionPolicy::default(),
             api_keys: Arc::new(MemoryApiKeys::new()),
             api_key_tokens: Arc::new(BiscuitApiKeys::generate()),
+            one_time: Arc::new(MemoryOneTime::new()),
+            identity_links: Arc::new(MemoryIdentityLinks::new()),
+            oauth: OAuthSettings::default(),
         })),
         _ => Value::Null,
     }
@@ -309,7 +314,9 @@ fn complete_operation(path: &str, operation: &mut Value) {
 
 /// The resource a path addresses, for 403 and 404 examples.
 fn resource_of(path: &str) -> Resource {
-    if path.starts_with("/api-keys") {
+    if path.starts_with("/auth/oauth") {
+        Resource::Provider
+    } else if path.starts_with("/api-keys") {
         Resource::ApiKey
     } else if path.starts_with("/auth/sessions") {
         Resource::Session
@@ -335,6 +342,9 @@ fn validation(errors: ValidationErrors) -> ErrorBody {
 fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) -> ErrorBody {
     let blank = String::new;
     match status {
+        401 if operation == "OAuthExchange" => {
+            body_of(Error::Unauthorized(AuthFailure::LoginCodeInvalid).into())
+        }
         401 if operation == "RefreshToken" => {
             body_of(Error::Unauthorized(AuthFailure::RefreshTokenInvalid).into())
         }
@@ -378,11 +388,19 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
                 })
                 .err(),
                 "UpdateArticle" => Some(ValidationErrors::single("tagList", Invalid::Null)),
-                "RefreshToken" => {
+                "OAuthStart" => Some(ValidationErrors::single(
+                    "returnTo",
+                    Invalid::Rule("is not an allowed address"),
+                )),
+                "OAuthCallback" => Some(ValidationErrors::single(
+                    "state",
+                    Invalid::Rule("is unknown or expired"),
+                )),
+                "RefreshToken" | "OAuthExchange" => {
                     return body_of(ApiError::new(
                         ErrorCode::ValidationFailed,
                         "body",
-                        "does not match the documented schema: failed to parse \"RefreshRequest\": Type \"string\" expects an input value.",
+                        "does not match the documented schema: expects a JSON object with a string field",
                     ));
                 }
                 "CreateApiKey" => parse::api_key(dto::NewApiKey {

@@ -6,12 +6,15 @@ use std::{net::SocketAddr, sync::Arc};
 use conduit_adapters::{
     biscuit::BiscuitApiKeys,
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
-    redis::RedisSessions,
+    oidc::{GithubProvider, GithubUrls, OidcProvider},
+    redis::{RedisOneTime, RedisSessions},
     sql::SqlStore,
     system::{RandomSlugSuffixes, SystemClock},
 };
-use conduit_app::{Conduit, Ports, SessionPolicy};
-use conduit_domain::ports::{ApiKeyStore, SessionStore, Stores};
+use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};
+use conduit_domain::ports::{
+    ApiKeyStore, IdentityLinks, IdentityProvider, OneTimeStore, SessionStore, Stores,
+};
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
     endpoint::{BoxEndpoint, make_sync},
@@ -25,13 +28,14 @@ use poem::{
 use poem_openapi::OpenApiService;
 
 use crate::{
-    config::{AuthConfig, Config},
+    config::{AuthConfig, Config, OAuthConfig, ProviderKind},
     error,
     headers::{self, SecurityHeaders},
     openapi,
     routes::{
         api_keys::ApiKeysApi, articles::ArticlesApi, auth::AuthApi, comments::CommentsApi,
-        cookie::CookiePolicy, profiles::ProfilesApi, tags::TagsApi, users::UsersApi,
+        cookie::CookiePolicy, oauth::OAuthApi, profiles::ProfilesApi, tags::TagsApi,
+        users::UsersApi,
     },
 };
 
@@ -61,6 +65,7 @@ pub enum StartupError {
 pub type Apis = (
     UsersApi,
     AuthApi,
+    OAuthApi,
     ApiKeysApi,
     ProfilesApi,
     ArticlesApi,
@@ -77,6 +82,10 @@ pub fn api_service(app: &Conduit, cookie: Option<CookiePolicy>) -> OpenApiServic
             cookie,
         },
         AuthApi {
+            app: app.clone(),
+            cookie,
+        },
+        OAuthApi {
             app: app.clone(),
             cookie,
         },
@@ -198,12 +207,22 @@ impl Application {
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?;
         }
-        let sessions = session_store(config, &store).await?;
+        // Two rustls crypto providers are in the tree (ring through sqlx, aws-lc-rs through
+        // reqwest); TLS set-up that relies on the process default needs one chosen. An
+        // error only means one was installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (sessions, one_time) = redis_or_database(config, &store).await?;
         let store = Arc::new(store);
+        let oauth = oauth_settings(&config.oauth).await;
         let app = Conduit::new(ports(
-            Stores::from_one(store.clone()),
-            sessions,
-            store,
+            Adapters {
+                stores: Stores::from_one(store.clone()),
+                sessions,
+                api_keys: store.clone(),
+                one_time,
+                identity_links: store,
+                oauth,
+            },
             &config.auth,
         )?);
         let endpoint = endpoint(&app, config);
@@ -242,19 +261,70 @@ impl Application {
 }
 
 /// The session store: Redis when configured, else the database.
-async fn session_store(
+/// Session and single-use stores: Redis when configured, else the database.
+async fn redis_or_database(
     config: &Config,
     store: &SqlStore,
-) -> Result<Arc<dyn SessionStore>, StartupError> {
+) -> Result<(Arc<dyn SessionStore>, Arc<dyn OneTimeStore>), StartupError> {
     match &config.redis.url {
         Some(url) => {
-            let redis = RedisSessions::connect(url.expose(), &config.redis.key_prefix)
+            let prefix = &config.redis.key_prefix;
+            let redis_error = |e: conduit_domain::StoreError| StartupError::Redis(e.to_string());
+            let sessions = RedisSessions::connect(url.expose(), prefix)
                 .await
-                .map_err(|e| StartupError::Redis(e.to_string()))?;
-            tracing::info!("sessions are kept in Redis");
-            Ok(Arc::new(redis))
+                .map_err(redis_error)?;
+            let one_time = RedisOneTime::connect(url.expose(), prefix)
+                .await
+                .map_err(redis_error)?;
+            tracing::info!("sessions and sign-in state are kept in Redis");
+            Ok((Arc::new(sessions), Arc::new(one_time)))
         }
-        None => Ok(Arc::new(store.clone())),
+        None => Ok((Arc::new(store.clone()), Arc::new(store.clone()))),
+    }
+}
+
+/// The configured identity providers. A provider that cannot be set up (its discovery
+/// document unreachable, say) is left out with an error in the log rather than keeping
+/// the whole API down.
+async fn oauth_settings(config: &OAuthConfig) -> OAuthSettings {
+    let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
+    for (id, provider) in &config.providers {
+        let secret = provider.client_secret.as_ref().map(|s| s.expose());
+        let built: Result<Arc<dyn IdentityProvider>, _> = match provider.kind {
+            ProviderKind::Oidc => OidcProvider::discover(
+                id,
+                provider.issuer.as_deref().unwrap_or_default(),
+                &provider.client_id,
+                secret,
+                provider.scopes.clone(),
+            )
+            .await
+            .map(|p| Arc::new(p) as Arc<dyn IdentityProvider>),
+            ProviderKind::Github => GithubProvider::new(
+                id,
+                &provider.client_id,
+                secret.unwrap_or_default(),
+                provider.scopes.clone(),
+                GithubUrls::default(),
+            )
+            .map(|p| Arc::new(p) as Arc<dyn IdentityProvider>),
+        };
+        match built {
+            Ok(built) => {
+                tracing::info!(provider = %id, "sign-in provider ready");
+                providers.push(built);
+            }
+            Err(err) => {
+                tracing::error!(provider = %id, error = %err, "sign-in provider unavailable")
+            }
+        }
+    }
+    OAuthSettings {
+        providers,
+        callback_base: format!("{}/api/auth/oauth", config.public_url.trim_end_matches('/')),
+        allowed_return_to: config.allowed_return_urls.clone(),
+        state_ttl: time::Duration::minutes(10),
+        code_ttl: time::Duration::minutes(1),
     }
 }
 
@@ -306,12 +376,17 @@ fn api_key_tokens(auth: &AuthConfig) -> Result<BiscuitApiKeys, StartupError> {
     }
 }
 
-fn ports(
+/// The storage and sign-in adapters chosen at start-up.
+struct Adapters {
     stores: Stores,
     sessions: Arc<dyn SessionStore>,
     api_keys: Arc<dyn ApiKeyStore>,
-    auth: &AuthConfig,
-) -> Result<Ports, StartupError> {
+    one_time: Arc<dyn OneTimeStore>,
+    identity_links: Arc<dyn IdentityLinks>,
+    oauth: OAuthSettings,
+}
+
+fn ports(adapters: Adapters, auth: &AuthConfig) -> Result<Ports, StartupError> {
     let cost = Argon2Cost {
         memory_kib: auth.argon2_memory_kib,
         iterations: auth.argon2_iterations,
@@ -320,19 +395,22 @@ fn ports(
     let hasher = Argon2Hasher::new(cost, auth.argon2_concurrency)
         .map_err(|e| StartupError::Config(e.to_string()))?;
     Ok(Ports {
-        stores,
+        stores: adapters.stores,
         hasher: Arc::new(hasher),
         tokens: Arc::new(access_tokens(auth)?),
         clock: Arc::new(SystemClock),
         slugs: Arc::new(RandomSlugSuffixes),
-        sessions,
+        sessions: adapters.sessions,
         refresh_tokens: Arc::new(RandomRefreshTokens),
         session_policy: SessionPolicy {
             idle: seconds(auth.session_idle_seconds),
             absolute: seconds(auth.session_absolute_seconds),
             grace: seconds(auth.refresh_grace_seconds),
         },
-        api_keys,
+        api_keys: adapters.api_keys,
         api_key_tokens: Arc::new(api_key_tokens(auth)?),
+        one_time: adapters.one_time,
+        identity_links: adapters.identity_links,
+        oauth: adapters.oauth,
     })
 }

@@ -8,19 +8,21 @@
 use std::sync::Arc;
 
 use conduit_domain::ports::{
-    ApiKeyStore, ApiKeyTokens, Clock, PasswordHasher, RefreshTokens, SessionStore, SlugSuffixes,
-    Stores, TokenService,
+    ApiKeyStore, ApiKeyTokens, Clock, IdentityLinks, OneTimeStore, PasswordHasher, RefreshTokens,
+    SessionStore, SlugSuffixes, Stores, TokenService,
 };
 
 mod api_keys;
 mod articles;
 mod comments;
+mod oauth;
 mod profiles;
 mod sessions;
 mod users;
 
 pub use api_keys::{CreateApiKey, IssuedApiKey};
 pub use articles::{CreateArticle, UpdateArticle};
+pub use oauth::{OAuthSettings, Redirect};
 pub use sessions::{SessionPolicy, SessionView};
 pub use users::{Authenticated, ClientInfo, Login, Register, UpdateUser};
 
@@ -47,6 +49,12 @@ pub struct Ports {
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// API key tokens (Biscuit).
     pub api_key_tokens: Arc<dyn ApiKeyTokens>,
+    /// Single-use values (pending OAuth logins, login codes).
+    pub one_time: Arc<dyn OneTimeStore>,
+    /// Provider identities linked to accounts.
+    pub identity_links: Arc<dyn IdentityLinks>,
+    /// OAuth login settings and providers.
+    pub oauth: OAuthSettings,
 }
 
 impl std::fmt::Debug for Ports {
@@ -83,6 +91,8 @@ pub(crate) mod testing {
         crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
         memory::MemoryStore,
         memory_api_keys::MemoryApiKeys,
+        memory_identity_links::MemoryIdentityLinks,
+        memory_one_time::MemoryOneTime,
         memory_sessions::MemorySessions,
         system::{RandomSlugSuffixes, SystemClock},
     };
@@ -108,6 +118,9 @@ pub(crate) mod testing {
             },
             api_keys: Arc::new(MemoryApiKeys::new()),
             api_key_tokens: Arc::new(BiscuitApiKeys::generate()),
+            one_time: Arc::new(MemoryOneTime::new()),
+            identity_links: Arc::new(MemoryIdentityLinks::new()),
+            oauth: crate::OAuthSettings::default(),
         })
     }
 

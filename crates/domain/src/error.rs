@@ -151,6 +151,8 @@ pub enum Resource {
     Session,
     /// One of the signed-in user's API keys.
     ApiKey,
+    /// A configured identity provider (OAuth login).
+    Provider,
 }
 
 impl Resource {
@@ -163,6 +165,7 @@ impl Resource {
             Resource::User => "user",
             Resource::Session => "session",
             Resource::ApiKey => "apiKey",
+            Resource::Provider => "provider",
         }
     }
 }
@@ -203,6 +206,8 @@ pub enum AuthFailure {
     RefreshTokenInvalid,
     /// The API key is not ours, malformed, expired or revoked.
     ApiKeyInvalid,
+    /// The OAuth login code is unknown, used or expired.
+    LoginCodeInvalid,
 }
 
 /// What a storage port can fail with.

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod article;
 pub mod comment;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod ports;
 pub mod session;

@@ -14,6 +14,7 @@ use crate::{
     },
     comment::{CommentRef, CommentView, NewComment},
     error::{AuthFailure, BoxError},
+    identity::{AuthorizationStart, ExternalIdentity, IdentityError, IdentityLink},
     session::{
         NewSession, RefreshToken, RefreshTokenHash, Rotation, RotationRules, Session, SessionId,
     },
@@ -206,6 +207,46 @@ pub trait ApiKeyTokens: Send + Sync + 'static {
         scope: Scope,
         now: Timestamp,
     ) -> Result<VerifiedKey, ApiKeyFailure>;
+}
+
+/// One OAuth 2.0 / OpenID Connect identity provider.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync + 'static {
+    /// Our id for the provider (the `{provider}` in the login URLs).
+    fn id(&self) -> &str;
+    /// Starts an authorization-code flow with PKCE, `state` and (for OpenID Connect) a
+    /// nonce; the provider will send the browser back to `redirect_uri`.
+    async fn start(&self, redirect_uri: &str) -> Result<AuthorizationStart, BoxError>;
+    /// Exchanges the code for tokens (sending the PKCE verifier), verifies the ID token
+    /// (signature, issuer, audience, expiry, `nonce`) or reads the provider's user API,
+    /// and describes the person.
+    async fn finish(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+        redirect_uri: &str,
+    ) -> Result<ExternalIdentity, IdentityError>;
+}
+
+/// Short-lived, single-use values: pending logins (by `state`) and login codes.
+#[async_trait]
+pub trait OneTimeStore: Send + Sync + 'static {
+    /// Stores `value` under `key` until `expires_at`; replaces any previous value.
+    async fn put(&self, key: &str, value: String, expires_at: Timestamp) -> Result<(), StoreError>;
+    /// Removes and returns the value under `key` if it has not expired at `now`: a
+    /// second `take` of the same key finds nothing, even when two race.
+    async fn take(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
+}
+
+/// Which account each provider identity signs in to.
+#[async_trait]
+pub trait IdentityLinks: Send + Sync + 'static {
+    /// The account linked to `subject` at `provider`.
+    async fn user_for(&self, provider: &str, subject: &str) -> Result<Option<UserId>, StoreError>;
+    /// Links `subject` at `provider` to `user`; linking an identity that is already
+    /// linked (to anyone) is a no-op that returns the existing link's user.
+    async fn link(&self, link: IdentityLink, at: Timestamp) -> Result<UserId, StoreError>;
 }
 
 /// Every storage port, as one adapter (or a set of decorators) provides them.

@@ -49,6 +49,10 @@ use time::OffsetDateTime;
 
 use crate::memory_sessions::is_live;
 
+mod one_time;
+
+pub use one_time::RedisOneTime;
+
 /// How long connecting, or any one command, may take before the store reports itself
 /// unavailable.
 const TIMEOUT: StdDuration = StdDuration::from_secs(5);

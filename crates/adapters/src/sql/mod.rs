@@ -17,6 +17,8 @@ mod articles;
 mod comments;
 mod entity;
 mod error;
+mod identity_links;
+mod one_time;
 mod rows;
 mod sessions;
 #[cfg(feature = "testing")]

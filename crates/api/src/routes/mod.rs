@@ -12,6 +12,7 @@ pub mod articles;
 pub mod auth;
 pub mod comments;
 pub mod cookie;
+pub mod oauth;
 pub mod profiles;
 pub mod tags;
 pub mod users;

@@ -9,5 +9,6 @@ mod comments;
 mod docs;
 mod errors;
 mod helpers;
+mod oauth;
 mod profiles;
 mod users;

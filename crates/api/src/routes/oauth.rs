@@ -1,0 +1,157 @@
+//! `/auth/oauth/*`: sign-in with a third-party identity provider (ADR 0011).
+
+use conduit_app::Conduit;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::Example,
+};
+
+use super::{
+    ApiTags, SignedIn,
+    cookie::{CookiePolicy, sign_in_answer},
+    users::client,
+};
+
+crate::operation_errors!(
+    /// Errors of `GET /auth/oauth/{provider}/start`.
+    OAuthStartErrors {
+        NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
+        Unprocessable = 422: "`returnTo` is not one of the allowed frontend addresses (`validation_failed`, key `returnTo`).",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `GET /auth/oauth/{provider}/callback`.
+    OAuthCallbackErrors {
+        NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
+        Unprocessable = 422: "`state` is unknown, already used, expired or from another provider (`validation_failed`, key `state`); nowhere safe to send the browser.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `POST /auth/oauth/exchange`.
+    OAuthExchangeErrors with_body {
+        Unauthorized = 401: "The login code is unknown, already used or expired (`login_code_invalid`).",
+        Unprocessable = 422: "The body has no `code` string (`validation_failed`, key `body`).",
+    }
+);
+
+/// `302 Found`: the browser goes on to `Location`.
+#[derive(Debug, ApiResponse)]
+pub enum Redirected {
+    /// Follow `Location`.
+    #[oai(status = 302)]
+    Found(
+        /// Where the browser goes next.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+/// Body of `POST /auth/oauth/exchange`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LoginCodeRequest {
+    /// The `code` from the fragment of the frontend URL the sign-in ended on.
+    pub code: String,
+}
+
+impl Example for LoginCodeRequest {
+    fn example() -> Self {
+        LoginCodeRequest {
+            code: "rt_9kQ2xVb7LmN4pR8sT1uW3yZ5aC6dE0fGhJ2kL4mN6pQ".into(),
+        }
+    }
+}
+
+/// Sign-in with identity providers.
+#[derive(Debug, Clone)]
+pub struct OAuthApi {
+    /// The application.
+    pub app: Conduit,
+    /// The refresh-token cookie, when on.
+    pub cookie: Option<CookiePolicy>,
+}
+
+#[OpenApi(tag = "ApiTags::UserAndAuthentication")]
+impl OAuthApi {
+    /// Start signing in with a provider
+    ///
+    /// Redirects the browser to the provider (authorization code flow with PKCE and
+    /// `state`; OpenID Connect `nonce` where the provider speaks it). When the person has
+    /// signed in there, the browser comes back to `returnTo` with `#code=<login code>`
+    /// (or `#error=<reason>`) in the URL fragment; post the code to
+    /// `/auth/oauth/exchange`.
+    #[oai(
+        path = "/auth/oauth/:provider/start",
+        method = "get",
+        operation_id = "OAuthStart"
+    )]
+    async fn start(
+        &self,
+        /// The provider's id, as configured (`github`, or an OpenID Connect provider).
+        provider: Path<String>,
+        /// The frontend page to come back to; must start with an allowed address.
+        #[oai(name = "returnTo")]
+        return_to: Query<String>,
+    ) -> Result<Redirected, OAuthStartErrors> {
+        let redirect = self.app.oauth_start(&provider.0, &return_to.0).await?;
+        Ok(Redirected::Found(redirect.0))
+    }
+
+    /// Provider callback
+    ///
+    /// Where the provider sends the browser back. Not for clients to call: it exchanges
+    /// the code, matches or creates the account (an existing account is linked only
+    /// through an email the provider has verified), and redirects to the frontend with a
+    /// one-time login code in the URL fragment, which servers never see.
+    #[oai(
+        path = "/auth/oauth/:provider/callback",
+        method = "get",
+        operation_id = "OAuthCallback"
+    )]
+    async fn callback(
+        &self,
+        /// The provider's id.
+        provider: Path<String>,
+        /// The authorization code.
+        code: Query<Option<String>>,
+        /// The `state` from the start of the flow.
+        state: Query<String>,
+        /// Set by the provider when the person refused or the provider failed.
+        error: Query<Option<String>>,
+    ) -> Result<Redirected, OAuthCallbackErrors> {
+        let redirect = self
+            .app
+            .oauth_callback(&provider.0, code.0.as_deref(), &state.0, error.0.as_deref())
+            .await?;
+        Ok(Redirected::Found(redirect.0))
+    }
+
+    /// Exchange a login code for tokens
+    ///
+    /// Turns the one-time login code of an OAuth sign-in into the same answer as a
+    /// password login (access token and refresh token, a new session). Each code works
+    /// once, within a minute.
+    #[oai(
+        path = "/auth/oauth/exchange",
+        method = "post",
+        operation_id = "OAuthExchange"
+    )]
+    async fn exchange(
+        &self,
+        body: Json<LoginCodeRequest>,
+        /// Shown later in the session list.
+        #[oai(name = "User-Agent")]
+        user_agent: Header<Option<String>>,
+    ) -> Result<SignedIn, OAuthExchangeErrors> {
+        let signed_in = self
+            .app
+            .oauth_exchange(&body.0.code, client(user_agent))
+            .await?;
+        let (body, cookie) = sign_in_answer(self.cookie, signed_in);
+        Ok(SignedIn::Ok(Json(body), cookie))
+    }
+}

@@ -1,0 +1,105 @@
+// A local OpenID Connect provider for Conduit's sign-in tests, built on oauth2-mock-server.
+//
+//   node server.mjs [port]        (or PORT=8089 node server.mjs; default 8089)
+//
+// Listens on 127.0.0.1 only; the issuer is http://127.0.0.1:<port>. Its /authorize
+// endpoint signs everybody in at once (no login page): it redirects straight back to the
+// redirect_uri with a code. Tokens from the authorization-code grant describe one test
+// user, unless the authorization request named another with `login_hint=<email>`:
+//
+//   sub                oidc-subject-1              (oidc-subject-<email> with a hint)
+//   email              oidc-user@example.com       (the hint)
+//   email_verified     true
+//   preferred_username oidcuser                    (the hint's local part)
+//   name, picture      fixed values
+//
+// PKCE (S256), the nonce and the audience (the client id) are handled by the mock itself.
+
+import { OAuth2Server } from 'oauth2-mock-server';
+
+const HOST = '127.0.0.1';
+const DEFAULT_PORT = 8089;
+
+const DEFAULT_USER = {
+  sub: 'oidc-subject-1',
+  email: 'oidc-user@example.com',
+  preferred_username: 'oidcuser',
+};
+
+function port() {
+  const raw = process.argv[2] ?? process.env.PORT ?? String(DEFAULT_PORT);
+  const value = Number.parseInt(raw, 10);
+  if (!Number.isInteger(value) || value < 0 || value > 65535 || String(value) !== raw.trim()) {
+    console.error(`oidc-mock: not a port number: ${raw}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function userFor(hint) {
+  if (hint === undefined || hint === '') {
+    return DEFAULT_USER;
+  }
+  return {
+    sub: `oidc-subject-${hint}`,
+    email: hint,
+    preferred_username: hint.split('@')[0],
+  };
+}
+
+const server = new OAuth2Server();
+// The ID token's signature is what the client checks against /jwks.
+await server.issuer.keys.generate('RS256');
+
+// Who signed in, by authorization code: the authorize step sees the login hint, the
+// token step only the code. Entries leave when their code is redeemed.
+const usersByCode = new Map();
+
+server.service.on('beforeAuthorizeRedirect', (redirect, req) => {
+  const code = redirect.url.searchParams.get('code');
+  if (code === null) {
+    return;
+  }
+  const hint = typeof req.query.login_hint === 'string' ? req.query.login_hint : undefined;
+  usersByCode.set(code, userFor(hint));
+});
+
+// Runs for the access token and the ID token of each response; both get the claims, so
+// the subject is the same in either.
+server.service.on('beforeTokenSigning', (token, req) => {
+  if (req.body?.grant_type !== 'authorization_code') {
+    return;
+  }
+  const user = usersByCode.get(req.body.code) ?? DEFAULT_USER;
+  Object.assign(token.payload, {
+    sub: user.sub,
+    email: user.email,
+    email_verified: true,
+    preferred_username: user.preferred_username,
+    name: 'OIDC Test User',
+    picture: 'https://example.com/oidc-user.png',
+  });
+});
+
+// The code is single-use: forget its user once both tokens are built.
+server.service.on('beforeResponse', (_response, req) => {
+  if (req.body?.grant_type === 'authorization_code') {
+    usersByCode.delete(req.body.code);
+  }
+});
+
+const listenPort = port();
+// The mock would name itself http://localhost:<port>; clients must use the issuer
+// verbatim (OpenID Connect compares it as a string), so name the address it listens on.
+if (listenPort !== 0) {
+  server.issuer.url = `http://${HOST}:${listenPort}`;
+}
+await server.start(listenPort, HOST);
+console.log(`oidc-mock: issuer ${server.issuer.url}`);
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    await server.stop();
+    process.exit(0);
+  });
+}
