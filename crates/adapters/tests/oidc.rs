@@ -8,7 +8,7 @@
 //! so a client that does not follow redirects plays the browser: it reads the code from
 //! the `Location` of that redirect.
 
-use std::io::Write;
+mod support;
 
 use conduit_adapters::oidc::OidcProvider;
 use conduit_domain::{
@@ -26,21 +26,11 @@ const CLIENT_ID: &str = "conduit-test-client";
 /// When `TEST_OIDC_ISSUER` is unset under CI.
 fn issuer() -> Option<String> {
     static NOTICE: std::sync::Once = std::sync::Once::new();
-    match std::env::var("TEST_OIDC_ISSUER") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
-        _ if std::env::var_os("CI").is_none() => {
-            // Once, rather than once per test; to stderr so the harness shows it.
-            NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "TEST_OIDC_ISSUER is not set: the OpenID Connect tests were not run \
-                     (start tools/oidc-mock and set it to run them)"
-                );
-            });
-            None
-        }
-        _ => panic!("under CI, TEST_OIDC_ISSUER must name the mock OpenID Connect provider"),
-    }
+    support::configured(
+        "TEST_OIDC_ISSUER",
+        "the OpenID Connect tests against tools/oidc-mock",
+        &NOTICE,
+    )
 }
 
 async fn provider(issuer: &str) -> OidcProvider {

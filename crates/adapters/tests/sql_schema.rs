@@ -8,7 +8,9 @@
 //! required, so the PostgreSQL half cannot be skipped unnoticed.
 #![cfg(feature = "testing")]
 
-use std::{collections::BTreeSet, io::Write, sync::Arc};
+mod support;
+
+use std::{collections::BTreeSet, sync::Arc};
 
 use conduit_adapters::sql::{SqlStore, testing::TestDb};
 use conduit_domain::{
@@ -103,16 +105,7 @@ const INDEXES: [&str; 14] = [
 /// The databases a test runs on: SQLite always, PostgreSQL when configured.
 async fn databases() -> Vec<TestDb> {
     let mut dbs = vec![TestDb::sqlite().await];
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) => dbs.push(TestDb::postgres(&url).await),
-        Err(std::env::VarError::NotPresent) if std::env::var_os("CI").is_none() => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "TEST_DATABASE_URL is not set: PostgreSQL half of this test not run"
-            );
-        }
-        Err(err) => panic!("TEST_DATABASE_URL must name a PostgreSQL server: {err}"),
-    }
+    dbs.extend(support::postgres_db("the PostgreSQL halves of the SQL schema tests").await);
     dbs
 }
 

@@ -120,6 +120,8 @@ impl Conduit {
         state: &str,
         provider_error: Option<&str>,
     ) -> Result<Redirect, Error> {
+        // An unknown provider is "not found" before any state is spent.
+        let idp = self.provider(provider)?;
         let now = self.ports.clock.now();
         let bad_state = || {
             Error::Validation(ValidationErrors::single(
@@ -150,8 +152,7 @@ impl Conduit {
         let Some(code) = code else {
             return back("error=invalid_request".into());
         };
-        let identity = match self
-            .provider(provider)?
+        let identity = match idp
             .finish(code, verifier, nonce, &self.callback_url(provider))
             .await
         {

@@ -12,51 +12,23 @@
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
 
 mod suite;
+#[path = "../support/mod.rs"]
+mod support;
 
-use std::{future::Future, panic, sync::Arc};
+use std::sync::Arc;
 
+#[cfg(feature = "testing")]
+use conduit_adapters::sql::testing::TestDb;
 use conduit_adapters::{memory::MemoryStore, memory_api_keys::MemoryApiKeys};
 use suite::Subject;
 
-/// What a backend keeps alive during one test and tears down after it.
-trait Backend: Send + 'static {
-    /// Releases what the test used (a database).
-    async fn tear_down(self);
-}
-
-impl Backend for () {
-    async fn tear_down(self) {}
-}
-
-/// Runs `test` on the subject `setup` provides, then tears the backend down whether or
-/// not the test panicked, then lets the panic through so the test still fails.
-///
-/// `setup` answers `None` when the backend is not available in this environment.
-async fn run<B, T, F>(setup: impl Future<Output = Option<(Subject, B)>>, test: T)
-where
-    B: Backend,
-    T: FnOnce(Subject) -> F,
-    F: Future<Output = ()> + Send + 'static,
-{
-    let Some((subject, backend)) = setup.await else {
-        return;
-    };
-    // A spawned task turns a panic into a value, so tear-down still runs before it is
-    // resumed.
-    let outcome = tokio::spawn(test(subject)).await;
-    backend.tear_down().await;
-    if let Err(failure) = outcome {
-        match failure.try_into_panic() {
-            Ok(payload) => panic::resume_unwind(payload),
-            Err(failure) => panic!("API key contract test did not finish: {failure}"),
-        }
-    }
-}
+/// The suite's name in messages.
+const SUITE: &str = "API key";
 
 /// Declares, in a module named `$backend`, one test per suite test, each running on the
 /// subject that `$setup` (an expression giving a future of `Option<(Subject, impl
-/// Backend)>`) provides. Every `pub async fn` of `suite.rs` must be listed here; one that
-/// is not is dead code, which the lints refuse.
+/// support::Backend)>`) provides. Every `pub async fn` of `suite.rs` must be listed
+/// here; one that is not is dead code, which the lints refuse.
 macro_rules! api_key_tests {
     ($backend:ident, $setup:expr) => {
         api_key_tests!(@each $backend, $setup;
@@ -81,7 +53,7 @@ macro_rules! api_key_tests {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    run($setup, suite::$test).await;
+                    support::run(SUITE, $setup, suite::$test).await;
                 }
             )+
         }
@@ -96,74 +68,18 @@ api_key_tests!(memory, async {
     Some((subject, ()))
 });
 
+/// The subject of a SQL backend: keys and users in its database.
 #[cfg(feature = "testing")]
-mod sql_backends {
-    use std::io::Write;
-
-    use conduit_adapters::sql::testing::TestDb;
-
-    use super::*;
-
-    impl Backend for TestDb {
-        async fn tear_down(self) {
-            self.cleanup().await;
-        }
-    }
-
-    fn subject(db: &TestDb) -> Subject {
-        let store = Arc::new(db.store());
-        Subject {
-            keys: store.clone(),
-            users: store,
-        }
-    }
-
-    /// The value of `var`, or `None` (after a one-time notice) when it is unset outside
-    /// CI.
-    ///
-    /// # Panics
-    ///
-    /// When `var` is unset under CI, or is not valid Unicode.
-    fn configured(var: &str, backend: &str, notice: &std::sync::Once) -> Option<String> {
-        match std::env::var(var) {
-            Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
-            Ok(_) | Err(std::env::VarError::NotPresent) if std::env::var_os("CI").is_none() => {
-                // Written to stderr directly so the notice shows even when the test
-                // harness captures output; once, rather than once per test.
-                notice.call_once(|| {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "{var} is not set: the {backend}::* API key tests were not run \
-                         (they pass empty)"
-                    );
-                });
-                None
-            }
-            Ok(_) | Err(std::env::VarError::NotPresent) => {
-                panic!("under CI, {var} must name a server for the {backend} API key tests")
-            }
-            Err(err) => panic!("{var} is unusable: {err}"),
-        }
-    }
-
-    /// A migrated SQLite database of its own.
-    pub(crate) async fn sqlite() -> Option<(Subject, TestDb)> {
-        let db = TestDb::sqlite().await;
-        Some((subject(&db), db))
-    }
-
-    /// A migrated PostgreSQL database of its own, on the server `TEST_DATABASE_URL`
-    /// names.
-    pub(crate) async fn postgres() -> Option<(Subject, TestDb)> {
-        static NOTICE: std::sync::Once = std::sync::Once::new();
-        let url = configured("TEST_DATABASE_URL", "postgres", &NOTICE)?;
-        let db = TestDb::postgres(&url).await;
-        Some((subject(&db), db))
+fn sql_subject(db: &TestDb) -> Subject {
+    let store = Arc::new(db.store());
+    Subject {
+        keys: store.clone(),
+        users: store,
     }
 }
 
 #[cfg(feature = "testing")]
-api_key_tests!(sqlite, sql_backends::sqlite());
+api_key_tests!(sqlite, support::sqlite(sql_subject));
 
 #[cfg(feature = "testing")]
-api_key_tests!(postgres, sql_backends::postgres());
+api_key_tests!(postgres, support::postgres(SUITE, sql_subject));

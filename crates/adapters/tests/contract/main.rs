@@ -6,51 +6,23 @@
 //! (an admin URL such as `postgres://postgres@127.0.0.1:5432/test`).
 
 mod suite;
+#[path = "../support/mod.rs"]
+mod support;
 
-use std::{future::Future, panic, sync::Arc};
+use std::sync::Arc;
 
 use conduit_adapters::memory::MemoryStore;
+#[cfg(feature = "testing")]
+use conduit_adapters::sql::testing::TestDb;
 use conduit_domain::ports::Stores;
 
-/// What a backend keeps alive during one test and tears down after it.
-trait Backend: Send + 'static {
-    /// Releases what the test used (for a database: drops it).
-    async fn tear_down(self);
-}
-
-impl Backend for () {
-    async fn tear_down(self) {}
-}
-
-/// Runs `test` on the stores `setup` provides, then tears the backend down whether or
-/// not the test panicked, then lets the panic through so the test still fails.
-///
-/// `setup` answers `None` when the backend is not available in this environment.
-async fn run<B, T, F>(setup: impl Future<Output = Option<(Stores, B)>>, test: T)
-where
-    B: Backend,
-    T: FnOnce(Stores) -> F,
-    F: Future<Output = ()> + Send + 'static,
-{
-    let Some((stores, backend)) = setup.await else {
-        return;
-    };
-    // A spawned task turns a panic into a value, so tear-down still runs before it is
-    // resumed.
-    let outcome = tokio::spawn(test(stores)).await;
-    backend.tear_down().await;
-    if let Err(failure) = outcome {
-        match failure.try_into_panic() {
-            Ok(payload) => panic::resume_unwind(payload),
-            Err(failure) => panic!("contract test did not finish: {failure}"),
-        }
-    }
-}
+/// The suite's name in messages.
+const SUITE: &str = "contract";
 
 /// Declares, in a module named `$backend`, one `#[tokio::test]` per suite test, each
 /// running on the stores that `$setup` (an expression giving a future of
-/// `Option<(Stores, impl Backend)>`) provides. Every `pub async fn` of `suite.rs` must be
-/// listed here; one that is not is dead code, which the lints refuse.
+/// `Option<(Stores, impl support::Backend)>`) provides. Every `pub async fn` of `suite.rs`
+/// must be listed here; one that is not is dead code, which the lints refuse.
 macro_rules! contract_tests {
     ($backend:ident, $setup:expr) => {
         contract_tests!(@each $backend, $setup;
@@ -104,7 +76,7 @@ macro_rules! contract_tests {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    run($setup, suite::$test).await;
+                    support::run(SUITE, $setup, suite::$test).await;
                 }
             )+
         }
@@ -115,57 +87,14 @@ contract_tests!(memory, async {
     Some((Stores::from_one(Arc::new(MemoryStore::new())), ()))
 });
 
+/// The stores of a SQL backend's database.
 #[cfg(feature = "testing")]
-mod sql_backends {
-    use std::{io::Write, sync::Once};
-
-    use conduit_adapters::sql::testing::TestDb;
-
-    use super::*;
-
-    impl Backend for TestDb {
-        async fn tear_down(self) {
-            self.cleanup().await;
-        }
-    }
-
-    /// A migrated SQLite database of its own.
-    pub(crate) async fn sqlite() -> Option<(Stores, TestDb)> {
-        let db = TestDb::sqlite().await;
-        Some((Stores::from_one(Arc::new(db.store())), db))
-    }
-
-    /// A migrated PostgreSQL database of its own, on the server `TEST_DATABASE_URL`
-    /// names. Without that variable the test is skipped with a notice, except under CI,
-    /// where a skipped backend would pass unnoticed.
-    pub(crate) async fn postgres() -> Option<(Stores, TestDb)> {
-        let url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) => url,
-            Err(std::env::VarError::NotPresent) if std::env::var_os("CI").is_none() => {
-                static NOTICE: Once = Once::new();
-                // Written to stderr directly so the notice shows even when the test
-                // harness captures output; once, rather than once per test.
-                NOTICE.call_once(|| {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "TEST_DATABASE_URL is not set: the postgres::* contract tests \
-                         were not run (they pass empty)"
-                    );
-                });
-                return None;
-            }
-            Err(std::env::VarError::NotPresent) => {
-                panic!("under CI, TEST_DATABASE_URL must name a PostgreSQL server")
-            }
-            Err(err) => panic!("TEST_DATABASE_URL is unusable: {err}"),
-        };
-        let db = TestDb::postgres(&url).await;
-        Some((Stores::from_one(Arc::new(db.store())), db))
-    }
+fn sql_stores(db: &TestDb) -> Stores {
+    Stores::from_one(Arc::new(db.store()))
 }
 
 #[cfg(feature = "testing")]
-contract_tests!(sqlite, sql_backends::sqlite());
+contract_tests!(sqlite, support::sqlite(sql_stores));
 
 #[cfg(feature = "testing")]
-contract_tests!(postgres, sql_backends::postgres());
+contract_tests!(postgres, support::postgres(SUITE, sql_stores));

@@ -12,46 +12,18 @@
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
 
 mod suite;
+#[path = "../support/mod.rs"]
+mod support;
 
-use std::{future::Future, panic, sync::Arc};
+use std::sync::Arc;
 
+#[cfg(feature = "testing")]
+use conduit_adapters::sql::testing::TestDb;
 use conduit_adapters::{memory::MemoryStore, memory_identity_links::MemoryIdentityLinks};
 use suite::Subject;
 
-/// What a backend keeps alive during one test and tears down after it.
-trait Backend: Send + 'static {
-    /// Releases what the test used (a database).
-    async fn tear_down(self);
-}
-
-impl Backend for () {
-    async fn tear_down(self) {}
-}
-
-/// Runs `test` on the subject `setup` provides, then tears the backend down whether or
-/// not the test panicked, then lets the panic through so the test still fails.
-///
-/// `setup` answers `None` when the backend is not available in this environment.
-async fn run<B, T, F>(setup: impl Future<Output = Option<(Subject, B)>>, test: T)
-where
-    B: Backend,
-    T: FnOnce(Subject) -> F,
-    F: Future<Output = ()> + Send + 'static,
-{
-    let Some((subject, backend)) = setup.await else {
-        return;
-    };
-    // A spawned task turns a panic into a value, so tear-down still runs before it is
-    // resumed.
-    let outcome = tokio::spawn(test(subject)).await;
-    backend.tear_down().await;
-    if let Err(failure) = outcome {
-        match failure.try_into_panic() {
-            Ok(payload) => panic::resume_unwind(payload),
-            Err(failure) => panic!("identity links contract test did not finish: {failure}"),
-        }
-    }
-}
+/// The suite's name in messages.
+const SUITE: &str = "identity links";
 
 /// Declares, in a module named `$backend`, one test per suite test, each running on the
 /// subject that `$setup` provides. Every `pub async fn` of `suite.rs` must be listed
@@ -76,7 +48,7 @@ macro_rules! identity_links_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    run($setup, suite::$test).await;
+                    support::run(SUITE, $setup, suite::$test).await;
                 }
             )+
         }
@@ -91,66 +63,18 @@ identity_links_tests!(memory, async {
     Some((subject, ()))
 });
 
+/// The subject of a SQL backend: links and users in its database.
 #[cfg(feature = "testing")]
-mod sql_backends {
-    use std::io::Write;
-
-    use conduit_adapters::sql::testing::TestDb;
-
-    use super::*;
-
-    impl Backend for TestDb {
-        async fn tear_down(self) {
-            self.cleanup().await;
-        }
-    }
-
-    fn subject(db: &TestDb) -> Subject {
-        let store = Arc::new(db.store());
-        Subject {
-            links: store.clone(),
-            users: store,
-        }
-    }
-
-    /// A migrated SQLite database of its own.
-    pub(crate) async fn sqlite() -> Option<(Subject, TestDb)> {
-        let db = TestDb::sqlite().await;
-        Some((subject(&db), db))
-    }
-
-    /// A migrated PostgreSQL database of its own, on the server `TEST_DATABASE_URL`
-    /// names; `None` (after a one-time notice) when it is unset outside CI.
-    ///
-    /// # Panics
-    ///
-    /// When `TEST_DATABASE_URL` is unset under CI, or is not valid Unicode.
-    pub(crate) async fn postgres() -> Option<(Subject, TestDb)> {
-        static NOTICE: std::sync::Once = std::sync::Once::new();
-        let url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
-            Ok(_) | Err(std::env::VarError::NotPresent) if std::env::var_os("CI").is_none() => {
-                NOTICE.call_once(|| {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "TEST_DATABASE_URL is not set: the postgres::* identity links tests \
-                         were not run (they pass empty)"
-                    );
-                });
-                return None;
-            }
-            Ok(_) | Err(std::env::VarError::NotPresent) => {
-                panic!("under CI, TEST_DATABASE_URL must name a server for the postgres tests")
-            }
-            Err(err) => panic!("TEST_DATABASE_URL is unusable: {err}"),
-        };
-        let db = TestDb::postgres(&url).await;
-        Some((subject(&db), db))
+fn sql_subject(db: &TestDb) -> Subject {
+    let store = Arc::new(db.store());
+    Subject {
+        links: store.clone(),
+        users: store,
     }
 }
 
 #[cfg(feature = "testing")]
-identity_links_tests!(sqlite, sql_backends::sqlite());
+identity_links_tests!(sqlite, support::sqlite(sql_subject));
 
 #[cfg(feature = "testing")]
-identity_links_tests!(postgres, sql_backends::postgres());
+identity_links_tests!(postgres, support::postgres(SUITE, sql_subject));
