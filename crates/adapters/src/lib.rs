@@ -9,6 +9,7 @@ pub mod memory_identity_links;
 pub mod memory_one_time;
 pub mod memory_sessions;
 pub mod oidc;
+pub mod rate_limit;
 pub mod redis;
 pub mod sql;
 pub mod system;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod ports;
+pub mod rate_limit;
 pub mod session;
 pub mod text;
 pub mod time;

@@ -15,6 +15,7 @@ use crate::{
     comment::{CommentRef, CommentView, NewComment},
     error::{AuthFailure, BoxError},
     identity::{AuthorizationStart, ExternalIdentity, IdentityError, IdentityLink},
+    rate_limit::{RateDecision, RatePolicy},
     session::{
         NewSession, RefreshToken, RefreshTokenHash, Rotation, RotationRules, Session, SessionId,
     },
@@ -247,6 +248,14 @@ pub trait IdentityLinks: Send + Sync + 'static {
     /// Links `subject` at `provider` to `user`; linking an identity that is already
     /// linked (to anyone) is a no-op that returns the existing link's user.
     async fn link(&self, link: IdentityLink, at: Timestamp) -> Result<UserId, StoreError>;
+}
+
+/// Rate limiting, shared by every instance when the adapter is shared (Redis).
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one request by `key` (an identity and an endpoint group) under `policy`,
+    /// atomically, and says whether it may go ahead.
+    async fn check(&self, key: &str, policy: RatePolicy) -> Result<RateDecision, StoreError>;
 }
 
 /// Every storage port, as one adapter (or a set of decorators) provides them.

@@ -50,8 +50,10 @@ use time::OffsetDateTime;
 use crate::memory_sessions::is_live;
 
 mod one_time;
+mod rate_limit;
 
 pub use one_time::RedisOneTime;
+pub use rate_limit::RedisRateLimiter;
 
 /// How long connecting, or any one command, may take before the store reports itself
 /// unavailable.

@@ -9,7 +9,7 @@
 //! this folder, with `mod support;`).
 
 // Cargo compiles this module once per test target, and no target uses all of it: only
-// `sessions` and `one_time` have a Redis backend, the SQL backends need the `testing`
+// `sessions`, `one_time` and `rate_limit` have a Redis backend, the SQL backends need the `testing`
 // feature, and `oidc` and `sql_schema` only read the environment. What one target leaves
 // unused another uses, so it is not dead code.
 #![allow(dead_code)]
