@@ -111,6 +111,36 @@ impl Scripts {
     }
 }
 
+/// A connected client for the Redis server at `url`, checked with a PING: the settings
+/// every adapter of this module shares.
+///
+/// Connecting and each command give up after 5 seconds; a lost connection is
+/// re-established in the background. A command whose connection dropped is never sent
+/// again: the server may have run it already, and none of our commands may run twice (a
+/// rotation would see its own retirement and revoke the session as stolen, a GETDEL
+/// would report "nothing there", a rate check would count twice).
+pub(crate) async fn connect_client(url: &str) -> Result<Client, StoreError> {
+    let config = Config::from_url(url).map_err(redis_error)?;
+    let client = Builder::from_config(config)
+        .with_connection_config(|connection| {
+            connection.connection_timeout = TIMEOUT;
+            connection.internal_command_timeout = TIMEOUT;
+            connection.max_command_attempts = 1;
+        })
+        .with_performance_config(|performance| {
+            performance.default_command_timeout = TIMEOUT;
+        })
+        // Unlimited attempts, backing off from 100 ms to 5 s.
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        .build()
+        .map_err(redis_error)?;
+    // The connection task runs until the client is dropped or quits; its handle is not
+    // needed for that.
+    let _connection = client.init().await.map_err(redis_error)?;
+    client.ping::<Value>(None).await.map_err(redis_error)?;
+    Ok(client)
+}
+
 impl RedisSessions {
     /// Connects to the Redis server at `url` (`redis://[user:password@]host:port[/db]`)
     /// and checks that it answers. Every key this store writes starts with `key_prefix`.
@@ -119,32 +149,12 @@ impl RedisSessions {
     /// [`StoreError::Unavailable`]; a lost connection is re-established in the
     /// background.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<RedisSessions, StoreError> {
-        let config = Config::from_url(url).map_err(redis_error)?;
-        let client = Builder::from_config(config)
-            .with_connection_config(|connection| {
-                connection.connection_timeout = TIMEOUT;
-                connection.internal_command_timeout = TIMEOUT;
-                // A command whose connection dropped is not sent again: the server may
-                // have run it already, and a rotation run twice would see its own
-                // retirement and revoke the session as stolen.
-                connection.max_command_attempts = 1;
-            })
-            .with_performance_config(|performance| {
-                performance.default_command_timeout = TIMEOUT;
-            })
-            // Unlimited attempts, backing off from 100 ms to 5 s.
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-            .build()
-            .map_err(redis_error)?;
-        // The connection task runs until the client is dropped or quits; its handle is
-        // not needed for that.
-        let _connection = client.init().await.map_err(redis_error)?;
+        let client = connect_client(url).await?;
         let store = RedisSessions {
             client,
             prefix: Arc::from(key_prefix),
             scripts: Arc::new(Scripts::new()),
         };
-        store.ping().await?;
         Ok(store)
     }
 

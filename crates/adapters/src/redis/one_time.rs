@@ -14,11 +14,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use conduit_domain::{StoreError, ports::OneTimeStore, time::Timestamp};
 use fred::{
-    prelude::{Builder, Client, ClientLike, Config, KeysInterface, Value},
-    types::{Expiration, config::ReconnectPolicy},
+    prelude::{Client, KeysInterface},
+    types::Expiration,
 };
 
-use super::{TIMEOUT, millis, redis_error};
+use super::{connect_client, millis, redis_error};
 
 /// Single-use values in Redis, under one key prefix. Cloning shares the connection.
 #[derive(Debug, Clone)]
@@ -36,25 +36,7 @@ impl RedisOneTime {
     /// [`StoreError::Unavailable`]; a lost connection is re-established in the
     /// background.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<RedisOneTime, StoreError> {
-        let config = Config::from_url(url).map_err(redis_error)?;
-        let client = Builder::from_config(config)
-            .with_connection_config(|connection| {
-                connection.connection_timeout = TIMEOUT;
-                connection.internal_command_timeout = TIMEOUT;
-                // A GETDEL whose connection dropped is not sent again: if the server ran
-                // it, the value is gone and a retry would only report "nothing there".
-                connection.max_command_attempts = 1;
-            })
-            .with_performance_config(|performance| {
-                performance.default_command_timeout = TIMEOUT;
-            })
-            // Unlimited attempts, backing off from 100 ms to 5 s.
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-            .build()
-            .map_err(redis_error)?;
-        // The connection task runs until the client is dropped or quits.
-        let _connection = client.init().await.map_err(redis_error)?;
-        client.ping::<Value>(None).await.map_err(redis_error)?;
+        let client = connect_client(url).await?;
         Ok(RedisOneTime {
             client,
             prefix: Arc::from(key_prefix),

@@ -33,11 +33,11 @@ use conduit_domain::{
     rate_limit::{RateDecision, RatePolicy},
 };
 use fred::{
-    prelude::{Builder, Client, ClientLike, Config, Value},
-    types::{config::ReconnectPolicy, scripts::Script},
+    prelude::{Client, Value},
+    types::scripts::Script,
 };
 
-use super::{TIMEOUT, redis_error};
+use super::{connect_client, redis_error};
 use crate::rate_limit::check_policy;
 
 /// Rate limits in Redis, under one key prefix. Cloning shares the connection.
@@ -71,26 +71,7 @@ impl RedisRateLimiter {
     /// [`StoreError::Unavailable`]; a lost connection is re-established in the
     /// background.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<RedisRateLimiter, StoreError> {
-        let config = Config::from_url(url).map_err(redis_error)?;
-        let client = Builder::from_config(config)
-            .with_connection_config(|connection| {
-                connection.connection_timeout = TIMEOUT;
-                connection.internal_command_timeout = TIMEOUT;
-                // A check whose connection dropped is not sent again: the server may have
-                // counted it already, and the caller has the in-process limiter to turn
-                // to rather than wait.
-                connection.max_command_attempts = 1;
-            })
-            .with_performance_config(|performance| {
-                performance.default_command_timeout = TIMEOUT;
-            })
-            // Unlimited attempts, backing off from 100 ms to 5 s.
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-            .build()
-            .map_err(redis_error)?;
-        // The connection task runs until the client is dropped or quits.
-        let _connection = client.init().await.map_err(redis_error)?;
-        client.ping::<Value>(None).await.map_err(redis_error)?;
+        let client = connect_client(url).await?;
         Ok(RedisRateLimiter {
             client,
             prefix: Arc::from(key_prefix),
