@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use conduit_domain::StoreError;
 use conduit_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, sqlx::sqlite::SqliteJournalMode};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
 
 mod api_keys;
 mod articles;
@@ -30,6 +33,10 @@ use error::store_error;
 /// How long a caller waits for a pooled connection before the store reports itself
 /// unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The same for SQLite, whose single connection is a queue: every request waits for
+/// the ones before it, and one slow disk flush holds up all of them. Waiting longer
+/// beats answering 503 to a queue that is merely long.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pool size for PostgreSQL.
 const PG_MAX_CONNECTIONS: u32 = 10;
 /// How long SQLite waits on a lock held by another process (or another pool on the same
@@ -47,8 +54,15 @@ impl SqlStore {
     ///
     /// - `postgres://...`: a pool of up to 10 connections.
     /// - `sqlite::memory:` or `sqlite:PATH` / `sqlite://PATH`: the file is created if
-    ///   missing; foreign keys are enforced; files use WAL and wait on locks. The pool
-    ///   holds exactly one connection, always the same one (see below).
+    ///   missing; foreign keys are enforced; files use WAL with `synchronous=NORMAL` and
+    ///   wait on locks. The pool holds exactly one connection, always the same one (see
+    ///   below).
+    ///
+    /// `synchronous=NORMAL` is SQLite's recommendation for WAL: a commit is not flushed
+    /// to disk by itself, only at checkpoints, so a crash of the process loses nothing
+    /// and a power loss can lose the last commits (never corrupt the file). With FULL,
+    /// every commit waits on the disk, and on a busy disk one flush can hold the single
+    /// connection for seconds.
     ///
     /// Why one SQLite connection: SQLite allows a single writer per database. With
     /// several pooled connections, two transactions that both read and then write can
@@ -68,6 +82,7 @@ impl SqlStore {
         if url.starts_with("sqlite:") {
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             options
+                .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
                 .max_connections(1)
                 .min_connections(1)
                 .map_sqlx_sqlite_pool_opts(|pool| pool.idle_timeout(None).max_lifetime(None))
@@ -79,6 +94,7 @@ impl SqlStore {
                         sqlite
                             .create_if_missing(true)
                             .journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Normal)
                             .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     }
                 });
