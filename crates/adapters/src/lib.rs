@@ -2,9 +2,12 @@
 //! PostgreSQL, in-memory stores, Argon2id, JWT, system clock).
 
 pub mod biscuit;
+pub mod cached;
 pub mod crypto;
+pub mod events;
 pub mod memory;
 pub mod memory_api_keys;
+pub mod memory_cache;
 pub mod memory_identity_links;
 pub mod memory_one_time;
 pub mod memory_sessions;

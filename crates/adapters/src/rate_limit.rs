@@ -1,5 +1,6 @@
 //! Rate limiting in process memory, with governor: the [`RateLimiter`] of a single
-//! instance, and the fallback of a shared deployment while Redis is unreachable.
+//! instance, and the fallback of a shared deployment while Redis is unreachable
+//! ([`FallbackLimiter`]).
 //!
 //! Each distinct [`RatePolicy`] gets a keyed governor limiter of its own, made the first
 //! time the policy is used: governor fixes the quota per limiter, and policies are few
@@ -11,8 +12,11 @@ use std::{
     collections::HashMap,
     fmt,
     num::NonZeroU32,
-    sync::{Arc, PoisonError, RwLock},
-    time::Duration,
+    sync::{
+        Arc, PoisonError, RwLock, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -77,6 +81,33 @@ impl<C: Clock + Clone> GovernorLimiter<C> {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+
+    /// Calls [`GovernorLimiter::retain_recent`] on `limiter` every `every`, on a task of
+    /// the current tokio runtime, until the limiter is dropped (the task holds it weakly,
+    /// so it never keeps the limiter alive).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn spawn_retain_recent(limiter: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()>
+    where
+        C: Send + Sync + 'static,
+    {
+        let limiter: Weak<Self> = Arc::downgrade(limiter);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is immediate, when there is nothing to drop yet.
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                match limiter.upgrade() {
+                    Some(limiter) => limiter.retain_recent(),
+                    None => return,
+                }
+            }
+        })
     }
 
     /// How many keys are tracked, over all policies (an estimate while checks run): for
@@ -223,6 +254,198 @@ fn bad_policy(policy: RatePolicy) -> StoreError {
     )
 }
 
+/// Timings of a [`FallbackLimiter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FallbackSettings {
+    /// The longest a check waits for the primary before the fallback decides instead.
+    /// The Redis adapter's own limit is 5 seconds per command, far too long to add to
+    /// a request; a rate check is worth a few milliseconds at most.
+    pub timeout: Duration,
+    /// While the primary is failing, how often one request tries it again (the others
+    /// go straight to the fallback, so an outage costs at most one `timeout` per
+    /// `probe_every`, not one per request).
+    pub probe_every: Duration,
+    /// The least time between two warnings about the primary failing.
+    pub warn_every: Duration,
+}
+
+impl Default for FallbackSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(250),
+            probe_every: Duration::from_secs(1),
+            warn_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A [`RateLimiter`] that asks a shared `primary` (Redis) and, when the primary fails
+/// or is slow, lets an in-process `fallback` ([`GovernorLimiter`]) decide instead.
+///
+/// During an outage each instance therefore limits alone: the fleet allows up to
+/// instances × limit, which is the accepted degradation (ADR 0012); no request is
+/// refused or failed because the limiter's store is down. The primary is tried again
+/// every [`FallbackSettings::probe_every`] by one request, so it is used again as soon
+/// as it answers (its client reconnects by itself), without a restart.
+///
+/// A failure is logged at WARN at most once per [`FallbackSettings::warn_every`], and
+/// the recovery after a logged failure once at INFO. [`FallbackLimiter::degraded`]
+/// tells whether decisions currently come from the fallback (for readiness and
+/// metrics).
+pub struct FallbackLimiter {
+    primary: Arc<dyn RateLimiter>,
+    fallback: Arc<dyn RateLimiter>,
+    settings: FallbackSettings,
+    /// The origin of the millisecond times below.
+    started: Instant,
+    /// The last check of the primary failed.
+    degraded: AtomicBool,
+    /// A warning about the current outage was logged, so its end will be too.
+    warned: AtomicBool,
+    /// When the last warning was logged, ms since `started`; [`NEVER`] before the first.
+    last_warning: AtomicU64,
+    /// While degraded: when the primary may be tried again, ms since `started`.
+    next_probe: AtomicU64,
+}
+
+/// No warning logged yet.
+const NEVER: u64 = u64::MAX;
+
+impl FallbackLimiter {
+    /// Asks `primary`, falling back on `fallback`, with the default timings (250 ms
+    /// timeout, a probe a second while degraded, a warning a minute at most).
+    pub fn new(primary: Arc<dyn RateLimiter>, fallback: Arc<dyn RateLimiter>) -> Self {
+        Self::with_settings(primary, fallback, FallbackSettings::default())
+    }
+
+    /// Asks `primary`, falling back on `fallback`, with the given timings.
+    pub fn with_settings(
+        primary: Arc<dyn RateLimiter>,
+        fallback: Arc<dyn RateLimiter>,
+        settings: FallbackSettings,
+    ) -> Self {
+        FallbackLimiter {
+            primary,
+            fallback,
+            settings,
+            started: Instant::now(),
+            degraded: AtomicBool::new(false),
+            warned: AtomicBool::new(false),
+            last_warning: AtomicU64::new(NEVER),
+            next_probe: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the last check of the primary failed, so that decisions come from the
+    /// in-process fallback until it answers again.
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Acquire)
+    }
+
+    fn now_ms(&self) -> u64 {
+        millis(self.started.elapsed())
+    }
+
+    /// The primary's decision, or why there is none.
+    async fn ask_primary(&self, key: &str, policy: RatePolicy) -> Result<RateDecision, String> {
+        match tokio::time::timeout(self.settings.timeout, self.primary.check(key, policy)).await {
+            Ok(Ok(decision)) => Ok(decision),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                self.settings.timeout.as_millis()
+            )),
+        }
+    }
+
+    fn primary_failed(&self, now: u64, reason: &str) {
+        self.degraded.store(true, Ordering::Release);
+        self.next_probe.store(
+            now.saturating_add(millis(self.settings.probe_every)),
+            Ordering::Release,
+        );
+        if claim_warning(&self.last_warning, now, millis(self.settings.warn_every)) {
+            self.warned.store(true, Ordering::Release);
+            tracing::warn!(
+                target: "rate_limit",
+                error = reason,
+                "the shared rate limiter failed: each instance limits alone until it answers \
+                 again (this warning repeats at most every {} s)",
+                self.settings.warn_every.as_secs()
+            );
+        }
+    }
+
+    fn primary_answered(&self) {
+        if self.degraded.swap(false, Ordering::AcqRel) && self.warned.swap(false, Ordering::AcqRel)
+        {
+            tracing::info!(target: "rate_limit", "the shared rate limiter answers again; using it");
+        }
+    }
+}
+
+/// Whether a warning due at `now` may be logged, given the last one was logged at the
+/// time in `last` ([`NEVER`] before the first) and warnings are at least `every` apart
+/// (all in ms). When it may, `last` becomes `now`; of concurrent callers, one wins.
+fn claim_warning(last: &AtomicU64, now: u64, every: u64) -> bool {
+    let previous = last.load(Ordering::Acquire);
+    if previous != NEVER && now.saturating_sub(previous) < every {
+        return false;
+    }
+    last.compare_exchange(previous, now, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// Whether the request checking at `now` is the one to try the primary again, given
+/// the next try is due at the time in `next` (ms); if so, the next one after it is due
+/// `every` later. Of concurrent callers, one wins.
+fn claim_probe(next: &AtomicU64, now: u64, every: u64) -> bool {
+    let due = next.load(Ordering::Acquire);
+    now >= due
+        && next
+            .compare_exchange(
+                due,
+                now.saturating_add(every),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl fmt::Debug for FallbackLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FallbackLimiter")
+            .field("settings", &self.settings)
+            .field("degraded", &self.degraded())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl RateLimiter for FallbackLimiter {
+    async fn check(&self, key: &str, policy: RatePolicy) -> Result<RateDecision, StoreError> {
+        let now = self.now_ms();
+        if self.degraded() && !claim_probe(&self.next_probe, now, millis(self.settings.probe_every))
+        {
+            return self.fallback.check(key, policy).await;
+        }
+        match self.ask_primary(key, policy).await {
+            Ok(decision) => {
+                self.primary_answered();
+                Ok(decision)
+            }
+            Err(reason) => {
+                self.primary_failed(now, &reason);
+                self.fallback.check(key, policy).await
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use governor::clock::FakeRelativeClock;
@@ -313,6 +536,167 @@ mod tests {
             let err = limiter.check("k", bad).await.expect_err("unusable");
             assert!(matches!(err, StoreError::Unexpected(_)), "{err:?}");
         }
+    }
+
+    /// A primary that fails with `Unavailable` while `failing` is set, and otherwise
+    /// allows everything with a `remaining` of 999, so its decisions are recognisable.
+    #[derive(Default)]
+    struct Flaky {
+        failing: AtomicBool,
+        /// Each check sleeps this long first (ms).
+        delay_ms: AtomicU64,
+        calls: AtomicU64,
+    }
+
+    const PRIMARY_REMAINING: u32 = 999;
+
+    #[async_trait]
+    impl RateLimiter for Flaky {
+        async fn check(&self, _: &str, _: RatePolicy) -> Result<RateDecision, StoreError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let delay = self.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("connection refused".into()));
+            }
+            Ok(RateDecision {
+                allowed: true,
+                remaining: PRIMARY_REMAINING,
+                reset_after: Duration::ZERO,
+                retry_after: None,
+            })
+        }
+    }
+
+    fn fallback_over(primary: &Arc<Flaky>, probe_every: Duration) -> FallbackLimiter {
+        FallbackLimiter::with_settings(
+            primary.clone(),
+            Arc::new(GovernorLimiter::with_clock(FakeRelativeClock::default())),
+            FallbackSettings {
+                timeout: Duration::from_millis(50),
+                probe_every,
+                warn_every: 60 * SECOND,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failing_primary_leaves_the_decisions_to_the_fallback() {
+        let primary = Arc::new(Flaky::default());
+        primary.failing.store(true, Ordering::SeqCst);
+        let limiter = fallback_over(&primary, Duration::ZERO);
+        assert!(!limiter.degraded(), "healthy until a check fails");
+
+        let two_per_min = policy(2, 60 * SECOND);
+        let mut decisions = Vec::new();
+        for _ in 0..3 {
+            let decision = limiter.check("k", two_per_min).await.expect("decided");
+            decisions.push((decision.allowed, decision.remaining));
+        }
+        assert_eq!(decisions, [(true, 1), (true, 0), (false, 0)]);
+        assert!(limiter.degraded());
+        assert_eq!(primary.calls.load(Ordering::SeqCst), 3, "probed every time");
+    }
+
+    #[tokio::test]
+    async fn degraded_flips_back_when_the_primary_answers_again() {
+        let primary = Arc::new(Flaky::default());
+        let limiter = fallback_over(&primary, Duration::ZERO);
+        let one_per_min = policy(1, 60 * SECOND);
+
+        let healthy = limiter.check("k", one_per_min).await.expect("decided");
+        assert_eq!(healthy.remaining, PRIMARY_REMAINING, "the primary decides");
+
+        primary.failing.store(true, Ordering::SeqCst);
+        let degraded = limiter.check("k", one_per_min).await.expect("decided");
+        assert_eq!(degraded.remaining, 0, "the fallback decides");
+        assert!(limiter.degraded());
+
+        primary.failing.store(false, Ordering::SeqCst);
+        let recovered = limiter.check("k", one_per_min).await.expect("decided");
+        assert_eq!(recovered.remaining, PRIMARY_REMAINING);
+        assert!(!limiter.degraded());
+    }
+
+    #[tokio::test]
+    async fn while_degraded_the_primary_is_only_probed_now_and_then() {
+        let primary = Arc::new(Flaky::default());
+        primary.failing.store(true, Ordering::SeqCst);
+        let limiter = fallback_over(&primary, 3600 * SECOND);
+        let many = policy(100, 60 * SECOND);
+        for _ in 0..5 {
+            limiter.check("k", many).await.expect("decided");
+        }
+        assert_eq!(
+            primary.calls.load(Ordering::SeqCst),
+            1,
+            "after the failure, the fallback alone until the next probe is due"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_primary_is_not_waited_for() {
+        let primary = Arc::new(Flaky::default());
+        primary.delay_ms.store(10_000, Ordering::SeqCst);
+        let limiter = fallback_over(&primary, Duration::ZERO);
+        let started = Instant::now();
+        let decision = limiter
+            .check("k", policy(5, 60 * SECOND))
+            .await
+            .expect("decided");
+        assert!(started.elapsed() < 5 * SECOND, "{:?}", started.elapsed());
+        assert_eq!(decision.remaining, 4, "the fallback decides");
+        assert!(limiter.degraded());
+    }
+
+    #[tokio::test]
+    async fn unusable_policies_are_refused_by_the_fallback_too() {
+        let primary = Arc::new(Flaky::default());
+        primary.failing.store(true, Ordering::SeqCst);
+        let limiter = fallback_over(&primary, Duration::ZERO);
+        let err = limiter
+            .check("k", policy(0, SECOND))
+            .await
+            .expect_err("unusable");
+        assert!(matches!(err, StoreError::Unexpected(_)), "{err:?}");
+    }
+
+    #[test]
+    fn warnings_are_logged_at_most_once_per_interval() {
+        let last = AtomicU64::new(NEVER);
+        let minute = 60_000;
+        let logged: Vec<bool> = [0, 10, 59_999, 60_000, 60_001, 200_000]
+            .into_iter()
+            .map(|now| claim_warning(&last, now, minute))
+            .collect();
+        assert_eq!(logged, [true, false, false, true, false, true]);
+    }
+
+    #[test]
+    fn one_request_per_interval_probes() {
+        let next = AtomicU64::new(0);
+        let probes: Vec<bool> = [0, 0, 999, 1_000, 1_500, 2_000]
+            .into_iter()
+            .map(|now| claim_probe(&next, now, 1_000))
+            .collect();
+        assert_eq!(probes, [true, false, false, true, false, true]);
+    }
+
+    #[tokio::test]
+    async fn the_retain_task_ends_with_its_limiter() {
+        let limiter = Arc::new(GovernorLimiter::new());
+        let task = GovernorLimiter::spawn_retain_recent(&limiter, Duration::from_millis(5));
+        limiter
+            .check("k", policy(1, SECOND))
+            .await
+            .expect("checked");
+        drop(limiter);
+        tokio::time::timeout(5 * SECOND, task)
+            .await
+            .expect("the task ends")
+            .expect("without panicking");
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! variables `DATABASE_URL`, `REDIS_URL`, `HOST` and `PORT`, then `CONDUIT_*` variables
 //! with `__` between levels (`CONDUIT_SERVER__PORT=9000`). Later layers win.
 
-use std::{collections::BTreeMap, fmt, path::PathBuf};
+use std::{collections::BTreeMap, fmt, net::IpAddr, path::PathBuf};
 
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
-use serde::{Deserialize, Serialize};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -27,6 +28,34 @@ pub struct Config {
     pub log: LogConfig,
     /// Sign-in with identity providers.
     pub oauth: OAuthConfig,
+    /// Rate limits per endpoint group and caller.
+    pub rate_limit: RateLimitConfig,
+    /// The read cache.
+    pub cache: CacheConfig,
+}
+
+/// The read cache: in Redis when `redis.url` is set, else in process memory.
+/// `CONDUIT_CACHE__ENABLED=false` reads everything from the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Whether reads are cached at all.
+    pub enabled: bool,
+    /// The longest an entry lives, in seconds: a backstop, since every write
+    /// invalidates what it affects.
+    pub ttl_seconds: u64,
+    /// Entries kept by the in-process cache (without Redis); the least used go first.
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_seconds: 300,
+            max_entries: 10_000,
+        }
+    }
 }
 
 /// Listening socket and HTTP limits.
@@ -259,6 +288,143 @@ pub enum ProviderKind {
     Github,
 }
 
+/// Rate limits (ADR 0012): one policy per endpoint group, counted per caller.
+///
+/// `CONDUIT_RATE_LIMIT__ENABLED=false` turns limiting off (load tests);
+/// `CONDUIT_RATE_LIMIT__WRITE__REQUESTS=1000` raises one policy;
+/// `CONDUIT_RATE_LIMIT__READ__ENABLED=false` switches one policy off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Limit requests at all; `false` switches every policy off.
+    pub enabled: bool,
+    /// The reverse proxies in front of the API, as IP addresses or CIDR networks
+    /// (`10.0.0.0/8`): only a request whose TCP peer is one of them has its
+    /// `X-Forwarded-For` header believed. Empty (the default): the peer is the client.
+    /// A list, or one comma-separated string (handy in an environment variable).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    /// Registration, login, token refresh and OAuth sign-in: per client address.
+    pub auth: RatePolicyConfig,
+    /// Every other write under `/api` (POST, PUT, PATCH, DELETE): per caller.
+    pub write: RatePolicyConfig,
+    /// Reads under `/api` (GET, HEAD): per caller.
+    pub read: RatePolicyConfig,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            trusted_proxies: Vec::new(),
+            // A person signs in a few times a day; 30 in 10 minutes per address leaves
+            // room for a shared office address while making password guessing slow.
+            auth: RatePolicyConfig::new(30, 600),
+            write: RatePolicyConfig::new(120, 60),
+            read: RatePolicyConfig::new(600, 60),
+        }
+    }
+}
+
+/// One policy: at most `requests` per `per_seconds`, in bursts of up to `requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatePolicyConfig {
+    /// `false` switches this policy off (its requests are not limited).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Requests allowed per period, and the largest burst; at least 1.
+    pub requests: u32,
+    /// The period, in seconds; at least 1.
+    pub per_seconds: u64,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl RatePolicyConfig {
+    /// An enabled policy of `requests` per `per_seconds`.
+    pub const fn new(requests: u32, per_seconds: u64) -> Self {
+        Self {
+            enabled: true,
+            requests,
+            per_seconds,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// The trusted proxies as networks (a single address is a /32 or /128 network).
+    pub fn trusted_networks(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<IpNet>()
+                    .map(|net| net.trunc())
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "rate_limit.trusted_proxies: {entry:?} is neither an IP address nor a CIDR network (such as 10.0.0.0/8)"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// The policies by name, in the order they are documented.
+    pub fn policies(&self) -> [(&'static str, RatePolicyConfig); 3] {
+        [
+            ("auth", self.auth),
+            ("write", self.write),
+            ("read", self.read),
+        ]
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.trusted_networks()?;
+        for (name, policy) in self.policies() {
+            if !policy.enabled {
+                continue;
+            }
+            if policy.requests == 0 {
+                return Err(ConfigError(format!(
+                    "rate_limit.{name}.requests: must be at least 1 (to stop limiting these requests, set rate_limit.{name}.enabled = false)"
+                )));
+            }
+            if policy.per_seconds == 0 {
+                return Err(ConfigError(format!(
+                    "rate_limit.{name}.per_seconds: must be at least 1"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A list of strings, or one string of comma-separated items (blank items dropped).
+fn list_or_comma_separated<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -375,6 +541,12 @@ impl Config {
                 "server.body_limit_bytes: must be at least 1024".into(),
             ));
         }
+        self.rate_limit.validate()?;
+        if self.cache.enabled && (self.cache.ttl_seconds == 0 || self.cache.max_entries == 0) {
+            return Err(ConfigError(
+                "cache.ttl_seconds and cache.max_entries: must be positive (to stop caching, set cache.enabled = false)".into(),
+            ));
+        }
         Ok(self)
     }
 }
@@ -404,6 +576,97 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
+    fn rate_limits_are_configured_by_file_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "conduit.toml",
+                "[rate_limit]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n\n\
+                 [rate_limit.write]\nrequests = 1000\n",
+            )?;
+            jail.set_env("CONDUIT_RATE_LIMIT__READ__ENABLED", "false");
+            jail.set_env("CONDUIT_RATE_LIMIT__AUTH__PER_SECONDS", "60");
+            let config: Config = Config::figment("conduit.toml".into()).extract()?;
+            let limits = &config.rate_limit;
+            assert!(limits.enabled);
+            assert_eq!(limits.trusted_proxies, ["10.0.0.0/8", "::1"]);
+            assert_eq!(
+                limits.write,
+                RatePolicyConfig::new(1000, 60),
+                "a policy given in part keeps its other defaults"
+            );
+            assert!(!limits.read.enabled);
+            assert_eq!(limits.read.requests, 600);
+            assert_eq!(limits.auth, RatePolicyConfig::new(30, 60));
+
+            jail.set_env("CONDUIT_RATE_LIMIT__ENABLED", "false");
+            jail.set_env(
+                "CONDUIT_RATE_LIMIT__TRUSTED_PROXIES",
+                "127.0.0.1, 192.168.0.0/16",
+            );
+            let config: Config = Config::figment("conduit.toml".into()).extract()?;
+            assert!(!config.rate_limit.enabled);
+            assert_eq!(
+                config.rate_limit.trusted_proxies,
+                ["127.0.0.1", "192.168.0.0/16"],
+                "one comma-separated variable"
+            );
+            jail.set_env("CONDUIT_RATE_LIMIT__TRUSTED_PROXIES", "[10.1.2.3]");
+            let config: Config = Config::figment("conduit.toml".into()).extract()?;
+            assert_eq!(config.rate_limit.trusted_proxies, ["10.1.2.3"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rate_limit_defaults_and_rules() {
+        let defaults = Config::default().validated().expect("valid defaults");
+        let limits = &defaults.rate_limit;
+        assert!(limits.enabled);
+        assert!(limits.trusted_proxies.is_empty());
+        assert_eq!(
+            limits.policies(),
+            [
+                ("auth", RatePolicyConfig::new(30, 600)),
+                ("write", RatePolicyConfig::new(120, 60)),
+                ("read", RatePolicyConfig::new(600, 60)),
+            ]
+        );
+
+        let mut config = Config::default();
+        config.rate_limit.trusted_proxies = vec![
+            "10.1.2.3/8".into(),
+            " 192.0.2.1 ".into(),
+            "2001:db8::/32".into(),
+        ];
+        let networks = config.rate_limit.trusted_networks().expect("valid");
+        let shown: Vec<String> = networks.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"]);
+
+        for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0"] {
+            config.rate_limit.trusted_proxies = vec![bad.into()];
+            let err = config.clone().validated().expect_err(bad).to_string();
+            assert!(err.contains("rate_limit.trusted_proxies"), "{err}");
+        }
+        config.rate_limit.trusted_proxies.clear();
+
+        config.rate_limit.write.requests = 0;
+        let err = config.clone().validated().expect_err("zero").to_string();
+        assert!(
+            err.contains("rate_limit.write.requests") && err.contains("enabled = false"),
+            "{err}"
+        );
+        config.rate_limit.write.enabled = false;
+        config
+            .clone()
+            .validated()
+            .expect("a switched-off policy is not checked");
+        config.rate_limit.read.per_seconds = 0;
+        let err = config.validated().expect_err("zero period").to_string();
+        assert!(err.contains("rate_limit.read.per_seconds"), "{err}");
+    }
+
+    #[test]
     fn defaults_are_the_embedded_setup() {
         let config = Config::default().validated().expect("valid defaults");
         assert_eq!(
@@ -411,6 +674,11 @@ mod tests {
             ("127.0.0.1", 8080)
         );
         assert!(config.database.url.expose().starts_with("sqlite:"));
+        assert!(config.cache.enabled);
+        let mut no_ttl = config.clone();
+        no_ttl.cache.ttl_seconds = 0;
+        let err = no_ttl.validated().expect_err("zero ttl").to_string();
+        assert!(err.contains("cache.ttl_seconds"), "{err}");
     }
 
     #[test]

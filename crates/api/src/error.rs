@@ -60,6 +60,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 422: one or more fields broke a rule; see `errors`.
     ValidationFailed,
+    /// 429: the caller sent too many requests; retry after `Retry-After` seconds.
+    RateLimited,
     /// 500: a fault on our side; the details are in the server log, not here.
     Internal,
     /// 503: a dependency (the database) is unavailable; retry later.
@@ -68,7 +70,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::MalformedJson,
         ErrorCode::TokenMissing,
         ErrorCode::TokenInvalid,
@@ -85,6 +87,7 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
+        ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -106,6 +109,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::ValidationFailed => 422,
+            ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -130,6 +134,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
         }
@@ -184,6 +189,9 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => {
                 "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). Fix every listed field."
             }
+            ErrorCode::RateLimited => {
+                "The caller used up its allowance for this group of endpoints (see the `RateLimit` and `RateLimit-Policy` headers). Wait the `Retry-After` seconds, then retry; the request was not processed."
+            }
             ErrorCode::Internal => {
                 "A fault on the server. Nothing about it is disclosed; the server log has the details. Retrying may not help."
             }
@@ -217,6 +225,7 @@ impl ErrorCode {
                 ("content-type", "is missing: send application/json")
             }
             ErrorCode::ValidationFailed => ("title", "can't be blank"),
+            ErrorCode::RateLimited => ("request", "too many requests, retry in 12 seconds"),
             ErrorCode::Internal => ("server", "an unexpected error occurred"),
             ErrorCode::Unavailable => ("server", "temporarily unavailable, retry later"),
         };
@@ -282,6 +291,9 @@ pub enum ApiError {
     /// The input broke a rule.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// Too many requests; retry later.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>),
     /// A fault on our side.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -310,6 +322,7 @@ impl ApiError {
             413 => ApiError::PayloadTooLarge(body),
             415 => ApiError::UnsupportedMediaType(body),
             422 => ApiError::Unprocessable(body),
+            429 => ApiError::TooManyRequests(body),
             503 => ApiError::Unavailable(body),
             _ => ApiError::Internal(body),
         }
@@ -327,6 +340,7 @@ impl ApiError {
             | ApiError::PayloadTooLarge(b)
             | ApiError::UnsupportedMediaType(b)
             | ApiError::Unprocessable(b)
+            | ApiError::TooManyRequests(b)
             | ApiError::Internal(b)
             | ApiError::Unavailable(b) => b.0,
         }
@@ -345,6 +359,20 @@ impl ApiError {
     /// 500 with no detail.
     pub fn internal() -> Self {
         Self::from_body(ErrorCode::Internal.example())
+    }
+
+    /// 429 for a caller who may send the next request in `retry_after_seconds`.
+    pub fn rate_limited(retry_after_seconds: u64) -> Self {
+        let unit = if retry_after_seconds == 1 {
+            "second"
+        } else {
+            "seconds"
+        };
+        Self::new(
+            ErrorCode::RateLimited,
+            "request",
+            format!("too many requests, retry in {retry_after_seconds} {unit}"),
+        )
     }
 }
 
@@ -594,6 +622,18 @@ mod tests {
                 "{code:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_rate_limited_example_is_what_the_limiter_sends() {
+        assert_eq!(
+            ApiError::rate_limited(12).into_body(),
+            ErrorCode::RateLimited.example()
+        );
+        assert_eq!(
+            ApiError::rate_limited(1).into_body().errors["request"],
+            ["too many requests, retry in 1 second"]
+        );
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! and the start-up code that wires adapters into them.
 
 pub mod cli;
+pub mod client_addr;
+pub mod conditional;
 pub mod config;
 mod dto;
 pub mod error;
 mod headers;
+pub mod health;
 pub mod openapi;
 mod parse;
+pub mod rate_limit;
 pub(crate) mod routes;
 mod security;
 pub mod server;

@@ -2,7 +2,8 @@
 //! with what derives cannot express: an example body for every error response (made by
 //! the same code that makes the real errors), the error catalogue in the description,
 //! `required` on response properties that are always present (nullable ones included),
-//! and links between operations for stateful testing.
+//! links between operations for stateful testing, and the rate limits (a 429 response on
+//! every operation, the `RateLimit` headers on every success).
 //!
 //! `docs/openapi.yaml` in the repository is this document; a test fails when they differ.
 //! Regenerate it with `cargo run -q -- docs`.
@@ -93,6 +94,7 @@ pub fn standalone_document() -> Value {
             one_time: Arc::new(MemoryOneTime::new()),
             identity_links: Arc::new(MemoryIdentityLinks::new()),
             oauth: OAuthSettings::default(),
+            events: Arc::new(conduit_adapters::events::NoSubscribers),
         })),
         _ => Value::Null,
     }
@@ -160,6 +162,7 @@ fn complete(mut doc: Value) -> Value {
             }
         }
     }
+    doc["components"]["headers"] = rate_limit_headers();
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
             let Some(methods) = item.as_object_mut() else {
@@ -289,11 +292,14 @@ fn complete_operation(path: &str, operation: &mut Value) {
                 .any(|a| a.as_object().is_some_and(Map::is_empty))
         });
     if let Some(responses) = operation["responses"].as_object_mut() {
+        // Every operation is under `/api`, so every one is rate limited.
+        responses.insert("429".into(), too_many_requests_response());
         for (status, response) in responses.iter_mut() {
             let Ok(status) = status.parse::<u16>() else {
                 continue;
             };
             if status < 400 {
+                add_rate_limit_headers(response);
                 continue;
             }
             let body = error_example(&id, path, optional_auth, status);
@@ -309,6 +315,76 @@ fn complete_operation(path: &str, operation: &mut Value) {
                 response["links"] = links;
             }
         }
+    }
+}
+
+/// A reference to one of the headers of [`rate_limit_headers`].
+fn header_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/headers/{name}")})
+}
+
+/// The headers every rate-limited response carries, described once.
+fn rate_limit_headers() -> Value {
+    use crate::rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY};
+    json!({
+        RATE_LIMIT_POLICY: {
+            "description": "The rate-limit policy this request counts against, in the form of \
+                draft-ietf-httpapi-ratelimit-headers: its name, `q` requests per `w` seconds. \
+                `auth` covers registration, login, token refresh and the OAuth sign-in steps, \
+                counted per client address; `write` every other write, and `read` every read, \
+                counted per user (or API key, or client address when anonymous). The numbers \
+                are the server's configuration (defaults: auth 30 per 600 s, write 120 per 60 s, \
+                read 600 per 60 s). Absent when rate limiting is switched off.",
+            "schema": {"type": "string"},
+            "example": "\"read\";q=600;w=60",
+        },
+        RATE_LIMIT: {
+            "description": "What is left of the allowance under that policy: `r` more requests \
+                may be sent now, and the whole allowance is back in `t` seconds.",
+            "schema": {"type": "string"},
+            "example": "\"read\";r=599;t=1",
+        },
+        "Retry-After": {
+            "description": "Whole seconds to wait before the next request of this policy is \
+                allowed.",
+            "schema": {"type": "integer", "minimum": 1},
+            "example": 12,
+        },
+    })
+}
+
+/// The 429 of every operation; its example body is added with the other errors'.
+fn too_many_requests_response() -> Value {
+    use crate::rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY};
+    json!({
+        "description": "Too many requests (`rate_limited`): the caller used up its allowance \
+            under this operation's rate-limit policy; nothing was done. Retry after \
+            `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": header_ref("Retry-After"),
+            RATE_LIMIT: header_ref(RATE_LIMIT),
+            RATE_LIMIT_POLICY: header_ref(RATE_LIMIT_POLICY),
+        },
+        "content": {
+            "application/json; charset=utf-8": {
+                "schema": {"$ref": "#/components/schemas/ErrorBody"},
+            },
+        },
+    })
+}
+
+/// Documents the rate-limit headers on a success (or redirect) response.
+fn add_rate_limit_headers(response: &mut Value) {
+    use crate::rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY};
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    let headers = response
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(headers) = headers.as_object_mut() {
+        headers.insert(RATE_LIMIT.into(), header_ref(RATE_LIMIT));
+        headers.insert(RATE_LIMIT_POLICY.into(), header_ref(RATE_LIMIT_POLICY));
     }
 }
 
@@ -521,7 +597,14 @@ fn description() -> String {
          **Errors.** Every error, on every operation, has the body \
          `{\"errors\": {\"<field>\": [\"<message>\"]}, \"code\": \"<code>\"}`: the contract's \
          `errors` object plus a stable machine-readable `code`. Branch on `code` and \
-         show the messages.\n\n",
+         show the messages.\n\n\
+         **Rate limits.** Every operation counts against one policy: `auth` (registration, \
+         login, token refresh, OAuth sign-in; per client address), `write` (other writes) \
+         or `read` (reads), the last two per user, API key or, for anonymous callers, client \
+         address. Every response says which policy applied and what is left of it \
+         (`RateLimit-Policy: \"read\";q=600;w=60`, `RateLimit: \"read\";r=599;t=1`, as in \
+         draft-ietf-httpapi-ratelimit-headers); past the limit the answer is 429 \
+         (`rate_limited`) with `Retry-After` in seconds.\n\n",
     );
     text.push_str(&error_catalogue_table());
     text

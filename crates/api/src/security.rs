@@ -159,7 +159,7 @@ impl OptionalAuth {
 }
 
 /// The token in `Token <t>` or `Bearer <t>` (scheme name in any case).
-fn bearer_token(header: &str) -> Option<&str> {
+pub(crate) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     let known = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");

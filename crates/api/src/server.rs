@@ -5,15 +5,20 @@ use std::{net::SocketAddr, sync::Arc};
 
 use conduit_adapters::{
     biscuit::BiscuitApiKeys,
+    cached::{CacheInvalidation, CacheSettings, cached},
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
+    events::NoSubscribers,
+    memory_cache::MemoryCache,
     oidc::{GithubProvider, GithubUrls, OidcProvider},
-    redis::{RedisOneTime, RedisSessions},
+    rate_limit::{FallbackLimiter, GovernorLimiter},
+    redis::{RedisCache, RedisOneTime, RedisRateLimiter, RedisSessions},
     sql::SqlStore,
     system::{RandomSlugSuffixes, SystemClock},
 };
 use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};
 use conduit_domain::ports::{
-    ApiKeyStore, IdentityLinks, IdentityProvider, OneTimeStore, SessionStore, Stores,
+    ApiKeyStore, Cache, EventPublisher, IdentityLinks, IdentityProvider, OneTimeStore, RateLimiter,
+    SessionStore, Stores,
 };
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, Server,
@@ -28,10 +33,13 @@ use poem::{
 use poem_openapi::OpenApiService;
 
 use crate::{
+    conditional::ConditionalGet,
     config::{AuthConfig, Config, OAuthConfig, ProviderKind},
     error,
     headers::{self, SecurityHeaders},
+    health::Health,
     openapi,
+    rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY, RateLimit},
     routes::{
         api_keys::ApiKeysApi, articles::ArticlesApi, auth::AuthApi, comments::CommentsApi,
         cookie::CookiePolicy, oauth::OAuthApi, profiles::ProfilesApi, tags::TagsApi,
@@ -104,8 +112,14 @@ pub fn api_service(app: &Conduit, cookie: Option<CookiePolicy>) -> OpenApiServic
         .server("/api")
 }
 
-/// The whole HTTP stack over `app`.
-pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
+/// The whole HTTP stack over `app`, with `rate_limit` in front of the API and `health`
+/// behind the readiness probe.
+pub fn endpoint(
+    app: &Conduit,
+    config: &Config,
+    rate_limit: RateLimit,
+    health: Health,
+) -> BoxEndpoint<'static> {
     let cookie = config.auth.refresh_cookie.then_some(CookiePolicy {
         secure: config.auth.refresh_cookie_secure,
         max_age_seconds: config.auth.session_absolute_seconds,
@@ -120,7 +134,7 @@ pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
     let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
     let limit = config.server.body_limit_bytes;
     Route::new()
-        .nest("/api", api)
+        .nest("/api", api.with(ConditionalGet))
         .at(
             "/openapi.json",
             get(make_sync(move |_| {
@@ -142,6 +156,13 @@ pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
             })),
         )
         .at("/health/live", get(make_sync(|_| "ok")))
+        .at(
+            "/health/ready",
+            get(poem::endpoint::make(move |_| {
+                let health = health.clone();
+                async move { health.ready().await }
+            })),
+        )
         .around(move |ep, mut req| async move {
             // Buffer the body up to the limit, so chunked uploads are bounded too.
             let body = req.take_body();
@@ -172,9 +193,18 @@ pub fn endpoint(app: &Conduit, config: &Config) -> BoxEndpoint<'static> {
                 })
             }
         })
+        // Outside the body limit, so a refused request's body is never read; inside the
+        // security headers, CORS and tracing, so a 429 gets them and is logged like any
+        // other answer.
+        .with(rate_limit)
         .with(CatchPanic::new().with_handler(|_| error::internal_error_response()))
         .with(SecurityHeaders)
-        .with(Cors::new())
+        // Browsers hide response headers from scripts unless they are exposed.
+        .with(Cors::new().expose_headers([
+            RATE_LIMIT,
+            RATE_LIMIT_POLICY,
+            header::RETRY_AFTER.as_str(),
+        ]))
         .with(Tracing)
         .boxed()
 }
@@ -184,6 +214,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     endpoint: BoxEndpoint<'static>,
     addr: SocketAddr,
+    shared_rate_limiter: Option<Arc<FallbackLimiter>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -211,21 +242,44 @@ impl Application {
         // reqwest); TLS set-up that relies on the process default needs one chosen. An
         // error only means one was installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (sessions, one_time) = redis_or_database(config, &store).await?;
+        let redis = connect_redis(config).await?;
+        let (sessions, one_time): (Arc<dyn SessionStore>, Arc<dyn OneTimeStore>) = match &redis {
+            Some(redis) => (
+                Arc::new(redis.sessions.clone()),
+                Arc::new(redis.one_time.clone()),
+            ),
+            None => (Arc::new(store.clone()), Arc::new(store.clone())),
+        };
+        let database = store.clone();
         let store = Arc::new(store);
+        let (stores, invalidation) = read_cache(config, Stores::from_one(store.clone()), &redis);
+        let events: Arc<dyn EventPublisher> = match &invalidation {
+            Some(invalidation) => invalidation.clone(),
+            None => Arc::new(NoSubscribers),
+        };
         let oauth = oauth_settings(&config.oauth).await;
         let app = Conduit::new(ports(
             Adapters {
-                stores: Stores::from_one(store.clone()),
+                stores,
                 sessions,
                 api_keys: store.clone(),
                 one_time,
                 identity_links: store,
                 oauth,
+                events,
             },
             &config.auth,
         )?);
-        let endpoint = endpoint(&app, config);
+        let (limiter, shared_rate_limiter) = rate_limiter(config).await?;
+        let rate_limit = RateLimit::new(&config.rate_limit, limiter, app.clone())
+            .map_err(|e| StartupError::Config(e.0))?;
+        let health = Health {
+            database,
+            redis: redis.map(|r| r.sessions),
+            cache: invalidation,
+            rate_limiter: shared_rate_limiter.clone(),
+        };
+        let endpoint = endpoint(&app, config, rate_limit, health);
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let acceptor = TcpListener::bind(addr.clone())
             .into_acceptor()
@@ -240,12 +294,22 @@ impl Application {
             acceptor,
             endpoint,
             addr,
+            shared_rate_limiter,
         })
     }
 
     /// The bound address (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether rate limits are shared through Redis but Redis is failing, so that each
+    /// instance limits alone for now (for readiness and monitoring). Always `false`
+    /// without Redis.
+    pub fn rate_limiter_degraded(&self) -> bool {
+        self.shared_rate_limiter
+            .as_ref()
+            .is_some_and(|limiter| limiter.degraded())
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -260,26 +324,85 @@ impl Application {
     }
 }
 
-/// The session store: Redis when configured, else the database.
-/// Session and single-use stores: Redis when configured, else the database.
-async fn redis_or_database(
+/// The adapters on Redis, when it is configured.
+struct RedisAdapters {
+    sessions: RedisSessions,
+    one_time: RedisOneTime,
+    cache: RedisCache,
+}
+
+/// Connects the Redis adapters when `redis.url` is set. Sessions and single-use sign-in
+/// state then live in Redis, else in the database.
+async fn connect_redis(config: &Config) -> Result<Option<RedisAdapters>, StartupError> {
+    let Some(url) = &config.redis.url else {
+        return Ok(None);
+    };
+    let prefix = &config.redis.key_prefix;
+    let redis_error = |e: conduit_domain::StoreError| StartupError::Redis(e.to_string());
+    let sessions = RedisSessions::connect(url.expose(), prefix)
+        .await
+        .map_err(redis_error)?;
+    let one_time = RedisOneTime::connect(url.expose(), prefix)
+        .await
+        .map_err(redis_error)?;
+    let cache = RedisCache::connect(url.expose(), prefix)
+        .await
+        .map_err(redis_error)?;
+    tracing::info!("sessions, sign-in state and the read cache are kept in Redis");
+    Ok(Some(RedisAdapters {
+        sessions,
+        one_time,
+        cache,
+    }))
+}
+
+/// `stores` with read caching when enabled (in Redis when configured, else in process),
+/// and the subscriber that invalidates it.
+fn read_cache(
     config: &Config,
-    store: &SqlStore,
-) -> Result<(Arc<dyn SessionStore>, Arc<dyn OneTimeStore>), StartupError> {
+    stores: Stores,
+    redis: &Option<RedisAdapters>,
+) -> (Stores, Option<Arc<CacheInvalidation>>) {
+    if !config.cache.enabled {
+        tracing::info!("the read cache is disabled");
+        return (stores, None);
+    }
+    let cache: Arc<dyn Cache> = match redis {
+        Some(redis) => Arc::new(redis.cache.clone()),
+        None => Arc::new(MemoryCache::new(config.cache.max_entries)),
+    };
+    let settings = CacheSettings {
+        ttl: std::time::Duration::from_secs(config.cache.ttl_seconds),
+        ..CacheSettings::default()
+    };
+    let (stores, invalidation) = cached(stores, cache, settings);
+    (stores, Some(invalidation))
+}
+
+/// How often the in-process limiter forgets the callers whose allowance is whole again.
+const RATE_LIMIT_RETAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The rate limiter: shared through Redis when configured, with the in-process limiter
+/// deciding while Redis fails; the in-process limiter alone otherwise. The second value
+/// is the shared limiter, which can tell whether it is degraded.
+async fn rate_limiter(
+    config: &Config,
+) -> Result<(Arc<dyn RateLimiter>, Option<Arc<FallbackLimiter>>), StartupError> {
+    let local = Arc::new(GovernorLimiter::new());
+    if !config.rate_limit.enabled {
+        return Ok((local, None));
+    }
+    GovernorLimiter::spawn_retain_recent(&local, RATE_LIMIT_RETAIN_EVERY);
     match &config.redis.url {
         Some(url) => {
-            let prefix = &config.redis.key_prefix;
-            let redis_error = |e: conduit_domain::StoreError| StartupError::Redis(e.to_string());
-            let sessions = RedisSessions::connect(url.expose(), prefix)
+            let shared = RedisRateLimiter::connect(url.expose(), &config.redis.key_prefix)
                 .await
-                .map_err(redis_error)?;
-            let one_time = RedisOneTime::connect(url.expose(), prefix)
-                .await
-                .map_err(redis_error)?;
-            tracing::info!("sessions and sign-in state are kept in Redis");
-            Ok((Arc::new(sessions), Arc::new(one_time)))
+                .map_err(|e| StartupError::Redis(e.to_string()))?;
+            let limiter = Arc::new(FallbackLimiter::new(Arc::new(shared), local));
+            tracing::info!("rate limits are shared through Redis");
+            Ok((limiter.clone(), Some(limiter)))
         }
-        None => Ok((Arc::new(store.clone()), Arc::new(store.clone()))),
+        None => Ok((local, None)),
     }
 }
 
@@ -384,6 +507,7 @@ struct Adapters {
     one_time: Arc<dyn OneTimeStore>,
     identity_links: Arc<dyn IdentityLinks>,
     oauth: OAuthSettings,
+    events: Arc<dyn conduit_domain::ports::EventPublisher>,
 }
 
 fn ports(adapters: Adapters, auth: &AuthConfig) -> Result<Ports, StartupError> {
@@ -412,5 +536,6 @@ fn ports(adapters: Adapters, auth: &AuthConfig) -> Result<Ports, StartupError> {
         one_time: adapters.one_time,
         identity_links: adapters.identity_links,
         oauth: adapters.oauth,
+        events: adapters.events,
     })
 }

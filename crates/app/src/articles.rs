@@ -6,6 +6,7 @@ use conduit_domain::{
         ArticleBody, ArticleChanges, ArticleDescription, ArticleFilter, ArticlePage, ArticleRef,
         ArticleTitle, ArticleView, NewArticle, Page, Slug, TagName,
     },
+    events::DomainEvent,
 };
 
 use crate::Conduit;
@@ -60,7 +61,7 @@ impl Conduit {
     ) -> Result<ArticleView, Error> {
         let now = self.ports.clock.now();
         let store = &self.ports.stores.articles;
-        let id = self
+        let (id, slug) = self
             .with_unique_slug(&input.title, |slug| {
                 store.create(NewArticle {
                     author_id: author,
@@ -73,6 +74,12 @@ impl Conduit {
                 })
             })
             .await?;
+        self.announce(DomainEvent::ArticlePublished {
+            article: id,
+            author,
+            slug: slug.as_str().to_owned(),
+        })
+        .await;
         self.article_by_id(id, Some(author)).await
     }
 
@@ -110,24 +117,35 @@ impl Conduit {
             updated_at,
         };
         let store = &self.ports.stores.articles;
-        let existed = match retitled {
+        let (existed, new_slug) = match retitled {
             Some(title) => {
-                self.with_unique_slug(&title, |slug| {
-                    store.update(
-                        current.id,
-                        ArticleChanges {
-                            slug: Some(slug),
-                            ..changes.clone()
-                        },
-                    )
-                })
-                .await?
+                let (existed, slug) = self
+                    .with_unique_slug(&title, |slug| {
+                        store.update(
+                            current.id,
+                            ArticleChanges {
+                                slug: Some(slug),
+                                ..changes.clone()
+                            },
+                        )
+                    })
+                    .await?;
+                (existed, slug.as_str().to_owned())
             }
-            None => store.update(current.id, changes).await?,
+            None => (
+                store.update(current.id, changes).await?,
+                current.slug.clone(),
+            ),
         };
         if !existed {
             return Err(Error::NotFound(Resource::Article));
         }
+        self.announce(DomainEvent::ArticleEdited {
+            article: current.id,
+            old_slug: current.slug,
+            new_slug,
+        })
+        .await;
         self.article_by_id(current.id, Some(user)).await
     }
 
@@ -136,6 +154,11 @@ impl Conduit {
     pub async fn delete_article(&self, user: UserId, slug: &str) -> Result<(), Error> {
         let current = self.own_article(user, slug).await?;
         if self.ports.stores.articles.delete(current.id).await? {
+            self.announce(DomainEvent::ArticleDeleted {
+                article: current.id,
+                slug: current.slug,
+            })
+            .await;
             Ok(())
         } else {
             Err(Error::NotFound(Resource::Article))
@@ -147,6 +170,12 @@ impl Conduit {
     pub async fn favorite(&self, user: UserId, slug: &str) -> Result<ArticleView, Error> {
         let found = self.find_article(slug).await?;
         self.ports.stores.articles.favorite(user, found.id).await?;
+        self.announce(DomainEvent::FavoriteChanged {
+            article: found.id,
+            user,
+            favorited: true,
+        })
+        .await;
         self.article_by_id(found.id, Some(user)).await
     }
 
@@ -159,6 +188,12 @@ impl Conduit {
             .articles
             .unfavorite(user, found.id)
             .await?;
+        self.announce(DomainEvent::FavoriteChanged {
+            article: found.id,
+            user,
+            favorited: false,
+        })
+        .await;
         self.article_by_id(found.id, Some(user)).await
     }
 
@@ -225,22 +260,24 @@ impl Conduit {
 
     /// Runs `write` with the title's plain slug, then with random suffixes while the
     /// slug is taken. The unique index decides, so concurrent writers never share a slug.
+    /// Returns what `write` returned and the slug it was given.
     async fn with_unique_slug<T, F, Fut>(
         &self,
         title: &ArticleTitle,
         mut write: F,
-    ) -> Result<T, Error>
+    ) -> Result<(T, Slug), Error>
     where
         F: FnMut(Slug) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
         let mut suffix = None;
         for _ in 0..SLUG_ATTEMPTS {
-            match write(Slug::from_title(title, suffix.as_deref())).await {
+            let slug = Slug::from_title(title, suffix.as_deref());
+            match write(slug.clone()).await {
                 Err(StoreError::Duplicate(UniqueField::Slug)) => {
                     suffix = Some(self.ports.slugs.next_suffix());
                 }
-                other => return Ok(other?),
+                other => return Ok((other?, slug)),
             }
         }
         Err(Error::Conflict(UniqueField::Slug))

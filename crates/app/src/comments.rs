@@ -3,6 +3,7 @@
 use conduit_domain::{
     CommentId, Error, Resource, UserId,
     comment::{CommentBody, CommentView, NewComment},
+    events::DomainEvent,
 };
 
 use crate::Conduit;
@@ -26,6 +27,11 @@ impl Conduit {
                 created_at: self.ports.clock.now(),
             })
             .await?;
+        self.announce(DomainEvent::CommentAdded {
+            article: article.id,
+            comment: id,
+        })
+        .await;
         comments
             .comment(id, Some(author))
             .await?
@@ -61,6 +67,11 @@ impl Conduit {
             return Err(Error::Forbidden(Resource::Comment));
         }
         if comments.delete(comment.id).await? {
+            self.announce(DomainEvent::CommentDeleted {
+                article: article.id,
+                comment: comment.id,
+            })
+            .await;
             Ok(())
         } else {
             Err(Error::NotFound(Resource::Comment))

@@ -7,13 +7,16 @@
 
 use std::sync::Arc;
 
+use conduit_domain::events::DomainEvent;
 use conduit_domain::ports::{
-    ApiKeyStore, ApiKeyTokens, Clock, IdentityLinks, OneTimeStore, PasswordHasher, RefreshTokens,
-    SessionStore, SlugSuffixes, Stores, TokenService,
+    ApiKeyStore, ApiKeyTokens, Clock, EventPublisher, IdentityLinks, OneTimeStore, PasswordHasher,
+    RefreshTokens, SessionStore, SlugSuffixes, Stores, TokenService,
 };
 
 mod api_keys;
 mod articles;
+#[cfg(test)]
+mod cache_consistency;
 mod comments;
 mod oauth;
 mod profiles;
@@ -55,6 +58,8 @@ pub struct Ports {
     pub identity_links: Arc<dyn IdentityLinks>,
     /// OAuth login settings and providers.
     pub oauth: OAuthSettings,
+    /// Where use cases announce their changes (cache invalidation listens there).
+    pub events: Arc<dyn EventPublisher>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -80,6 +85,11 @@ impl Conduit {
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
+
+    /// Announces a change that is durable, before the use case answers.
+    async fn announce(&self, event: DomainEvent) {
+        self.ports.events.publish(&event).await;
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +99,7 @@ pub(crate) mod testing {
     use conduit_adapters::{
         biscuit::BiscuitApiKeys,
         crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
+        events::NoSubscribers,
         memory::MemoryStore,
         memory_api_keys::MemoryApiKeys,
         memory_identity_links::MemoryIdentityLinks,
@@ -102,10 +113,29 @@ pub(crate) mod testing {
 
     /// A `Conduit` over in-memory storage and real (fast-configured) crypto.
     pub fn conduit() -> Conduit {
+        over(
+            Stores::from_one(Arc::new(MemoryStore::new())),
+            Arc::new(NoSubscribers),
+        )
+    }
+
+    /// A `Conduit` whose reads go through an in-memory cache, and the store behind the
+    /// cache (to change data without the cache hearing of it).
+    pub fn cached_conduit() -> (Conduit, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let (stores, invalidation) = conduit_adapters::cached::cached(
+            Stores::from_one(store.clone()),
+            Arc::new(conduit_adapters::memory_cache::MemoryCache::new(1_000)),
+            conduit_adapters::cached::CacheSettings::default(),
+        );
+        (over(stores, invalidation), store)
+    }
+
+    fn over(stores: Stores, events: Arc<dyn conduit_domain::ports::EventPublisher>) -> Conduit {
         let tokens = JwtTokens::new(JwtSettings::single_key(vec![9; 32], "test", "test", 3600))
             .expect("token settings");
         Conduit::new(Ports {
-            stores: Stores::from_one(Arc::new(MemoryStore::new())),
+            stores,
             hasher: Arc::new(Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 2).expect("hasher")),
             tokens: Arc::new(tokens),
             clock: Arc::new(SystemClock),
@@ -121,6 +151,7 @@ pub(crate) mod testing {
             one_time: Arc::new(MemoryOneTime::new()),
             identity_links: Arc::new(MemoryIdentityLinks::new()),
             oauth: crate::OAuthSettings::default(),
+            events,
         })
     }
 

@@ -2,6 +2,7 @@
 
 use conduit_domain::{
     Error, Resource, UserId,
+    events::DomainEvent,
     user::{Profile, Username},
 };
 
@@ -34,6 +35,12 @@ impl Conduit {
             .profiles
             .follow(follower, target.user_id)
             .await?;
+        self.announce(DomainEvent::FollowChanged {
+            follower,
+            followee: target.user_id,
+            following: true,
+        })
+        .await;
         Ok(Profile {
             following: true,
             ..target
@@ -49,6 +56,12 @@ impl Conduit {
             .profiles
             .unfollow(follower, target.user_id)
             .await?;
+        self.announce(DomainEvent::FollowChanged {
+            follower,
+            followee: target.user_id,
+            following: false,
+        })
+        .await;
         Ok(Profile {
             following: false,
             ..target

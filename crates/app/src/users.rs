@@ -3,6 +3,7 @@
 use conduit_domain::{
     Error, Resource, UserId,
     error::AuthFailure,
+    events::DomainEvent,
     ports::AccessClaims,
     session::{RefreshToken, SessionId},
     user::{Bio, Email, ImageUrl, NewUser, Password, User, UserChanges, Username},
@@ -202,7 +203,11 @@ impl Conduit {
             self.ports.stores.users.by_id(user).await?
         } else {
             let now = self.ports.clock.now();
-            self.ports.stores.users.update(user, changes, now).await?
+            let updated = self.ports.stores.users.update(user, changes, now).await?;
+            if updated.is_some() {
+                self.announce(DomainEvent::ProfileChanged { user }).await;
+            }
+            updated
         };
         let updated = updated.ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
         Ok((updated, password_changed))

@@ -6,8 +6,10 @@
 
 pub mod api_key;
 pub mod article;
+pub mod cache;
 pub mod comment;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod ports;

@@ -2,7 +2,7 @@
 //! has an in-memory adapter and at least one real one in `conduit-adapters`; the storage
 //! ports share one contract test suite there.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
@@ -12,8 +12,10 @@ use crate::{
     article::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleView, NewArticle, Page,
     },
+    cache::{CacheLookup, CacheTicket},
     comment::{CommentRef, CommentView, NewComment},
     error::{AuthFailure, BoxError},
+    events::DomainEvent,
     identity::{AuthorizationStart, ExternalIdentity, IdentityError, IdentityLink},
     rate_limit::{RateDecision, RatePolicy},
     session::{
@@ -339,4 +341,36 @@ pub trait Clock: Send + Sync + 'static {
 pub trait SlugSuffixes: Send + Sync + 'static {
     /// A short, lowercase, alphanumeric, hard-to-guess string.
     fn next_suffix(&self) -> String;
+}
+
+/// A shared cache of serialized read results, invalidated by tags (see
+/// [`crate::cache`] for the protocol). Implementations must make `get` and `put` each
+/// atomic with respect to `invalidate`.
+#[async_trait]
+pub trait Cache: Send + Sync + 'static {
+    /// The entry under `key` if it was stored with the current versions of `tags`;
+    /// otherwise a ticket with those versions.
+    async fn get(&self, key: &str, tags: &[String]) -> Result<CacheLookup, StoreError>;
+    /// Stores `value` under `key` for at most `ttl`, unless one of the ticket's tags has
+    /// been invalidated since the ticket was taken. `tags` must be the lookup's tags.
+    async fn put(
+        &self,
+        key: &str,
+        tags: &[String],
+        value: &[u8],
+        ticket: &CacheTicket,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Invalidates every entry stored under any of `tags`.
+    async fn invalidate(&self, tags: &[String]) -> Result<(), StoreError>;
+}
+
+/// Where use cases announce what they changed, after the change is durable. Subscribers
+/// (cache invalidation, say) do their work before `publish` returns, so it is done
+/// before the use case answers. Publishing cannot fail: a subscriber that cannot do its
+/// work deals with that itself.
+#[async_trait]
+pub trait EventPublisher: Send + Sync + 'static {
+    /// Delivers `event` to every subscriber.
+    async fn publish(&self, event: &DomainEvent);
 }

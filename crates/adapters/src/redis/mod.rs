@@ -49,9 +49,11 @@ use time::OffsetDateTime;
 
 use crate::memory_sessions::is_live;
 
+mod cache;
 mod one_time;
 mod rate_limit;
 
+pub use cache::RedisCache;
 pub use one_time::RedisOneTime;
 pub use rate_limit::RedisRateLimiter;
 

@@ -5,10 +5,12 @@
 mod api_keys;
 mod articles;
 mod auth;
+mod caching;
 mod comments;
 mod docs;
 mod errors;
 mod helpers;
 mod oauth;
 mod profiles;
+mod rate_limit;
 mod users;

@@ -1,0 +1,381 @@
+//! Rate limiting of `/api` (ADR 0012): a poem middleware that counts each request
+//! against one policy, under one identity, through the [`RateLimiter`] port.
+//!
+//! - **Policies.** `auth` (registration, login, token refresh, the OAuth sign-in steps),
+//!   `write` (every other request that is not GET, HEAD or OPTIONS) and `read` (GET,
+//!   HEAD). Paths outside `/api` (health, documents, docs page) and OPTIONS (CORS
+//!   preflight) are not limited.
+//! - **Identity.** `user:<id>` for a valid access token, `key:<id>` for a valid API key,
+//!   otherwise `ip:<client address>` (see [`crate::client_addr`]); `auth` requests always
+//!   count by address, as they come before any sign-in. Invalid credentials count as
+//!   anonymous: the handler refuses them anyway, and a made-up token must not buy a
+//!   fresh allowance. The limiter's key is `<policy>:<identity>`.
+//! - **Answer.** A refused request gets 429 (`rate_limited`) with `Retry-After`, without
+//!   reaching the handler (its body is not even read). Every response of a limited
+//!   request, allowed or refused, carries the policy and what is left of it in the
+//!   structured-field headers of draft-ietf-httpapi-ratelimit-headers:
+//!   `RateLimit-Policy: "read";q=600;w=60` and `RateLimit: "read";r=599;t=1`.
+//! - **Failure.** If the limiter itself fails (which the fallback limiter makes rare),
+//!   the request goes ahead unlimited and the failure is logged: limiting protects the
+//!   service, it must not become the reason it is down.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use conduit_app::Conduit;
+use conduit_domain::{
+    api_key::{ApiKeyFailure, ApiKeyId, Scope},
+    ports::RateLimiter,
+    rate_limit::{RateDecision, RatePolicy},
+};
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    http::{HeaderValue, Method, header},
+};
+
+use crate::{
+    client_addr::{self, TrustedProxies},
+    config::{ConfigError, RateLimitConfig, RatePolicyConfig},
+    error::{self, ApiError},
+    security::bearer_token,
+};
+
+/// `RateLimit`: what is left of the policy's allowance.
+pub const RATE_LIMIT: &str = "RateLimit";
+/// `RateLimit-Policy`: the policy that applies.
+pub const RATE_LIMIT_POLICY: &str = "RateLimit-Policy";
+
+/// A group of endpoints with a policy of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Registration, login, token refresh and the OAuth sign-in steps.
+    Auth,
+    /// Other writes.
+    Write,
+    /// Reads.
+    Read,
+}
+
+impl Group {
+    /// The group of a request, or `None` when it is not limited.
+    pub fn of(method: &Method, path: &str) -> Option<Group> {
+        let rest = path.strip_prefix("/api")?;
+        if !(rest.is_empty() || rest.starts_with('/')) || method == Method::OPTIONS {
+            return None;
+        }
+        let rest = rest.trim_end_matches('/');
+        let sign_in = rest.starts_with("/auth/oauth/")
+            || (method == Method::POST
+                && matches!(rest, "/users" | "/users/login" | "/auth/refresh"));
+        Some(if sign_in {
+            Group::Auth
+        } else if method == Method::GET || method == Method::HEAD {
+            Group::Read
+        } else {
+            Group::Write
+        })
+    }
+}
+
+/// One configured policy, with its `RateLimit-Policy` header made once.
+#[derive(Debug, Clone)]
+struct Policy {
+    name: &'static str,
+    policy: RatePolicy,
+    header: HeaderValue,
+}
+
+impl Policy {
+    /// The policy `name` as configured, or `None` when it is switched off.
+    fn from_config(name: &'static str, config: RatePolicyConfig) -> Option<Policy> {
+        if !config.enabled || config.requests == 0 || config.per_seconds == 0 {
+            return None;
+        }
+        let header = format!("\"{name}\";q={};w={}", config.requests, config.per_seconds);
+        Some(Policy {
+            name,
+            policy: RatePolicy {
+                limit: config.requests,
+                period: Duration::from_secs(config.per_seconds),
+            },
+            header: HeaderValue::from_str(&header).ok()?,
+        })
+    }
+
+    /// The `RateLimit` header after `decision`.
+    fn remaining(&self, decision: &RateDecision) -> Option<HeaderValue> {
+        let value = format!(
+            "\"{}\";r={};t={}",
+            self.name,
+            decision.remaining,
+            whole_seconds(decision.reset_after)
+        );
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
+/// Seconds, rounded up: a client that waits this long is never early.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_add(u64::from(duration.subsec_nanos() > 0))
+}
+
+/// The rate-limit middleware; see the module docs.
+#[derive(Clone)]
+pub struct RateLimit {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    limiter: Arc<dyn RateLimiter>,
+    app: Conduit,
+    proxies: TrustedProxies,
+    auth: Option<Policy>,
+    write: Option<Policy>,
+    read: Option<Policy>,
+}
+
+impl std::fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = [&self.shared.auth, &self.shared.write, &self.shared.read]
+            .into_iter()
+            .flatten()
+            .map(|p| p.name)
+            .collect();
+        f.debug_struct("RateLimit")
+            .field("policies", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimit {
+    /// The middleware for `config`, counting through `limiter` and verifying credentials
+    /// with `app`. With limiting switched off it lets everything through.
+    pub fn new(
+        config: &RateLimitConfig,
+        limiter: Arc<dyn RateLimiter>,
+        app: Conduit,
+    ) -> Result<RateLimit, ConfigError> {
+        let policy = |name, policy| Policy::from_config(name, policy).filter(|_| config.enabled);
+        Ok(RateLimit {
+            shared: Arc::new(Shared {
+                limiter,
+                app,
+                proxies: TrustedProxies::new(config.trusted_networks()?),
+                auth: policy("auth", config.auth),
+                write: policy("write", config.write),
+                read: policy("read", config.read),
+            }),
+        })
+    }
+}
+
+impl Shared {
+    fn policy(&self, group: Group) -> Option<&Policy> {
+        match group {
+            Group::Auth => self.auth.as_ref(),
+            Group::Write => self.write.as_ref(),
+            Group::Read => self.read.as_ref(),
+        }
+    }
+
+    /// The client's address (see [`crate::client_addr`]); `None` for a peer without an
+    /// IP address (not one this server listens on).
+    fn client(&self, req: &Request) -> Option<IpAddr> {
+        let peer = req.remote_addr().as_socket_addr()?.ip();
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(HeaderValue::as_bytes);
+        Some(self.proxies.client(peer, forwarded))
+    }
+
+    /// Who the request counts against.
+    fn identity(&self, req: &Request, group: Group) -> String {
+        let anonymous = || {
+            self.client(req)
+                .map(client_addr::identity)
+                .unwrap_or_else(|| "ip:unknown".to_owned())
+        };
+        if group == Group::Auth {
+            return anonymous();
+        }
+        let token = req
+            .header(header::AUTHORIZATION)
+            .and_then(bearer_token)
+            .and_then(|token| self.app.authenticate(token).ok());
+        if let Some(claims) = token {
+            return format!("user:{}", claims.user);
+        }
+        if let Some(key) = req.header("x-api-key").and_then(|k| self.api_key(k)) {
+            return format!("key:{key}");
+        }
+        anonymous()
+    }
+
+    /// The id of a valid API key: signed by us, not expired, allowing some scope.
+    /// Revocation is left to the handler (it needs the database): a revoked key counts
+    /// under its own id until the handler refuses it, which costs its holder, not others.
+    fn api_key(&self, token: &str) -> Option<ApiKeyId> {
+        let ports = self.app.ports();
+        let now = ports.clock.now();
+        // A key needs some scope to be valid, and which one this request needs is the
+        // handler's business; the token is tried against each until one fits. `Invalid`
+        // does not depend on the scope (forged, expired, malformed), so it ends the search.
+        for scope in Scope::ALL {
+            match ports.api_key_tokens.verify(token, scope, now) {
+                Ok(verified) => return Some(verified.key),
+                Err(ApiKeyFailure::InsufficientScope) => continue,
+                Err(ApiKeyFailure::Invalid) => return None,
+            }
+        }
+        None
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for RateLimit {
+    type Output = RateLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        RateLimitEndpoint {
+            inner: ep,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The endpoint made by [`RateLimit`].
+pub struct RateLimitEndpoint<E> {
+    inner: E,
+    shared: Arc<Shared>,
+}
+
+impl<E> std::fmt::Debug for RateLimitEndpoint<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitEndpoint").finish_non_exhaustive()
+    }
+}
+
+impl<E: Endpoint> RateLimitEndpoint<E> {
+    async fn pass(&self, req: Request) -> Response {
+        match self.inner.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => error::normalize(err),
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let shared = &self.shared;
+        let Some((group, policy)) = Group::of(req.method(), req.uri().path())
+            .and_then(|group| Some((group, shared.policy(group)?.clone())))
+        else {
+            return Ok(self.pass(req).await);
+        };
+        let identity = shared.identity(&req, group);
+        let key = format!("{}:{identity}", policy.name);
+        let decision = match shared.limiter.check(&key, policy.policy).await {
+            Ok(decision) => decision,
+            Err(err) => {
+                tracing::error!(target: "rate_limit", error = %err, policy = policy.name, "rate limiter failed; request let through");
+                return Ok(self.pass(req).await);
+            }
+        };
+        let mut response = if decision.allowed {
+            self.pass(req).await
+        } else {
+            let retry_after = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
+            tracing::debug!(target: "rate_limit", policy = policy.name, identity = %identity, retry_after, "rate limited");
+            let mut response = ApiError::rate_limited(retry_after).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        };
+        let headers = response.headers_mut();
+        headers.insert(RATE_LIMIT_POLICY, policy.header.clone());
+        if let Some(value) = policy.remaining(&decision) {
+            headers.insert(RATE_LIMIT, value);
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_fall_into_their_groups() {
+        let cases = [
+            (Method::POST, "/api/users", Some(Group::Auth)),
+            (Method::POST, "/api/users/", Some(Group::Auth)),
+            (Method::POST, "/api/users/login", Some(Group::Auth)),
+            (Method::POST, "/api/auth/refresh", Some(Group::Auth)),
+            (
+                Method::GET,
+                "/api/auth/oauth/github/start",
+                Some(Group::Auth),
+            ),
+            (
+                Method::GET,
+                "/api/auth/oauth/github/callback",
+                Some(Group::Auth),
+            ),
+            (Method::POST, "/api/auth/oauth/exchange", Some(Group::Auth)),
+            (Method::GET, "/api/users", Some(Group::Read)),
+            (Method::PUT, "/api/user", Some(Group::Write)),
+            (Method::POST, "/api/auth/logout", Some(Group::Write)),
+            (Method::DELETE, "/api/articles/a-slug", Some(Group::Write)),
+            (Method::PATCH, "/api/anything", Some(Group::Write)),
+            (Method::GET, "/api/articles", Some(Group::Read)),
+            (Method::HEAD, "/api/tags", Some(Group::Read)),
+            (Method::GET, "/api", Some(Group::Read)),
+            (Method::GET, "/api/no-such-route", Some(Group::Read)),
+            (Method::OPTIONS, "/api/articles", None),
+            (Method::GET, "/apiary", None),
+            (Method::GET, "/health/live", None),
+            (Method::GET, "/openapi.json", None),
+            (Method::GET, "/docs", None),
+        ];
+        for (method, path, group) in cases {
+            assert_eq!(Group::of(&method, path), group, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn headers_take_the_structured_field_form() {
+        let policy = Policy::from_config("read", RatePolicyConfig::new(600, 60)).expect("on");
+        assert_eq!(policy.header, "\"read\";q=600;w=60");
+        let decision = RateDecision {
+            allowed: true,
+            remaining: 598,
+            reset_after: Duration::from_millis(200),
+            retry_after: None,
+        };
+        assert_eq!(
+            policy.remaining(&decision).expect("a header"),
+            "\"read\";r=598;t=1"
+        );
+    }
+
+    #[test]
+    fn switched_off_policies_are_none() {
+        let mut off = RatePolicyConfig::new(10, 60);
+        off.enabled = false;
+        assert!(Policy::from_config("write", off).is_none());
+        assert!(Policy::from_config("write", RatePolicyConfig::new(0, 60)).is_none());
+    }
+
+    #[test]
+    fn seconds_round_up() {
+        assert_eq!(whole_seconds(Duration::ZERO), 0);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(12)), 12);
+        assert_eq!(whole_seconds(Duration::from_millis(11_001)), 12);
+    }
+}
