@@ -162,14 +162,17 @@ fn complete(mut doc: Value) -> Value {
             }
         }
     }
-    doc["components"]["headers"] = rate_limit_headers();
+    doc["components"]["headers"] = shared_headers();
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
             let Some(methods) = item.as_object_mut() else {
                 continue;
             };
-            for operation in methods.values_mut() {
+            for (method, operation) in methods.iter_mut() {
                 complete_operation(path, operation);
+                if method == "get" {
+                    make_conditional(operation);
+                }
             }
         }
     }
@@ -318,13 +321,56 @@ fn complete_operation(path: &str, operation: &mut Value) {
     }
 }
 
-/// A reference to one of the headers of [`rate_limit_headers`].
+/// Documents conditional requests on a read: `ETag` and `Cache-Control` on its 200, the
+/// `If-None-Match` parameter and the 304 answer (see `crate::conditional`).
+fn make_conditional(operation: &mut Value) {
+    let Some(responses) = operation["responses"].as_object_mut() else {
+        return;
+    };
+    let Some(ok) = responses.get_mut("200").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(headers) = ok
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+    {
+        headers.insert("ETag".into(), header_ref("ETag"));
+        headers.insert("Cache-Control".into(), header_ref("Cache-Control"));
+    }
+    responses.insert(
+        "304".into(),
+        json!({
+            "description": "Not modified: the representation still has the entity tag sent in \
+                `If-None-Match`; the body is empty. Reuse the copy you hold.",
+            "headers": {"ETag": header_ref("ETag")},
+        }),
+    );
+    let parameter = json!({
+        "name": "If-None-Match",
+        "in": "header",
+        "required": false,
+        "description": "Entity tags (from `ETag`) of representations the client already \
+            holds; when the current one matches, the answer is 304 without a body.",
+        "schema": {"type": "string"},
+        "example": "\"3q2-7w6oJ4eJ9uM2yQfXcQ\"",
+    });
+    match operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        Some(parameters) => parameters.push(parameter),
+        None => operation["parameters"] = Value::Array(vec![parameter]),
+    }
+}
+
+/// A reference to one of the headers of [`shared_headers`].
 fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
 }
 
-/// The headers every rate-limited response carries, described once.
-fn rate_limit_headers() -> Value {
+/// Response headers described once: the rate limits' and conditional requests'.
+fn shared_headers() -> Value {
     use crate::rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY};
     json!({
         RATE_LIMIT_POLICY: {
@@ -349,6 +395,20 @@ fn rate_limit_headers() -> Value {
                 allowed.",
             "schema": {"type": "integer", "minimum": 1},
             "example": 12,
+        },
+        "ETag": {
+            "description": "Entity tag of this representation (a digest of the body). Send it \
+                back in `If-None-Match` to get 304 while it is unchanged. It differs between \
+                callers whenever the body does (`favorited`, `following`).",
+            "schema": {"type": "string"},
+            "example": "\"3q2-7w6oJ4eJ9uM2yQfXcQ\"",
+        },
+        "Cache-Control": {
+            "description": "`private, no-cache`: the answer may depend on the caller, so shared \
+                caches must not keep it, and a client copy must be revalidated (with \
+                `If-None-Match`) before reuse.",
+            "schema": {"type": "string"},
+            "example": "private, no-cache",
         },
     })
 }
@@ -604,7 +664,11 @@ fn description() -> String {
          address. Every response says which policy applied and what is left of it \
          (`RateLimit-Policy: \"read\";q=600;w=60`, `RateLimit: \"read\";r=599;t=1`, as in \
          draft-ietf-httpapi-ratelimit-headers); past the limit the answer is 429 \
-         (`rate_limited`) with `Retry-After` in seconds.\n\n",
+         (`rate_limited`) with `Retry-After` in seconds.\n\n\
+         **Conditional requests.** Successful reads carry an `ETag`; send it back in \
+         `If-None-Match` and an unchanged answer is 304 with no body. Reads are cached on \
+         the server per caller, and every write invalidates what it changed before it \
+         answers, so a read sent after a write's answer always sees the write.\n\n",
     );
     text.push_str(&error_catalogue_table());
     text
