@@ -16,8 +16,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The kind of deployment: it sets safe defaults and what is checked at start.
+    pub environment: Environment,
     /// Listening socket and HTTP limits.
     pub server: ServerConfig,
+    /// What browsers are told: CORS and transport security.
+    pub http: HttpConfig,
     /// Database.
     pub database: DatabaseConfig,
     /// Redis: session storage when configured.
@@ -58,6 +62,114 @@ impl Default for CacheConfig {
     }
 }
 
+/// The kind of deployment (`CONDUIT_ENVIRONMENT=production`).
+///
+/// Production refuses to start with a development signing key (no `auth.jwt_secret` or
+/// no `auth.api_key_private_key`) or with a wildcard CORS origin while credentials are
+/// allowed, sends `Strict-Transport-Security` unless told otherwise, and allows no
+/// cross-origin browser callers unless they are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine: local frontends may call the API, keys may be generated.
+    #[default]
+    Development,
+    /// A real deployment.
+    Production,
+}
+
+/// The local development servers of the RealWorld frontends (React, Angular, Vue,
+/// Svelte, Next, Elm and others use these ports), on `localhost` and `127.0.0.1`.
+pub const DEVELOPMENT_ORIGINS: &[&str] = &[
+    "http://localhost:3000",
+    "http://localhost:4100",
+    "http://localhost:4200",
+    "http://localhost:5173",
+    "http://localhost:8000",
+    "http://localhost:8080",
+    "http://127.0.0.1:3000",
+    "http://127.0.0.1:4100",
+    "http://127.0.0.1:4200",
+    "http://127.0.0.1:5173",
+    "http://127.0.0.1:8000",
+    "http://127.0.0.1:8080",
+];
+
+/// What browsers are told: which origins may call the API, and transport security.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Origins (`scheme://host[:port]`) whose pages may call the API; `["*"]` allows any.
+    /// Unset: the RealWorld frontends' development servers in development, none in
+    /// production. Env: a comma-separated list
+    /// (`CONDUIT_HTTP__CORS_ALLOWED_ORIGINS=https://app.example.com`).
+    #[serde(deserialize_with = "list_or_comma_separated_opt")]
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Whether cross-origin requests may carry cookies (the refresh cookie needs it).
+    pub cors_allow_credentials: bool,
+    /// `Strict-Transport-Security` max-age in seconds, for deployments served over TLS
+    /// (directly or by the proxy in front); 0 sends none. Unset: one year in production,
+    /// none in development.
+    pub hsts_max_age_seconds: Option<u64>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: None,
+            cors_allow_credentials: true,
+            hsts_max_age_seconds: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The allowed origins in `environment`.
+    pub fn allowed_origins(&self, environment: Environment) -> Vec<String> {
+        match (&self.cors_allowed_origins, environment) {
+            (Some(origins), _) => origins.clone(),
+            (None, Environment::Development) => DEVELOPMENT_ORIGINS
+                .iter()
+                .map(|o| (*o).to_owned())
+                .collect(),
+            (None, Environment::Production) => Vec::new(),
+        }
+    }
+
+    /// The `Strict-Transport-Security` max-age in `environment`, if one is sent.
+    pub fn hsts(&self, environment: Environment) -> Option<u64> {
+        match (self.hsts_max_age_seconds, environment) {
+            (Some(0), _) | (None, Environment::Development) => None,
+            (Some(seconds), _) => Some(seconds),
+            (None, Environment::Production) => Some(365 * 24 * 60 * 60),
+        }
+    }
+
+    fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
+        for origin in self.allowed_origins(environment) {
+            if origin == "*" {
+                if self.cors_allow_credentials && environment == Environment::Production {
+                    return Err(ConfigError(
+                        "http.cors_allowed_origins: \"*\" with http.cors_allow_credentials = true lets any site act with a signed-in user's cookie; list the frontend origins in production".into(),
+                    ));
+                }
+                continue;
+            }
+            let well_formed = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.split("://").nth(1).is_some_and(|rest| {
+                    !rest.is_empty() && !rest.contains('/') && !rest.contains(char::is_whitespace)
+                });
+            if !well_formed {
+                return Err(ConfigError(format!(
+                    "http.cors_allowed_origins: {origin:?} is not an origin (scheme://host[:port], no path, no trailing slash)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Listening socket and HTTP limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +180,8 @@ pub struct ServerConfig {
     pub port: u16,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// How long one request may take before it is answered 503 (`unavailable`).
+    pub request_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +190,7 @@ impl Default for ServerConfig {
             host: "127.0.0.1".into(),
             port: 8080,
             body_limit_bytes: 1024 * 1024,
+            request_timeout_seconds: 30,
         }
     }
 }
@@ -404,25 +519,42 @@ impl RateLimitConfig {
     }
 }
 
+/// A list of strings as a file gives it, or one string of comma-separated items as an
+/// environment variable does.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListOrString {
+    List(Vec<String>),
+    String(String),
+}
+
+impl ListOrString {
+    /// The items (blank ones dropped from a comma-separated string).
+    fn items(self) -> Vec<String> {
+        match self {
+            ListOrString::List(items) => items,
+            ListOrString::String(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
 /// A list of strings, or one string of comma-separated items (blank items dropped).
 fn list_or_comma_separated<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrString {
-        List(Vec<String>),
-        String(String),
-    }
-    Ok(match ListOrString::deserialize(deserializer)? {
-        ListOrString::List(items) => items,
-        ListOrString::String(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    })
+    ListOrString::deserialize(deserializer).map(ListOrString::items)
+}
+
+/// [`list_or_comma_separated`], for a setting whose absence means "the default".
+fn list_or_comma_separated_opt<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    Option::<ListOrString>::deserialize(deserializer).map(|v| v.map(ListOrString::items))
 }
 
 /// Logging.
@@ -542,6 +674,24 @@ impl Config {
             ));
         }
         self.rate_limit.validate()?;
+        self.http.validate(self.environment)?;
+        if self.server.request_timeout_seconds == 0 {
+            return Err(ConfigError(
+                "server.request_timeout_seconds: must be positive".into(),
+            ));
+        }
+        if self.environment == Environment::Production {
+            if self.auth.jwt_keys()?.is_none() {
+                return Err(ConfigError(
+                    "auth.jwt_secret (CONDUIT_AUTH__JWT_SECRET): required in production; without it tokens would be signed with a development key that dies with the process".into(),
+                ));
+            }
+            if self.auth.api_key_private_key.is_none() {
+                return Err(ConfigError(
+                    "auth.api_key_private_key (CONDUIT_AUTH__API_KEY_PRIVATE_KEY): required in production; without it API keys would be signed with a development key (generate one with `conduit api-key-root`)".into(),
+                ));
+            }
+        }
         if self.cache.enabled && (self.cache.ttl_seconds == 0 || self.cache.max_entries == 0) {
             return Err(ConfigError(
                 "cache.ttl_seconds and cache.max_entries: must be positive (to stop caching, set cache.enabled = false)".into(),
@@ -664,6 +814,74 @@ mod tests {
         config.rate_limit.read.per_seconds = 0;
         let err = config.validated().expect_err("zero period").to_string();
         assert!(err.contains("rate_limit.read.per_seconds"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_development_keys_and_open_cors_with_credentials() {
+        let mut config = Config {
+            environment: Environment::Production,
+            ..Config::default()
+        };
+        let err = config.clone().validated().expect_err("no key").to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+        config.auth.jwt_secret = Some(Secret("production-signing-key-0123456789abcdef".into()));
+        let err = config
+            .clone()
+            .validated()
+            .expect_err("no API key root")
+            .to_string();
+        assert!(err.contains("auth.api_key_private_key"), "{err}");
+        config.auth.api_key_private_key = Some(Secret("00".repeat(32)));
+        let ok = config
+            .clone()
+            .validated()
+            .expect("complete production setup");
+        // Production: no cross-origin callers unless listed, HSTS for a year.
+        assert!(ok.http.allowed_origins(ok.environment).is_empty());
+        assert_eq!(ok.http.hsts(ok.environment), Some(31_536_000));
+
+        config.http.cors_allowed_origins = Some(vec!["*".into()]);
+        let err = config
+            .clone()
+            .validated()
+            .expect_err("wildcard")
+            .to_string();
+        assert!(err.contains("http.cors_allowed_origins"), "{err}");
+        config.http.cors_allow_credentials = false;
+        config
+            .clone()
+            .validated()
+            .expect("a wildcard without credentials is allowed");
+
+        config.http.cors_allowed_origins = Some(vec!["https://app.example.com/".into()]);
+        let err = config.validated().expect_err("not an origin").to_string();
+        assert!(err.contains("not an origin"), "{err}");
+    }
+
+    #[test]
+    // figment's error type is large; the closure signature is figment's, not ours.
+    #[allow(clippy::result_large_err)]
+    fn development_defaults_allow_the_frontends_and_send_no_hsts() {
+        let config = Config::default();
+        let origins = config.http.allowed_origins(config.environment);
+        assert!(origins.iter().any(|o| o == "http://localhost:4200"));
+        assert_eq!(config.http.hsts(config.environment), None);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CONDUIT_ENVIRONMENT", "production");
+            jail.set_env(
+                "CONDUIT_HTTP__CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            );
+            jail.set_env("CONDUIT_HTTP__HSTS_MAX_AGE_SECONDS", "0");
+            let config: Config = Config::figment("absent.toml".into()).extract()?;
+            assert_eq!(config.environment, Environment::Production);
+            assert_eq!(
+                config.http.allowed_origins(config.environment),
+                ["https://a.example", "https://b.example"]
+            );
+            assert_eq!(config.http.hsts(config.environment), None);
+            Ok(())
+        });
     }
 
     #[test]

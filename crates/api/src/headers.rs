@@ -57,14 +57,37 @@ fn inline_blocks<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
 }
 
 /// Adds the security headers to every response; keeps a CSP the endpoint set itself.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SecurityHeaders;
+/// `Strict-Transport-Security` is added when the deployment serves TLS (configured per
+/// environment, see `HttpConfig::hsts`).
+#[derive(Debug, Clone, Default)]
+pub struct SecurityHeaders {
+    hsts: Option<HeaderValue>,
+}
+
+impl SecurityHeaders {
+    /// The headers, with `Strict-Transport-Security: max-age=<seconds>;
+    /// includeSubDomains` when `hsts_max_age` is given.
+    pub fn new(hsts_max_age: Option<u64>) -> Self {
+        SecurityHeaders {
+            hsts: hsts_max_age.and_then(|seconds| {
+                HeaderValue::from_str(&format!("max-age={seconds}; includeSubDomains")).ok()
+            }),
+        }
+    }
+}
+
+/// Browser features the API never needs, all denied.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), \
+     magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
 
 impl<E: Endpoint> Middleware<E> for SecurityHeaders {
     type Output = SecurityHeadersEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        SecurityHeadersEndpoint { inner: ep }
+        SecurityHeadersEndpoint {
+            inner: ep,
+            hsts: self.hsts.clone(),
+        }
     }
 }
 
@@ -72,6 +95,7 @@ impl<E: Endpoint> Middleware<E> for SecurityHeaders {
 #[derive(Debug)]
 pub struct SecurityHeadersEndpoint<E> {
     inner: E,
+    hsts: Option<HeaderValue>,
 }
 
 impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
@@ -102,6 +126,19 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
             "cross-origin-opener-policy",
             HeaderValue::from_static("same-origin"),
         );
+        // Other sites may not embed our answers (no-cors loads); CORS fetches are
+        // governed by the CORS headers, not by this.
+        headers.insert(
+            "cross-origin-resource-policy",
+            HeaderValue::from_static("same-origin"),
+        );
+        headers.insert(
+            "permissions-policy",
+            HeaderValue::from_static(PERMISSIONS_POLICY),
+        );
+        if let Some(hsts) = &self.hsts {
+            headers.insert("strict-transport-security", hsts.clone());
+        }
         if !headers.contains_key("content-security-policy") {
             headers.insert("content-security-policy", HeaderValue::from_static(API_CSP));
         }

@@ -710,7 +710,8 @@ pub fn error_catalogue_markdown() -> String {
 /// For each documented path, the methods it answers: what a 405 lists in `Allow`.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedMethods {
-    routes: Vec<(Vec<String>, String)>,
+    /// Each documented path: its segments, its `Allow` value, and its template.
+    routes: Vec<(Vec<String>, String, String)>,
 }
 
 impl AllowedMethods {
@@ -729,27 +730,39 @@ impl AllowedMethods {
                 methods.push("HEAD".into());
             }
             methods.sort();
-            let segments = format!("{prefix}{path}")
-                .split('/')
-                .map(str::to_owned)
-                .collect();
-            routes.push((segments, methods.join(", ")));
+            let template = format!("{prefix}{path}");
+            let segments = template.split('/').map(str::to_owned).collect();
+            routes.push((segments, methods.join(", "), template));
         }
         Self { routes }
     }
 
-    /// The `Allow` value for a request path, if the path is documented.
-    pub fn for_path(&self, path: &str) -> Option<&str> {
+    /// The documented path a request path falls under: of several (`/articles/feed` and
+    /// `/articles/{slug}`), the one with the most literal segments.
+    fn route(&self, path: &str) -> Option<&(Vec<String>, String, String)> {
         let segments: Vec<&str> = path.split('/').collect();
+        let is_parameter = |t: &String| t.starts_with('{') && t.ends_with('}');
         self.routes
             .iter()
-            .filter(|(template, _)| template.len() == segments.len())
-            .find(|(template, _)| {
-                template.iter().zip(&segments).all(|(t, s)| {
-                    (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
-                })
+            .filter(|(template, _, _)| template.len() == segments.len())
+            .filter(|(template, _, _)| {
+                template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (is_parameter(t) && !s.is_empty()) || t == s)
             })
-            .map(|(_, methods)| methods.as_str())
+            .min_by_key(|(template, _, _)| template.iter().filter(|t| is_parameter(t)).count())
+    }
+
+    /// The `Allow` value for a request path, if the path is documented.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.route(path).map(|(_, methods, _)| methods.as_str())
+    }
+
+    /// The documented template of a request path (`/api/articles/{slug}`), if any: what
+    /// request logs and metrics name, instead of the path with its values.
+    pub fn template(&self, path: &str) -> Option<&str> {
+        self.route(path).map(|(_, _, template)| template.as_str())
     }
 }
 
@@ -778,5 +791,14 @@ mod tests {
             Some("DELETE, GET, HEAD, OPTIONS, PUT")
         );
         assert_eq!(allowed.for_path("/api/nope"), None);
+        assert_eq!(
+            allowed.template("/api/articles/feed"),
+            Some("/api/articles/feed")
+        );
+        assert_eq!(
+            allowed.template("/api/articles/x"),
+            Some("/api/articles/{slug}")
+        );
+        assert_eq!(allowed.template("/api/articles/"), None);
     }
 }

@@ -32,7 +32,9 @@ impl TokenAuth {
     /// Who the token speaks for, or 401 when the header is not a valid token.
     pub fn claims(&self, app: &Conduit) -> Result<AccessClaims, ApiError> {
         let token = bearer_token(&self.0.key).ok_or_else(ApiError::token_invalid)?;
-        Ok(app.authenticate(token)?)
+        let claims = app.authenticate(token)?;
+        record_user(claims.user);
+        Ok(claims)
     }
 
     /// The signed-in user, or 401 when the header is not a valid token.
@@ -107,6 +109,7 @@ impl UserAuth {
             UserAuth::Token(auth) => auth.claims(app).map(Caller::Session),
             UserAuth::ApiKey(key) => {
                 let user = app.authenticate_api_key(&key.0.key, scope).await?;
+                record_user(user);
                 Ok(Caller::Key {
                     user,
                     token: key.0.key.clone(),
@@ -149,13 +152,21 @@ impl OptionalAuth {
     pub async fn viewer(&self, app: &Conduit) -> Result<Option<UserId>, ApiError> {
         match self {
             OptionalAuth::Token(auth) => auth.user(app).map(Some),
-            OptionalAuth::ApiKey(key) => Ok(Some(
-                app.authenticate_api_key(&key.0.key, Scope::UserRead)
-                    .await?,
-            )),
+            OptionalAuth::ApiKey(key) => {
+                let user = app
+                    .authenticate_api_key(&key.0.key, Scope::UserRead)
+                    .await?;
+                record_user(user);
+                Ok(Some(user))
+            }
             OptionalAuth::Anonymous => Ok(None),
         }
     }
+}
+
+/// Names the caller in the request's log line (see `crate::request_log`).
+fn record_user(user: UserId) {
+    tracing::Span::current().record("user_id", user.0);
 }
 
 /// The token in `Token <t>` or `Bearer <t>` (scheme name in any case).

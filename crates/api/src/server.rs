@@ -27,7 +27,7 @@ use poem::{
     get,
     http::header,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    middleware::{CatchPanic, Cors, Tracing},
+    middleware::CatchPanic,
     web::Html,
 };
 use poem_openapi::OpenApiService;
@@ -35,11 +35,13 @@ use poem_openapi::OpenApiService;
 use crate::{
     conditional::ConditionalGet,
     config::{AuthConfig, Config, OAuthConfig, ProviderKind},
+    cors::Cors,
     error,
     headers::{self, SecurityHeaders},
     health::Health,
     openapi,
     rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY, RateLimit},
+    request_log::{REQUEST_ID, RequestLog},
     routes::{
         api_keys::ApiKeysApi, articles::ArticlesApi, auth::AuthApi, comments::CommentsApi,
         cookie::CookiePolicy, oauth::OAuthApi, profiles::ProfilesApi, tags::TagsApi,
@@ -132,6 +134,7 @@ pub fn endpoint(
     let docs_html = api.swagger_ui_html().replacen(&api.spec(), &json, 1);
     let docs_csp = headers::inline_page_csp(&docs_html);
     let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
+    let allowed_routes = allowed.clone();
     let limit = config.server.body_limit_bytes;
     Route::new()
         .nest("/api", api.with(ConditionalGet))
@@ -198,14 +201,25 @@ pub fn endpoint(
         // other answer.
         .with(rate_limit)
         .with(CatchPanic::new().with_handler(|_| error::internal_error_response()))
-        .with(SecurityHeaders)
+        .with(SecurityHeaders::new(config.http.hsts(config.environment)))
         // Browsers hide response headers from scripts unless they are exposed.
-        .with(Cors::new().expose_headers([
-            RATE_LIMIT,
-            RATE_LIMIT_POLICY,
-            header::RETRY_AFTER.as_str(),
-        ]))
-        .with(Tracing)
+        .with(Cors::new(
+            &config.http.allowed_origins(config.environment),
+            config.http.cors_allow_credentials,
+            &[
+                RATE_LIMIT,
+                RATE_LIMIT_POLICY,
+                header::RETRY_AFTER.as_str(),
+                header::ETAG.as_str(),
+                REQUEST_ID,
+            ],
+        ))
+        // Outermost: every answer above, errors and 429s included, gets the request id
+        // and its log line.
+        .with(RequestLog::new(
+            allowed_routes,
+            std::time::Duration::from_secs(config.server.request_timeout_seconds),
+        ))
         .boxed()
 }
 

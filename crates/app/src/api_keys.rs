@@ -106,6 +106,8 @@ impl Conduit {
             tracing::warn!(target: "security", event = "api_key_refused", key_id = %verified.key, reason = "revoked, expired or unknown");
             return Err(invalid);
         }
+        // The request's span (if the caller keeps one) names the key, never the token.
+        tracing::Span::current().record("api_key_id", tracing::field::display(&verified.key));
         Ok(verified.user)
     }
 

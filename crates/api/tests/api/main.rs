@@ -8,6 +8,7 @@ mod auth;
 mod caching;
 mod comments;
 mod docs;
+mod edge;
 mod errors;
 mod helpers;
 mod oauth;

@@ -1,0 +1,174 @@
+//! The outermost layer: a request id, one log line per request, and a time limit.
+//!
+//! - **Request id.** A client's `X-Request-Id` is kept when it is a plausible id (1 to
+//!   128 characters of letters, digits and `-_.:`), otherwise one is generated; it is
+//!   echoed in the answer's `X-Request-Id`, and a 500 names it so that a user's report
+//!   can be matched to the log.
+//! - **Log line.** Each request runs in a `request` span with the request id, method and
+//!   route *template* (`/api/articles/{slug}`: never the query string, which can hold
+//!   one-time codes), plus `user_id` or `api_key_id` once the caller is known (recorded by
+//!   the security extractors). When it is answered, one `INFO` event (target
+//!   `conduit::http`) adds status and latency. In JSON format that is one line with all
+//!   fields. Headers and bodies are never logged, so neither are passwords, tokens or
+//!   keys.
+//! - **Time limit.** A request that takes longer than the configured limit is answered
+//!   `503` (`unavailable`) and its work is dropped.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    http::{HeaderValue, StatusCode},
+};
+use rand::Rng;
+use tracing::{Instrument, field::Empty};
+
+use crate::{
+    error::{self, ApiError, ErrorCode},
+    openapi::AllowedMethods,
+};
+
+/// The request-id header.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Request ids, log lines and the time limit.
+#[derive(Clone)]
+pub struct RequestLog {
+    routes: Arc<AllowedMethods>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RequestLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestLog")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestLog {
+    /// Names routes by the templates of `routes`; answers 503 after `timeout`.
+    pub fn new(routes: Arc<AllowedMethods>, timeout: Duration) -> Self {
+        RequestLog { routes, timeout }
+    }
+}
+
+/// The client's id if it is plausible, else a new random one (128 bits, hex).
+pub fn request_id(sent: Option<&HeaderValue>) -> String {
+    let plausible = |id: &&str| {
+        (1..=128).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    match sent.and_then(|v| v.to_str().ok()).filter(plausible) {
+        Some(id) => id.to_owned(),
+        None => {
+            let bytes: [u8; 16] = rand::rng().random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for RequestLog {
+    type Output = RequestLogEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        RequestLogEndpoint {
+            inner: ep,
+            log: self.clone(),
+        }
+    }
+}
+
+/// The endpoint made by [`RequestLog`].
+pub struct RequestLogEndpoint<E> {
+    inner: E,
+    log: RequestLog,
+}
+
+impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let started = Instant::now();
+        let id = request_id(req.headers().get(REQUEST_ID));
+        let path = req.uri().path();
+        let route = match self.log.routes.template(path) {
+            Some(template) => template.to_owned(),
+            None if path.starts_with("/api/") || path == "/api" => "(unknown)".to_owned(),
+            None => path.to_owned(),
+        };
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            route = %route,
+            user_id = Empty,
+            api_key_id = Empty,
+        );
+        let outcome = tokio::time::timeout(self.log.timeout, self.inner.call(req))
+            .instrument(span.clone())
+            .await;
+        let mut response = match outcome {
+            Ok(Ok(response)) => response.into_response(),
+            Ok(Err(err)) => error::normalize(err),
+            Err(_) => {
+                span.in_scope(|| {
+                    tracing::warn!(
+                        timeout_seconds = self.log.timeout.as_secs(),
+                        "request cut off at the time limit"
+                    );
+                });
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "server",
+                    "the request took too long; retry later",
+                )
+                .into_response()
+            }
+        };
+        if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            response = ApiError::new(
+                ErrorCode::Internal,
+                "server",
+                format!("internal error; quote request id {id} when reporting it"),
+            )
+            .into_response();
+        }
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        let status = response.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::warn!(target: "conduit::http", status, latency_ms, "request");
+            } else {
+                tracing::info!(target: "conduit::http", status, latency_ms, "request");
+            }
+        });
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plausible_ids_are_kept_and_others_replaced() {
+        let kept = HeaderValue::from_static("abc-123_X.y:z");
+        assert_eq!(request_id(Some(&kept)), "abc-123_X.y:z");
+        for bad in ["", "has space", "semi;colon", &"x".repeat(129)] {
+            let value = HeaderValue::from_str(bad).expect("header");
+            let replaced = request_id(Some(&value));
+            assert_ne!(replaced, bad);
+            assert_eq!(replaced.len(), 32, "{replaced}");
+        }
+        assert_ne!(request_id(None), request_id(None));
+    }
+}
