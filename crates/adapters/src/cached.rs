@@ -32,6 +32,14 @@
 //! failure is logged at WARN (again at most once a minute while it lasts). An
 //! invalidation that could not be delivered leaves the cache untrusted: before it is
 //! used again, the epoch tag is invalidated, which retires every entry.
+//!
+//! # Metrics
+//!
+//! Every read-through lookup is counted in `conduit.cache.lookups` (OpenTelemetry API,
+//! a no-op unless the binary exports metrics), with `result`: `hit` (served from the
+//! cache), `miss` (read from the database and offered to the cache) or `error` (the
+//! cache failed, timed out, held an unreadable entry, or is being skipped after a
+//! failure: read from the database).
 
 use std::{
     future::Future,
@@ -55,6 +63,7 @@ use conduit_domain::{
     time::Timestamp,
     user::{Profile, Username},
 };
+use opentelemetry::{KeyValue, metrics::Counter};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use time::OffsetDateTime;
 
@@ -202,11 +211,33 @@ fn tags(own: &[String], viewer: Option<UserId>) -> Vec<String> {
     tags
 }
 
+/// The name of the lookup counter.
+pub const CACHE_LOOKUPS: &str = "conduit.cache.lookups";
+
+/// The outcome of one lookup, as counted in [`CACHE_LOOKUPS`].
+#[derive(Debug, Clone, Copy)]
+enum Lookup {
+    Hit,
+    Miss,
+    Error,
+}
+
+impl Lookup {
+    fn name(self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::Miss => "miss",
+            Lookup::Error => "error",
+        }
+    }
+}
+
 /// The cache, with the bookkeeping that lets the API keep serving when it fails.
 struct Guard {
     cache: Arc<dyn Cache>,
     settings: CacheSettings,
     state: Mutex<GuardState>,
+    lookups: Counter<u64>,
 }
 
 #[derive(Default)]
@@ -227,7 +258,18 @@ impl Guard {
             cache,
             settings,
             state: Mutex::new(GuardState::default()),
+            // From the meter provider installed at start-up (made after it, never before).
+            lookups: opentelemetry::global::meter("conduit-adapters")
+                .u64_counter(CACHE_LOOKUPS)
+                .with_unit("{lookup}")
+                .with_description("Read-through cache lookups, by result.")
+                .build(),
         }
+    }
+
+    fn count(&self, lookup: Lookup) {
+        self.lookups
+            .add(1, &[KeyValue::new("result", lookup.name())]);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, GuardState> {
@@ -343,19 +385,30 @@ impl Guard {
         Fut: Future<Output = Result<T, StoreError>>,
     {
         if !self.usable().await {
+            self.count(Lookup::Error);
             return load().await;
         }
         let key = format!("{FORMAT}:{key}");
         let ticket = match self.run("get", self.cache.get(&key, &tags)).await {
             Some(CacheLookup::Hit(bytes)) => match serde_json::from_slice(&bytes) {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.count(Lookup::Hit);
+                    return Ok(value);
+                }
                 Err(err) => {
                     tracing::debug!(target: "cache", %key, error = %err, "unreadable entry, reloading");
+                    self.count(Lookup::Error);
                     None
                 }
             },
-            Some(CacheLookup::Miss(ticket)) => Some(ticket),
-            None => None,
+            Some(CacheLookup::Miss(ticket)) => {
+                self.count(Lookup::Miss);
+                Some(ticket)
+            }
+            None => {
+                self.count(Lookup::Error);
+                None
+            }
         };
         let value = load().await?;
         if let Some(ticket) = ticket

@@ -571,7 +571,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Pretty,
-            filter: "info,sqlx=warn,sea_orm=warn".into(),
+            filter: "info,sqlx=warn,sea_orm=warn,opentelemetry=warn".into(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod dto;
 pub mod error;
 mod headers;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 mod parse;
 pub mod rate_limit;

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log);
+    let telemetry = telemetry::init(&config.log);
     let outcome = match command {
         Command::Serve | Command::Help | Command::Docs(_) | Command::ApiKeyRoot => {
             serve(&config).await
@@ -57,6 +57,9 @@ async fn main() -> ExitCode {
             migrate(&config, command).await
         }
     };
+    // The server has stopped (in-flight requests finished): send the spans and metrics
+    // still buffered before the process exits.
+    telemetry.shutdown().await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -27,6 +27,7 @@ use conduit_domain::{
     ports::RateLimiter,
     rate_limit::{RateDecision, RatePolicy},
 };
+use opentelemetry::{KeyValue, metrics::Counter};
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
     http::{HeaderValue, Method, header},
@@ -133,6 +134,8 @@ struct Shared {
     auth: Option<Policy>,
     write: Option<Policy>,
     read: Option<Policy>,
+    /// `conduit.rate_limit.rejections`, by policy.
+    rejections: Counter<u64>,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -165,6 +168,7 @@ impl RateLimit {
                 auth: policy("auth", config.auth),
                 write: policy("write", config.write),
                 read: policy("read", config.read),
+                rejections: crate::metrics::rate_limit_rejections(),
             }),
         })
     }
@@ -290,6 +294,9 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
         } else {
             let retry_after = whole_seconds(decision.retry_after.unwrap_or_default()).max(1);
             tracing::debug!(target: "rate_limit", policy = policy.name, identity = %identity, retry_after, "rate limited");
+            shared
+                .rejections
+                .add(1, &[KeyValue::new("policy", policy.name)]);
             let mut response = ApiError::rate_limited(retry_after).into_response();
             response
                 .headers_mut()

@@ -220,6 +220,7 @@ pub fn endpoint(
             allowed_routes,
             std::time::Duration::from_secs(config.server.request_timeout_seconds),
         ))
+        .with(crate::telemetry::HttpTelemetry::new(&document, "/api"))
         .boxed()
 }
 
@@ -252,6 +253,7 @@ impl Application {
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?;
         }
+        crate::metrics::observe_pool(&store);
         // Two rustls crypto providers are in the tree (ring through sqlx, aws-lc-rs through
         // reqwest); TLS set-up that relies on the process default needs one chosen. An
         // error only means one was installed already.

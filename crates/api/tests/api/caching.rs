@@ -1,19 +1,11 @@
 //! Conditional requests, readiness, and a Redis outage in the middle of a run.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
+use crate::helpers::{Relay, spawn_app, spawn_app_with};
 use conduit_api::config::{RatePolicyConfig, Secret};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use tokio::{
-    net::{TcpListener, TcpSocket, TcpStream},
-    task::JoinHandle,
-};
-
-use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn reads_carry_an_etag_and_a_matching_one_gets_304() {
@@ -96,67 +88,6 @@ async fn readiness_reports_every_dependency() {
     };
     assert_eq!(body["checks"]["redis"], expected_redis);
     app.cleanup().await;
-}
-
-/// A TCP relay in front of Redis that can be cut (connections dropped, new ones
-/// refused) and restored on the same port.
-struct Relay {
-    port: u16,
-    target: String,
-    running: Mutex<Option<JoinHandle<()>>>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(target: &str) -> Arc<Relay> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let relay = Arc::new(Relay {
-            port,
-            target: target.to_owned(),
-            running: Mutex::new(None),
-            connections: Arc::new(Mutex::new(Vec::new())),
-        });
-        relay.serve(listener);
-        relay
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let target = self.target.clone();
-        let connections = self.connections.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let target = target.clone();
-                let pipe = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                connections.lock().expect("lock").push(pipe);
-            }
-        });
-        *self.running.lock().expect("lock") = Some(task);
-    }
-
-    /// Redis "goes away": open connections are dropped, new ones refused.
-    fn cut(&self) {
-        if let Some(task) = self.running.lock().expect("lock").take() {
-            task.abort();
-        }
-        for pipe in self.connections.lock().expect("lock").drain(..) {
-            pipe.abort();
-        }
-    }
-
-    /// Redis "comes back" on the same address.
-    async fn restore(&self) {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.set_reuseaddr(true).expect("reuseaddr");
-        socket
-            .bind(([127, 0, 0, 1], self.port).into())
-            .expect("rebind the relay port");
-        self.serve(socket.listen(64).expect("listen"));
-    }
 }
 
 async fn ready(app: &crate::helpers::TestApp) -> Value {
@@ -272,6 +203,78 @@ async fn a_redis_outage_degrades_but_does_not_stop_the_api() {
     // And the data is right after the lost invalidation.
     let seen = app.get(&format!("/articles/{slug}"), None).await;
     assert_eq!(seen.body["article"]["body"], "written while Redis was away");
+    relay.cut();
+    app.cleanup().await;
+}
+
+/// Readiness follows the database: 503 while PostgreSQL is unreachable, 200 again once
+/// it is back, without a restart. (SQLite is a file: it cannot go away like this.)
+#[tokio::test]
+async fn readiness_is_503_while_the_database_is_down() {
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: TEST_DATABASE_URL is required"
+        );
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let authority = admin_url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("host:port in TEST_DATABASE_URL")
+        .to_owned();
+    let relay = Relay::start(&authority).await;
+    let relayed = relay.port;
+    let app = spawn_app_with(move |config| {
+        let url = config.database.url.expose().to_owned();
+        config.database.url = Secret(url.replacen(&authority, &format!("127.0.0.1:{relayed}"), 1));
+    })
+    .await;
+    let report = ready(&app).await;
+    assert_eq!(report["status"], "ok", "{report}");
+
+    relay.cut();
+    let down = app
+        .client
+        .get(format!("{}/health/ready", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = down.json().await.expect("json");
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["checks"]["database"], "down");
+    // The API answers 503 in the standard shape, never 500.
+    let reply = app.get("/tags", None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.body["code"], "unavailable");
+
+    relay.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = app
+            .client
+            .get(format!("{}/health/ready", app.address))
+            .send()
+            .await
+            .expect("sent");
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not ready after the database returned"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(app.get("/tags", None).await.status, StatusCode::OK);
     relay.cut();
     app.cleanup().await;
 }

@@ -4,7 +4,13 @@ use conduit_adapters::sql::testing::TestDb;
 use conduit_api::{Application, Config, config::Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::{sync::oneshot, task::JoinHandle};
+use std::sync::{Arc, Mutex};
+
+use tokio::{
+    net::{TcpListener, TcpSocket, TcpStream},
+    sync::oneshot,
+    task::JoinHandle,
+};
 
 /// A running server and what is needed to talk to it and clean it up.
 pub struct TestApp {
@@ -189,4 +195,65 @@ pub fn assert_error(reply: &Reply, status: u16, key: &str, code: &str) {
         "content type {:?}",
         reply.content_type
     );
+}
+
+/// A TCP relay in front of a service (Redis, PostgreSQL) that can be cut (connections
+/// dropped, new ones refused) and restored on the same port: an outage on demand.
+pub struct Relay {
+    pub port: u16,
+    target: String,
+    running: Mutex<Option<JoinHandle<()>>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    pub async fn start(target: &str) -> Arc<Relay> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let relay = Arc::new(Relay {
+            port,
+            target: target.to_owned(),
+            running: Mutex::new(None),
+            connections: Arc::new(Mutex::new(Vec::new())),
+        });
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let target = self.target.clone();
+        let connections = self.connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().expect("lock").push(pipe);
+            }
+        });
+        *self.running.lock().expect("lock") = Some(task);
+    }
+
+    /// Redis "goes away": open connections are dropped, new ones refused.
+    pub fn cut(&self) {
+        if let Some(task) = self.running.lock().expect("lock").take() {
+            task.abort();
+        }
+        for pipe in self.connections.lock().expect("lock").drain(..) {
+            pipe.abort();
+        }
+    }
+
+    /// Redis "comes back" on the same address.
+    pub async fn restore(&self) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket
+            .bind(([127, 0, 0, 1], self.port).into())
+            .expect("rebind the relay port");
+        self.serve(socket.listen(64).expect("listen"));
+    }
 }
