@@ -7,6 +7,8 @@
 //! conduit migrate status          list migrations and whether each is applied
 //! conduit docs [DIR]              write DIR/openapi.yaml and DIR/errors.md (default docs)
 //! conduit api-key-root            print a new private key for signing API keys
+//! conduit api-key create USER NAME SCOPES [DAYS]
+//!                                 issue an API key for USER (a machine client, say)
 //! ```
 //!
 //! Every command reads the same configuration (`DATABASE_URL` and friends).
@@ -26,6 +28,17 @@ pub enum Command {
     Docs(String),
     /// Print a new API-key signing key.
     ApiKeyRoot,
+    /// Issue an API key for a user.
+    ApiKeyCreate {
+        /// The owner's username.
+        username: String,
+        /// The key's name.
+        name: String,
+        /// Comma-separated scopes.
+        scopes: Vec<String>,
+        /// Days until it expires; none: it does not expire.
+        days: Option<u32>,
+    },
     /// Print usage.
     Help,
 }
@@ -37,6 +50,11 @@ pub const USAGE: &str = "usage: conduit [serve]
        conduit migrate status
        conduit docs [DIR]    write DIR/openapi.yaml and DIR/errors.md (default: docs)
        conduit api-key-root  print a new private key for CONDUIT_AUTH__API_KEY_PRIVATE_KEY
+       conduit api-key create USERNAME NAME SCOPE[,SCOPE...] [DAYS]
+                             issue an API key acting as USERNAME (printed once), valid
+                             for DAYS days or until revoked; scopes: articles:write,
+                             comments:write, favorites:write, follows:write, user:read,
+                             user:write
 
 Configuration: defaults, conduit.toml (or $CONDUIT_CONFIG), DATABASE_URL, REDIS_URL,
 HOST, PORT, then CONDUIT_* variables (CONDUIT_SERVER__PORT=9000).";
@@ -54,6 +72,29 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
         ["docs"] => Ok(Command::Docs("docs".into())),
         ["api-key-root"] => Ok(Command::ApiKeyRoot),
         ["docs", dir] => Ok(Command::Docs((*dir).to_owned())),
+        ["api-key", "create", username, name, scopes, rest @ ..] if rest.len() <= 1 => {
+            let days = match rest {
+                [] => None,
+                [days] => Some(
+                    days.parse::<u32>()
+                        .ok()
+                        .filter(|d| *d > 0)
+                        .ok_or_else(|| format!("DAYS must be a positive number, not {days:?}"))?,
+                ),
+                _ => unreachable!("at most one more word"),
+            };
+            Ok(Command::ApiKeyCreate {
+                username: (*username).to_owned(),
+                name: (*name).to_owned(),
+                scopes: scopes
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                days,
+            })
+        }
         ["migrate", "down", steps] => steps
             .parse::<u32>()
             .ok()
@@ -78,6 +119,24 @@ mod tests {
         assert_eq!(run(&["serve"]), Ok(Command::Serve));
         assert_eq!(run(&["migrate", "up"]), Ok(Command::MigrateUp));
         assert_eq!(run(&["migrate", "down"]), Ok(Command::MigrateDown(1)));
+        assert_eq!(
+            run(&[
+                "api-key",
+                "create",
+                "jake",
+                "ci bot",
+                "user:read, articles:write",
+                "30"
+            ]),
+            Ok(Command::ApiKeyCreate {
+                username: "jake".into(),
+                name: "ci bot".into(),
+                scopes: vec!["user:read".into(), "articles:write".into()],
+                days: Some(30),
+            })
+        );
+        assert!(run(&["api-key", "create", "jake", "bot", "user:read", "0"]).is_err());
+        assert!(run(&["api-key", "create", "jake", "bot"]).is_err());
         assert_eq!(run(&["migrate", "down", "3"]), Ok(Command::MigrateDown(3)));
         assert_eq!(run(&["migrate", "status"]), Ok(Command::MigrateStatus));
         assert_eq!(run(&["--help"]), Ok(Command::Help));

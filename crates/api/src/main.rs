@@ -56,6 +56,12 @@ async fn main() -> ExitCode {
         Command::MigrateUp | Command::MigrateDown(_) | Command::MigrateStatus => {
             migrate(&config, command).await
         }
+        Command::ApiKeyCreate {
+            username,
+            name,
+            scopes,
+            days,
+        } => create_api_key(&config, &username, &name, &scopes, days).await,
     };
     // The server has stopped (in-flight requests finished): send the spans and metrics
     // still buffered before the process exits.
@@ -97,6 +103,45 @@ async fn migrate(config: &Config, command: Command) -> Result<(), Box<dyn std::e
             }
         }
     }
+    Ok(())
+}
+
+/// Issues an API key for `username` and prints its token (shown this once).
+async fn create_api_key(
+    config: &Config,
+    username: &str,
+    name: &str,
+    scopes: &[String],
+    days: Option<u32>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use conduit_domain::api_key::{ApiKeyName, Scope};
+    let name = ApiKeyName::parse(name).map_err(|e| format!("NAME: {e}"))?;
+    let scopes = Scope::parse_list(scopes).map_err(|e| format!("SCOPES: {e}"))?;
+    let app = conduit_api::server::wire(config).await?.app;
+    let owner = app
+        .profile(username, None)
+        .await
+        .map_err(|_| format!("no user named {username:?}"))?;
+    let expires_at = days.map(|days| {
+        conduit_domain::time::Timestamp::new(
+            time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days)),
+        )
+    });
+    let issued = app
+        .create_api_key(
+            owner.user_id,
+            conduit_app::CreateApiKey {
+                name,
+                scopes,
+                expires_at,
+            },
+        )
+        .await?;
+    println!(
+        "# API key {} for {username}; shown once, keep it secret.",
+        issued.key.id
+    );
+    println!("{}", issued.token);
     Ok(())
 }
 

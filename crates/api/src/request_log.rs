@@ -171,4 +171,62 @@ mod tests {
         }
         assert_ne!(request_id(None), request_id(None));
     }
+
+    #[poem::handler]
+    fn explode() -> &'static str {
+        panic!("secret internal detail")
+    }
+
+    #[poem::handler]
+    async fn dawdle() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "late"
+    }
+
+    async fn call<E: Endpoint>(ep: E, timeout: Duration) -> (Response, String) {
+        use poem::EndpointExt;
+        let routes = Arc::new(AllowedMethods::from_document(
+            &serde_json::json!({}),
+            "/api",
+        ));
+        let ep = ep
+            .with(
+                poem::middleware::CatchPanic::new()
+                    .with_handler(|_| error::internal_error_response()),
+            )
+            .with(RequestLog::new(routes, timeout));
+        let mut response = ep
+            .call(
+                Request::builder()
+                    .uri(poem::http::Uri::from_static("/api/x"))
+                    .header(REQUEST_ID, "report-me-42")
+                    .finish(),
+            )
+            .await
+            .expect("an answer");
+        let body = response.take_body().into_string().await.expect("body");
+        (response, body)
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_that_names_the_request_and_nothing_else() {
+        let (response, body) = call(explode, Duration::from_secs(5)).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[REQUEST_ID], "report-me-42");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(body["code"], "internal");
+        let message = body["errors"]["server"][0].as_str().expect("message");
+        assert!(message.contains("report-me-42"), "{message}");
+        assert!(
+            !body.to_string().contains("secret internal detail"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_time_limit_is_503() {
+        let (response, body) = call(dawdle, Duration::from_millis(50)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("\"code\":\"unavailable\""), "{body}");
+    }
 }

@@ -244,54 +244,18 @@ impl Application {
     /// Connects storage (migrating it if configured), wires every adapter and binds the
     /// listening socket.
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
-        let store = SqlStore::connect(config.database.url.expose())
-            .await
-            .map_err(|e| StartupError::Database(e.to_string()))?;
-        if config.database.migrate_on_start {
-            store
-                .migrate()
-                .await
-                .map_err(|e| StartupError::Database(e.to_string()))?;
-        }
-        crate::metrics::observe_pool(&store);
-        // Two rustls crypto providers are in the tree (ring through sqlx, aws-lc-rs through
-        // reqwest); TLS set-up that relies on the process default needs one chosen. An
-        // error only means one was installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let redis = connect_redis(config).await?;
-        let (sessions, one_time): (Arc<dyn SessionStore>, Arc<dyn OneTimeStore>) = match &redis {
-            Some(redis) => (
-                Arc::new(redis.sessions.clone()),
-                Arc::new(redis.one_time.clone()),
-            ),
-            None => (Arc::new(store.clone()), Arc::new(store.clone())),
-        };
-        let database = store.clone();
-        let store = Arc::new(store);
-        let (stores, invalidation) = read_cache(config, Stores::from_one(store.clone()), &redis);
-        let events: Arc<dyn EventPublisher> = match &invalidation {
-            Some(invalidation) => invalidation.clone(),
-            None => Arc::new(NoSubscribers),
-        };
-        let oauth = oauth_settings(&config.oauth).await;
-        let app = Conduit::new(ports(
-            Adapters {
-                stores,
-                sessions,
-                api_keys: store.clone(),
-                one_time,
-                identity_links: store,
-                oauth,
-                events,
-            },
-            &config.auth,
-        )?);
+        let Wired {
+            app,
+            database,
+            redis_sessions,
+            invalidation,
+        } = wire(config).await?;
         let (limiter, shared_rate_limiter) = rate_limiter(config).await?;
         let rate_limit = RateLimit::new(&config.rate_limit, limiter, app.clone())
             .map_err(|e| StartupError::Config(e.0))?;
         let health = Health {
             database,
-            redis: redis.map(|r| r.sessions),
+            redis: redis_sessions,
             cache: invalidation,
             rate_limiter: shared_rate_limiter.clone(),
         };
@@ -338,6 +302,77 @@ impl Application {
             )
             .await
     }
+}
+
+/// The application wired over its adapters, and what readiness watches.
+pub struct Wired {
+    /// The use cases.
+    pub app: Conduit,
+    /// The database (for readiness).
+    pub database: SqlStore,
+    /// The Redis connection, when configured (for readiness).
+    pub redis_sessions: Option<RedisSessions>,
+    /// The read cache's invalidation, when caching is on (for readiness).
+    pub invalidation: Option<Arc<CacheInvalidation>>,
+}
+
+impl std::fmt::Debug for Wired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wired").finish_non_exhaustive()
+    }
+}
+
+/// Connects storage (migrating it if configured) and Redis, and wires every adapter
+/// into the use cases: what serving and the operator commands share.
+pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
+    let store = SqlStore::connect(config.database.url.expose())
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    if config.database.migrate_on_start {
+        store
+            .migrate()
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?;
+    }
+    crate::metrics::observe_pool(&store);
+    // Two rustls crypto providers are in the tree (ring through sqlx, aws-lc-rs through
+    // reqwest); TLS set-up that relies on the process default needs one chosen. An
+    // error only means one was installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let redis = connect_redis(config).await?;
+    let (sessions, one_time): (Arc<dyn SessionStore>, Arc<dyn OneTimeStore>) = match &redis {
+        Some(redis) => (
+            Arc::new(redis.sessions.clone()),
+            Arc::new(redis.one_time.clone()),
+        ),
+        None => (Arc::new(store.clone()), Arc::new(store.clone())),
+    };
+    let database = store.clone();
+    let store = Arc::new(store);
+    let (stores, invalidation) = read_cache(config, Stores::from_one(store.clone()), &redis);
+    let events: Arc<dyn EventPublisher> = match &invalidation {
+        Some(invalidation) => invalidation.clone(),
+        None => Arc::new(NoSubscribers),
+    };
+    let oauth = oauth_settings(&config.oauth).await;
+    let app = Conduit::new(ports(
+        Adapters {
+            stores,
+            sessions,
+            api_keys: store.clone(),
+            one_time,
+            identity_links: store,
+            oauth,
+            events,
+        },
+        &config.auth,
+    )?);
+    Ok(Wired {
+        app,
+        database,
+        redis_sessions: redis.map(|r| r.sessions),
+        invalidation,
+    })
 }
 
 /// The adapters on Redis, when it is configured.

@@ -29,6 +29,13 @@ impl Drop for Server {
     }
 }
 
+/// The API-key signing key every process of a test shares.
+const API_KEY_ROOT: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+fn database_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display())
+}
+
 fn start() -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -39,10 +46,8 @@ fn start() -> Server {
     let log = File::create(dir.join("server.log")).expect("log file");
     let process = Command::new(env!("CARGO_BIN_EXE_conduit"))
         .env_clear()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display()),
-        )
+        .env("DATABASE_URL", database_url(&dir))
+        .env("CONDUIT_AUTH__API_KEY_PRIVATE_KEY", API_KEY_ROOT)
         .env("CONDUIT_SERVER__PORT", port.to_string())
         .env(
             "CONDUIT_AUTH__JWT_SECRET",
@@ -266,4 +271,78 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[tokio::test]
+async fn operators_issue_api_keys_from_the_command_line() {
+    let server = start();
+    let client = Client::new();
+    post(
+        &client,
+        format!("{}/api/users", server.origin),
+        json!({"user": {"username": "machine_owner", "email": "owner@test.com", "password": "password123"}}),
+        &[],
+    )
+    .await;
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_conduit"))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", database_url(&server.dir))
+            .env("CONDUIT_AUTH__API_KEY_PRIVATE_KEY", API_KEY_ROOT)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("the binary runs")
+    };
+    let issued = cli(&[
+        "api-key",
+        "create",
+        "machine_owner",
+        "nightly export",
+        "user:read",
+        "7",
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+    let stdout = String::from_utf8(issued.stdout).expect("utf-8");
+    let token = stdout
+        .lines()
+        .nth(1)
+        .expect("the token line")
+        .trim()
+        .to_owned();
+    let me = client
+        .get(format!("{}/api/user", server.origin))
+        .header("x-api-key", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(me.status(), StatusCode::OK);
+    let body: Value = me.json().await.expect("json");
+    assert_eq!(body["user"]["username"], "machine_owner");
+    // The key is limited to its scopes.
+    let write = client
+        .put(format!("{}/api/user", server.origin))
+        .header("x-api-key", &token)
+        .json(&json!({"user": {"bio": "not allowed"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+
+    let unknown = cli(&["api-key", "create", "nobody_here", "bot", "user:read"]);
+    assert!(!unknown.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&unknown.stdout),
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert!(said.contains("nobody_here"), "{said}");
+    let bad_scope = cli(&[
+        "api-key",
+        "create",
+        "machine_owner",
+        "bot",
+        "root:everything",
+    ]);
+    assert!(!bad_scope.status.success());
 }

@@ -116,13 +116,18 @@ impl Scripts {
 /// A connected client for the Redis server at `url`, checked with a PING: the settings
 /// every adapter of this module shares.
 ///
+/// Each command is traced as a `fred.command` span (name only, never arguments).
+///
 /// Connecting and each command give up after 5 seconds; a lost connection is
 /// re-established in the background. A command whose connection dropped is never sent
 /// again: the server may have run it already, and none of our commands may run twice (a
 /// rotation would see its own retirement and revoke the session as stolen, a GETDEL
 /// would report "nothing there", a rate check would count twice).
 pub(crate) async fn connect_client(url: &str) -> Result<Client, StoreError> {
-    let config = Config::from_url(url).map_err(redis_error)?;
+    let mut config = Config::from_url(url).map_err(redis_error)?;
+    // A span per command (its name and timing, never its arguments: those are
+    // `full-tracing`, which is not enabled), exported with the request's trace.
+    config.tracing = fred::types::config::TracingConfig::new(true);
     let client = Builder::from_config(config)
         .with_connection_config(|connection| {
             connection.connection_timeout = TIMEOUT;
