@@ -561,7 +561,7 @@ fn list_or_comma_separated_opt<'de, D: Deserializer<'de>>(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
-    /// `pretty` (development) or `json` (production).
+    /// `json`, `pretty`, or `auto`: JSON in production, pretty in development.
     pub format: LogFormat,
     /// A `tracing` filter; `RUST_LOG` overrides it.
     pub filter: String,
@@ -570,7 +570,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            format: LogFormat::Pretty,
+            format: LogFormat::Auto,
             filter: "info,sqlx=warn,sea_orm=warn,opentelemetry=warn".into(),
         }
     }
@@ -580,6 +580,9 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// JSON in production, pretty in development (resolved when the configuration is
+    /// validated).
+    Auto,
     /// Human-readable.
     Pretty,
     /// One JSON object per line.
@@ -675,6 +678,12 @@ impl Config {
         }
         self.rate_limit.validate()?;
         self.http.validate(self.environment)?;
+        if self.log.format == LogFormat::Auto {
+            self.log.format = match self.environment {
+                Environment::Production => LogFormat::Json,
+                Environment::Development => LogFormat::Pretty,
+            };
+        }
         if self.server.request_timeout_seconds == 0 {
             return Err(ConfigError(
                 "server.request_timeout_seconds: must be positive".into(),
@@ -838,6 +847,7 @@ mod tests {
             .expect("complete production setup");
         // Production: no cross-origin callers unless listed, HSTS for a year.
         assert!(ok.http.allowed_origins(ok.environment).is_empty());
+        assert_eq!(ok.log.format, LogFormat::Json);
         assert_eq!(ok.http.hsts(ok.environment), Some(31_536_000));
 
         config.http.cors_allowed_origins = Some(vec!["*".into()]);
@@ -893,6 +903,7 @@ mod tests {
         );
         assert!(config.database.url.expose().starts_with("sqlite:"));
         assert!(config.cache.enabled);
+        assert_eq!(config.log.format, LogFormat::Pretty);
         let mut no_ttl = config.clone();
         no_ttl.cache.ttl_seconds = 0;
         let err = no_ttl.validated().expect_err("zero ttl").to_string();

@@ -170,7 +170,8 @@ pub fn init(config: &LogConfig) -> Telemetry {
             .flatten_event(true)
             .with_filter(log_filter)
             .boxed(),
-        LogFormat::Pretty => fmt::layer().with_filter(log_filter).boxed(),
+        // `Auto` is resolved by validation; unvalidated (test) set-ups read as pretty.
+        LogFormat::Pretty | LogFormat::Auto => fmt::layer().with_filter(log_filter).boxed(),
     });
     if let Some(provider) = &tracer_provider {
         layers.push(
