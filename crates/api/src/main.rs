@@ -62,6 +62,7 @@ async fn main() -> ExitCode {
             scopes,
             days,
         } => create_api_key(&config, &username, &name, &scopes, days).await,
+        Command::Seed(args) => seed(&config, args).await,
     };
     // The server has stopped (in-flight requests finished): send the spans and metrics
     // still buffered before the process exits.
@@ -142,6 +143,103 @@ async fn create_api_key(
         issued.key.id
     );
     println!("{}", issued.token);
+    Ok(())
+}
+
+/// `conduit seed`: generated data for load tests, through the server's configuration
+/// (database, Argon2 cost), with a progress bar per phase.
+async fn seed(config: &Config, args: cli::SeedArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use conduit_adapters::{
+        crypto::{Argon2Cost, Argon2Hasher},
+        sql::seed::{SeedPlan, SeedProgress},
+    };
+    use conduit_domain::{ports::PasswordHasher as _, user::Password};
+    use indicatif::{ProgressBar, ProgressStyle};
+    use std::time::Instant;
+
+    /// One bar per phase; each phase's time is kept for the summary.
+    struct Bars {
+        current: Option<(&'static str, ProgressBar, Instant)>,
+        took: Vec<(&'static str, u64, std::time::Duration)>,
+    }
+    impl Bars {
+        fn finish(&mut self) {
+            if let Some((name, bar, started)) = self.current.take() {
+                bar.finish();
+                self.took.push((name, bar.position(), started.elapsed()));
+            }
+        }
+    }
+    impl SeedProgress for Bars {
+        fn phase(&mut self, name: &'static str, total: u64) {
+            self.finish();
+            let style = ProgressStyle::with_template(
+                "{prefix:>9} [{bar:40}] {human_pos}/{human_len} {per_sec:>12} {elapsed_precise} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            let bar = ProgressBar::new(total).with_style(style).with_prefix(name);
+            self.current = Some((name, bar, Instant::now()));
+        }
+        fn advance(&mut self, rows: u64) {
+            if let Some((_, bar, _)) = &self.current {
+                bar.inc(rows);
+            }
+        }
+    }
+
+    let password = Password::new_secret(&args.password).map_err(|e| format!("--password: {e}"))?;
+    let auth = &config.auth;
+    let hasher = Argon2Hasher::new(
+        Argon2Cost {
+            memory_kib: auth.argon2_memory_kib,
+            iterations: auth.argon2_iterations,
+            parallelism: 1,
+        },
+        1,
+    )
+    .map_err(|e| e.to_string())?;
+    // One hash for everyone: hashing a million passwords would take hours.
+    let hash = hasher.hash(&password).await.map_err(|e| e.to_string())?;
+    let store = SqlStore::connect(config.database.url.expose()).await?;
+    let plan = SeedPlan {
+        users: args.users,
+        articles: args.articles,
+        favorites: args.favorites,
+        follows: args.follows,
+        comments: args.comments,
+        rng_seed: args.rng_seed,
+        append: args.append,
+    };
+    let started = Instant::now();
+    let mut bars = Bars {
+        current: None,
+        took: Vec::new(),
+    };
+    let seeded = store.seed(&plan, hash.as_str(), &mut bars).await;
+    bars.finish();
+    let report = match seeded {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("conduit seed: {err}");
+            return Err(err.into());
+        }
+    };
+    println!(
+        "seeded {} users, {} follows, {} articles, {} article tags, {} favorites and {} \
+         comments in {:.1?} (password {:?} for every user)",
+        report.users,
+        report.follows,
+        report.articles,
+        report.article_tags,
+        report.favorites,
+        report.comments,
+        started.elapsed(),
+        args.password,
+    );
+    for (name, rows, took) in bars.took {
+        println!("  {name}: {rows} in {took:.1?}");
+    }
     Ok(())
 }
 

@@ -23,6 +23,7 @@ mod error;
 mod identity_links;
 mod one_time;
 mod rows;
+pub mod seed;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
