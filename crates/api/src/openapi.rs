@@ -28,7 +28,7 @@ use conduit_domain::{
     comment::CommentBody,
     error::AuthFailure,
     ports::Stores,
-    text::{NOT_BLANK_PATTERN, SINGLE_LINE_PATTERN},
+    text::{MULTI_LINE_PATTERN, NO_NUL_PATTERN, NOT_BLANK_PATTERN, SINGLE_LINE_PATTERN},
     user::{Bio, Email, ImageUrl, Password, Username},
 };
 use poem_openapi::types::ToJSON;
@@ -189,7 +189,7 @@ fn constrain_request_schemas(schemas: &mut Map<String, Value>) {
     let new_password = json!({"minLength": Password::MIN, "maxLength": Password::MAX, "pattern": NOT_BLANK_PATTERN});
     let title = json!({"maxLength": ArticleTitle::MAX, "pattern": SINGLE_LINE_PATTERN});
     let description = json!({"maxLength": ArticleDescription::MAX, "pattern": SINGLE_LINE_PATTERN});
-    let body = json!({"maxLength": ArticleBody::MAX, "pattern": NOT_BLANK_PATTERN});
+    let body = json!({"maxLength": ArticleBody::MAX, "pattern": MULTI_LINE_PATTERN});
     let tags = json!({
         "maxItems": TagName::MAX_PER_ARTICLE,
         "items": {"type": "string", "maxLength": TagName::MAX, "pattern": SINGLE_LINE_PATTERN},
@@ -207,7 +207,11 @@ fn constrain_request_schemas(schemas: &mut Map<String, Value>) {
         ("UpdateUser", "username", username),
         ("UpdateUser", "email", email),
         ("UpdateUser", "password", new_password),
-        ("UpdateUser", "bio", json!({"maxLength": Bio::MAX})),
+        (
+            "UpdateUser",
+            "bio",
+            json!({"maxLength": Bio::MAX, "pattern": NO_NUL_PATTERN}),
+        ),
         (
             "UpdateUser",
             "image",
@@ -224,7 +228,7 @@ fn constrain_request_schemas(schemas: &mut Map<String, Value>) {
         (
             "NewComment",
             "body",
-            json!({"maxLength": CommentBody::MAX, "pattern": NOT_BLANK_PATTERN}),
+            json!({"maxLength": CommentBody::MAX, "pattern": MULTI_LINE_PATTERN}),
         ),
         (
             "NewApiKey",

@@ -9,6 +9,25 @@ pub const NOT_BLANK_PATTERN: &str = r"[^\s\u0000-\u001F\u007F-\u009F]";
 /// JSON Schema pattern of a single-line, non-blank value.
 pub const SINGLE_LINE_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
 
+/// JSON Schema pattern of a multi-line, non-blank value: no NUL character anywhere
+/// (PostgreSQL cannot store one in text), and at least one character that is neither
+/// white space nor a control character.
+pub const MULTI_LINE_PATTERN: &str = r"^[^\u0000]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000]*$";
+
+/// JSON Schema pattern of text that may be blank but holds no NUL character.
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+
+/// Fails when `raw` holds a NUL character, which no text column can store.
+pub(crate) fn no_nul(raw: &str) -> Result<(), Invalid> {
+    if raw.contains('\0') {
+        Err(Invalid::Format {
+            expected: "text without NUL (U+0000) characters",
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// True when `raw` has nothing but white space and control characters.
 pub fn is_blank(raw: &str) -> bool {
     raw.chars().all(|c| c.is_whitespace() || c.is_control())
@@ -33,6 +52,7 @@ pub(crate) fn multi_line(raw: &str, max: usize) -> Result<String, Invalid> {
         return Err(Invalid::Blank);
     }
     at_most(raw, max)?;
+    no_nul(raw)?;
     Ok(raw.to_owned())
 }
 

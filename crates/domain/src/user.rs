@@ -92,6 +92,7 @@ impl Bio {
     /// text, trimmed.
     pub fn parse(raw: &str) -> Result<Option<Self>, Invalid> {
         at_most(raw, Self::MAX)?;
+        crate::text::no_nul(raw)?;
         if is_blank(raw) {
             return Ok(None);
         }
@@ -370,6 +371,7 @@ mod tests {
     #[test]
     fn bio_and_image_normalise_blank_to_none() {
         assert_eq!(Bio::parse(""), Ok(None));
+        assert!(Bio::parse("\0 nul").is_err());
         assert_eq!(
             Bio::parse(" hi ").map(|b| b.map(Bio::into_inner)),
             Ok(Some("hi".into()))

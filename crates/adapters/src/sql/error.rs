@@ -50,8 +50,9 @@ fn classify(err: &DbErr) -> Kind {
                     .find(|(key, _)| name.contains(key))
                     .map_or(Kind::Unexpected, |(_, field)| Kind::Duplicate(*field));
             }
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
             match db.code() {
-                Some(code) if transient_code(&code) => Kind::Unavailable,
+                Some(code) if transient_code(&code, sqlite) => Kind::Unavailable,
                 _ => Kind::Unexpected,
             }
         }
@@ -63,12 +64,17 @@ fn classify(err: &DbErr) -> Kind {
 /// PostgreSQL's connection exceptions (class 08), shutdowns and connection limits, and
 /// SQLite's BUSY and LOCKED families (whose extended codes keep the primary code in the
 /// low byte).
-fn transient_code(code: &str) -> bool {
-    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
-        return true;
+///
+/// The two families must not be mixed: a PostgreSQL SQLSTATE can be all digits (22021,
+/// "invalid byte sequence", has 5 in its low byte), and read as an SQLite code it would
+/// pass for BUSY.
+fn transient_code(code: &str, sqlite: bool) -> bool {
+    if sqlite {
+        return code
+            .parse::<u32>()
+            .is_ok_and(|extended| matches!(extended & 0xff, 5 | 6));
     }
-    code.parse::<u32>()
-        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 #[cfg(test)]
@@ -100,11 +106,18 @@ mod tests {
 
     #[test]
     fn transient_codes() {
-        for code in ["08006", "57P01", "53300", "5", "517", "6", "262"] {
-            assert!(transient_code(code), "{code}");
+        for code in ["08006", "57P01", "53300"] {
+            assert!(transient_code(code, false), "PostgreSQL {code}");
         }
-        for code in ["23505", "2067", "1", "787", "42P01"] {
-            assert!(!transient_code(code), "{code}");
+        for code in ["5", "517", "6", "262"] {
+            assert!(transient_code(code, true), "SQLite {code}");
+        }
+        // 22021 (invalid byte sequence) has 5 in its low byte: not SQLite's BUSY.
+        for code in ["23505", "22021", "42P01", "5"] {
+            assert!(!transient_code(code, false), "PostgreSQL {code}");
+        }
+        for code in ["2067", "1", "787", "08006"] {
+            assert!(!transient_code(code, true), "SQLite {code}");
         }
     }
 }
