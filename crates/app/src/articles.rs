@@ -205,6 +205,15 @@ impl Conduit {
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, Error> {
+        // No tag or username holds a NUL character (the value objects refuse it), and
+        // PostgreSQL refuses one in a query parameter: such a filter matches nothing.
+        let impossible = [&filter.tag, &filter.author, &filter.favorited_by]
+            .into_iter()
+            .flatten()
+            .any(|value| value.contains('\0'));
+        if impossible {
+            return Ok(ArticlePage::default());
+        }
         Ok(self
             .ports
             .stores

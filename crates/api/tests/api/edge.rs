@@ -216,5 +216,13 @@ async fn nul_characters_are_refused_before_the_database() {
         )
         .await;
     crate::helpers::assert_error(&article, 422, "body", "validation_failed");
+    // In filters it simply matches nothing.
+    for filter in ["author", "favorited", "tag"] {
+        let listed = app
+            .get(&format!("/articles?{filter}=nul%00name"), Some(&token))
+            .await;
+        assert_eq!(listed.status.as_u16(), 200, "{filter}: {:?}", listed.body);
+        assert_eq!(listed.body["articlesCount"], 0);
+    }
     app.cleanup().await;
 }
