@@ -134,7 +134,8 @@ pub fn endpoint(
     let docs_html = api.swagger_ui_html().replacen(&api.spec(), &json, 1);
     let docs_csp = headers::inline_page_csp(&docs_html);
     let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
-    let allowed_routes = allowed.clone();
+    let log_routes = allowed.clone();
+    let telemetry_routes = allowed.clone();
     let limit = config.server.body_limit_bytes;
     Route::new()
         .nest("/api", api.with(ConditionalGet))
@@ -217,10 +218,10 @@ pub fn endpoint(
         // Outermost: every answer above, errors and 429s included, gets the request id
         // and its log line.
         .with(RequestLog::new(
-            allowed_routes,
+            log_routes,
             std::time::Duration::from_secs(config.server.request_timeout_seconds),
         ))
-        .with(crate::telemetry::HttpTelemetry::new(&document, "/api"))
+        .with(crate::telemetry::HttpTelemetry::new(telemetry_routes))
         .boxed()
 }
 

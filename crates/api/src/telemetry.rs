@@ -361,20 +361,13 @@ pub struct HttpTelemetry {
 
 impl HttpTelemetry {
     /// The layer for what [`init`] set up (make it after `init`), naming routes by the
-    /// paths of the OpenAPI `document`, served under `prefix`.
-    pub fn new(document: &serde_json::Value, prefix: &str) -> Self {
-        let traces = traces_enabled();
-        let metrics = metrics_enabled().then(metrics::HttpMetrics::new);
-        let routes = if traces || metrics.is_some() {
-            AllowedMethods::from_document(document, prefix)
-        } else {
-            AllowedMethods::default()
-        };
+    /// documented paths in `routes` (the same table the request log and `Allow` use).
+    pub fn new(routes: Arc<AllowedMethods>) -> Self {
         HttpTelemetry {
-            traces,
-            metrics,
+            traces: traces_enabled(),
+            metrics: metrics_enabled().then(metrics::HttpMetrics::new),
             propagator: TraceContextPropagator::new(),
-            routes: Arc::new(routes),
+            routes,
         }
     }
 }
