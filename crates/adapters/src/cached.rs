@@ -54,7 +54,7 @@ use conduit_domain::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleSummary, ArticleView,
         NewArticle, Page,
     },
-    cache::{CacheLookup, EPOCH_TAG},
+    cache::{CacheLookup, CacheTicket, EPOCH_TAG},
     comment::{CommentRef, CommentView, NewComment},
     events::DomainEvent,
     ports::{
@@ -151,6 +151,13 @@ pub struct CacheInvalidation {
 }
 
 impl CacheInvalidation {
+    /// The cache of rendered article lists, under the same guard and invalidation.
+    pub fn rendered_lists(&self) -> RenderedLists {
+        RenderedLists {
+            guard: self.guard.clone(),
+        }
+    }
+
     /// Whether the cache is being skipped because it failed (for readiness reports).
     pub fn degraded(&self) -> bool {
         self.guard.degraded()
@@ -370,6 +377,33 @@ impl Guard {
         }
     }
 
+    /// Looks `key` up: the bytes on a hit; on a miss, the ticket to store a fresh value
+    /// with (none when the cache is failing or skipped: then nothing is stored).
+    async fn lookup(&self, key: &str, tags: &[String]) -> Result<Vec<u8>, Option<CacheTicket>> {
+        if !self.usable().await {
+            self.count(Lookup::Error);
+            return Err(None);
+        }
+        match self.run("get", self.cache.get(key, tags)).await {
+            Some(CacheLookup::Hit(bytes)) => Ok(bytes),
+            Some(CacheLookup::Miss(ticket)) => {
+                self.count(Lookup::Miss);
+                Err(Some(ticket))
+            }
+            None => {
+                self.count(Lookup::Error);
+                Err(None)
+            }
+        }
+    }
+
+    /// Offers `bytes` to the cache under the ticket of the miss that preceded its load.
+    async fn store(&self, key: &str, tags: &[String], bytes: &[u8], ticket: &CacheTicket) {
+        let ttl = self.settings.ttl;
+        self.run("put", self.cache.put(key, tags, bytes, ticket, ttl))
+            .await;
+    }
+
     /// The value under `key` from the cache, or from `load` (then stored when `keep`
     /// says so).
     async fn read_through<T, F, Fut>(
@@ -384,13 +418,9 @@ impl Guard {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        if !self.usable().await {
-            self.count(Lookup::Error);
-            return load().await;
-        }
         let key = format!("{FORMAT}:{key}");
-        let ticket = match self.run("get", self.cache.get(&key, &tags)).await {
-            Some(CacheLookup::Hit(bytes)) => match serde_json::from_slice(&bytes) {
+        let ticket = match self.lookup(&key, &tags).await {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(value) => {
                     self.count(Lookup::Hit);
                     return Ok(value);
@@ -401,26 +431,92 @@ impl Guard {
                     None
                 }
             },
-            Some(CacheLookup::Miss(ticket)) => {
-                self.count(Lookup::Miss);
-                Some(ticket)
-            }
-            None => {
-                self.count(Lookup::Error);
-                None
-            }
+            Err(ticket) => ticket,
         };
         let value = load().await?;
         if let Some(ticket) = ticket
             && keep(&value)
             && let Ok(bytes) = serde_json::to_vec(&value)
         {
-            let ttl = self.settings.ttl;
-            self.run("put", self.cache.put(&key, &tags, &bytes, &ticket, ttl))
-                .await;
+            self.store(&key, &tags, &bytes, &ticket).await;
         }
         Ok(value)
     }
+}
+
+/// Article-list pages as the HTTP layer renders them, cached next to the decorator's
+/// entries: the same key parts and the same tags as the list entry of the decorator, so
+/// the same events retire them, under the same guard (time limits, skipping a failing
+/// cache, retiring everything after a lost invalidation).
+///
+/// The decorator saves the database read; this saves the rest of a hit's work too
+/// (decoding the entry, converting it to the response types, encoding the JSON), which
+/// is most of the CPU a cached list costs (docs/performance.md, ADR 0019). Only the
+/// global list and its filters use it: they are the hottest reads.
+#[derive(Clone)]
+pub struct RenderedLists {
+    guard: Arc<Guard>,
+}
+
+impl std::fmt::Debug for RenderedLists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedLists").finish_non_exhaustive()
+    }
+}
+
+impl RenderedLists {
+    /// The rendered page of `filter` and `page` as `viewer` sees it, from the cache or
+    /// from `render` (then stored). `representation` names the rendering (media type and
+    /// its version): a change of the response body's shape must change it, so that
+    /// instances of two versions never serve each other's bodies.
+    pub async fn read_through<E, F, Fut>(
+        &self,
+        representation: &str,
+        filter: &ArticleFilter,
+        page: Page,
+        viewer: Option<UserId>,
+        render: F,
+    ) -> Result<Vec<u8>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, E>>,
+    {
+        let key = format!(
+            "{FORMAT}:r:{representation}:{}",
+            list_key(filter, page, viewer)
+        );
+        let tags = list_tags(viewer);
+        let ticket = match self.guard.lookup(&key, &tags).await {
+            Ok(bytes) => {
+                self.guard.count(Lookup::Hit);
+                return Ok(bytes);
+            }
+            Err(ticket) => ticket,
+        };
+        let bytes = render().await?;
+        if let Some(ticket) = ticket {
+            self.guard.store(&key, &tags, &bytes, &ticket).await;
+        }
+        Ok(bytes)
+    }
+}
+
+/// The key of a list page (without the format prefix).
+fn list_key(filter: &ArticleFilter, page: Page, viewer: Option<UserId>) -> String {
+    // JSON keeps the parts apart whatever characters the filter values hold.
+    let shape = serde_json::json!([
+        filter.tag,
+        filter.author,
+        filter.favorited_by,
+        page.limit,
+        page.offset
+    ]);
+    format!("l:{}:{shape}", viewer_key(viewer))
+}
+
+/// The tags of a list page.
+fn list_tags(viewer: Option<UserId>) -> Vec<String> {
+    tags(&[ARTICLES.into(), PROFILES.into()], viewer)
 }
 
 /// The decorated ports.
@@ -537,19 +633,11 @@ impl ArticleQueries for CachedStores {
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
-        // JSON keeps the parts apart whatever characters the filter values hold.
-        let shape = serde_json::json!([
-            filter.tag,
-            filter.author,
-            filter.favorited_by,
-            page.limit,
-            page.offset
-        ]);
         let found: Cached<ArticlePage> = self
             .guard
             .read_through(
-                format!("l:{}:{shape}", viewer_key(viewer)),
-                tags(&[ARTICLES.into(), PROFILES.into()], viewer),
+                list_key(filter, page, viewer),
+                list_tags(viewer),
                 |_| true,
                 || async {
                     Ok(Cached(

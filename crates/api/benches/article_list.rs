@@ -127,7 +127,7 @@ fn article_list(c: &mut Criterion) {
         .build()
         .expect("tokio runtime");
     let app = rt.block_on(app());
-    let endpoint = api_service(&app, None).into_endpoint();
+    let endpoint = api_service(&app, None, None).into_endpoint();
 
     let body = rt.block_on(async {
         let response = endpoint.get_response(list_request()).await;

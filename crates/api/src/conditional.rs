@@ -42,7 +42,14 @@ impl<E: Endpoint> Endpoint for ConditionalGetEndpoint<E> {
             return Ok(response);
         }
         let body = response.take_body().into_bytes().await?;
-        let etag = entity_tag(&body);
+        // A handler that knows the tag of its body (computed when it was rendered, see
+        // `RenderedJson`) has set it already; every other body is hashed here.
+        let known = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let etag = known.unwrap_or_else(|| entity_tag(&body));
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&etag) {
             headers.insert(header::ETAG, value);

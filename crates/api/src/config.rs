@@ -273,7 +273,9 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     /// Argon2id passes.
     pub argon2_iterations: u32,
-    /// Most password hashes computed at once (bounds memory under login bursts).
+    /// Most password hashes computed at once: bounds the memory hashing holds
+    /// (`argon2_concurrency × argon2_memory_kib`, kept for reuse) and the cores a login
+    /// burst can take from other requests. Default: half the cores, at least 1 (ADR 0017).
     pub argon2_concurrency: usize,
 }
 
@@ -294,7 +296,8 @@ impl Default for AuthConfig {
             refresh_cookie_secure: true,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
-            argon2_concurrency: 2,
+            argon2_concurrency: std::thread::available_parallelism()
+                .map_or(1, |cores| (cores.get() / 2).max(1)),
         }
     }
 }

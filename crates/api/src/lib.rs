@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 mod parse;
 pub mod rate_limit;
+mod rendered;
 mod request_log;
 pub(crate) mod routes;
 mod security;

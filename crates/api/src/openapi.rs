@@ -65,7 +65,8 @@ const OPTIONAL_RESPONSE_PROPERTIES: &[&str] = &["refreshToken"];
 
 /// The published document, as JSON.
 pub fn document(app: &Conduit) -> Value {
-    let raw: Value = serde_json::from_str(&api_service(app, None).spec()).unwrap_or(Value::Null);
+    let raw: Value =
+        serde_json::from_str(&api_service(app, None, None).spec()).unwrap_or(Value::Null);
     complete(raw)
 }
 

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use conduit_adapters::{
     biscuit::BiscuitApiKeys,
-    cached::{CacheInvalidation, CacheSettings, cached},
+    cached::{CacheInvalidation, CacheSettings, RenderedLists, cached},
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     events::NoSubscribers,
     memory_cache::MemoryCache,
@@ -85,7 +85,11 @@ pub type Apis = (
 
 /// The OpenAPI service with every endpoint of the API, served under `/api`; `cookie` is
 /// the refresh-token cookie policy in browser mode.
-pub fn api_service(app: &Conduit, cookie: Option<CookiePolicy>) -> OpenApiService<Apis, ()> {
+pub fn api_service(
+    app: &Conduit,
+    cookie: Option<CookiePolicy>,
+    rendered: Option<RenderedLists>,
+) -> OpenApiService<Apis, ()> {
     let apis = (
         UsersApi {
             app: app.clone(),
@@ -101,7 +105,10 @@ pub fn api_service(app: &Conduit, cookie: Option<CookiePolicy>) -> OpenApiServic
         },
         ApiKeysApi { app: app.clone() },
         ProfilesApi { app: app.clone() },
-        ArticlesApi { app: app.clone() },
+        ArticlesApi {
+            app: app.clone(),
+            rendered,
+        },
         CommentsApi { app: app.clone() },
         TagsApi { app: app.clone() },
     );
@@ -126,7 +133,8 @@ pub fn endpoint(
         secure: config.auth.refresh_cookie_secure,
         max_age_seconds: config.auth.session_absolute_seconds,
     });
-    let api = api_service(app, cookie);
+    let rendered = health.cache.as_ref().map(|cache| cache.rendered_lists());
+    let api = api_service(app, cookie, rendered);
     let document = openapi::document(app);
     let json = serde_json::to_string(&document).unwrap_or_default();
     let yaml = openapi::to_yaml(&document);

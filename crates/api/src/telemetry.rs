@@ -160,9 +160,16 @@ pub fn init(config: &LogConfig) -> Telemetry {
                 .ok()
         });
 
+    // Log lines carry the fields of our own spans (the request's, the use case's); other
+    // crates' spans (one per Redis command, for one) are for traces only: formatting
+    // their fields for the log layer cost ~5% of a cached list's CPU
+    // (docs/performance.md). Their events are still logged.
     let log_filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(&config.filter))
-        .and(filter_fn(|meta| meta.target() != SERVER_SPAN_TARGET));
+        .and(filter_fn(|meta| {
+            meta.target() != SERVER_SPAN_TARGET
+                && (!meta.is_span() || meta.target().starts_with("conduit"))
+        }));
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::with_capacity(2);
     layers.push(match config.format {
         LogFormat::Json => fmt::layer()

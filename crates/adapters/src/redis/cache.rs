@@ -68,22 +68,27 @@ use fred::{
 
 use super::{connect_client, redis_error};
 
-/// `get`: the entry if its stamp is current, else the current stamp.
+/// `get`: the entry if its stamp is current, else the current stamp. A caller that holds
+/// a copy of the entry names its stamp, and is told when that copy is current instead of
+/// being sent the value again.
 ///
 /// KEYS[1]: the entry; KEYS[2..]: the tags, in the caller's order.
-/// Reply: `{1, value}` on a hit, `{0, stamp}` on a miss.
+/// ARGV[1] (optional): `h` followed by the stamp of the caller's copy.
+/// Reply: `{2, stamp}` when the caller's copy is current, `{1, value, stamp}` on any
+/// other hit, `{0, stamp}` on a miss.
 const GET_SCRIPT: &str = r"
 local versions = {}
 for i = 2, #KEYS do
   versions[#versions + 1] = redis.call('GET', KEYS[i]) or '0'
 end
 local stamp = table.concat(versions, '.')
-local entry = redis.call('GET', KEYS[1])
-if entry then
-  local newline = string.find(entry, '\n', 1, true)
-  if newline and string.sub(entry, 1, newline - 1) == stamp then
-    return {1, string.sub(entry, newline + 1)}
+-- Only the stamp and its newline: the value is not read unless it is sent.
+if redis.call('GETRANGE', KEYS[1], 0, #stamp) == stamp .. '\n' then
+  if ARGV[1] == 'h' .. stamp then
+    return {2, stamp}
   end
+  local entry = redis.call('GET', KEYS[1])
+  return {1, string.sub(entry, #stamp + 2), stamp}
 end
 return {0, stamp}
 ";
@@ -121,11 +126,40 @@ return #KEYS
 /// Each operation gives up after 5 seconds with [`StoreError::Unavailable`]; callers
 /// treat an unavailable cache as a miss. See the [module documentation](self) for the
 /// key layout and the eviction policy the server needs (`volatile-lru`).
-#[derive(Debug, Clone)]
+///
+/// # Local copies
+///
+/// Each instance keeps copies of the entries it read or stored lately (at most
+/// [`LOCAL_COPIES_BYTES`]), with their stamps. A lookup still asks Redis, atomically as
+/// ever, whether the entry is current; when the copy's stamp is the current one, Redis
+/// answers with the stamp alone and the copy is served. Freshness is exactly that of the
+/// shared entries (every lookup checks the tags' versions in Redis); what is saved is
+/// sending a value of several kilobytes over the network and through both ends' parsers
+/// on every hit (docs/performance.md).
+#[derive(Clone)]
 pub struct RedisCache {
     client: Client,
     prefix: Arc<str>,
     scripts: Arc<Scripts>,
+    local: moka::sync::Cache<String, Arc<Held>>,
+}
+
+impl fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("prefix", &self.prefix)
+            .field("local_copies", &self.local.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most memory, in bytes of keys and values, that local copies take.
+pub const LOCAL_COPIES_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A local copy of an entry and the stamp it was stored under.
+struct Held {
+    stamp: String,
+    value: Bytes,
 }
 
 /// The scripts, hashed once; each call sends only the hash (`EVALSHA`) and loads the
@@ -161,6 +195,13 @@ impl RedisCache {
                 put: Script::from_lua(PUT_SCRIPT),
                 invalidate: Script::from_lua(INVALIDATE_SCRIPT),
             }),
+            local: moka::sync::Cache::builder()
+                .max_capacity(LOCAL_COPIES_BYTES)
+                .weigher(|key: &String, held: &Arc<Held>| {
+                    let size = key.len() + held.stamp.len() + held.value.len();
+                    u32::try_from(size).unwrap_or(u32::MAX)
+                })
+                .build(),
         })
     }
 
@@ -198,8 +239,24 @@ impl RedisCache {
 impl Cache for RedisCache {
     async fn get(&self, key: &str, tags: &[String]) -> Result<CacheLookup, StoreError> {
         let keys = self.entry_and_tag_keys(key, tags);
-        let reply = self.run(&self.scripts.get, keys, Vec::new()).await?;
-        lookup(reply)
+        let held = self.local.get(key);
+        let args = held
+            .as_ref()
+            .map(|held| vec![Value::from(format!("h{}", held.stamp))])
+            .unwrap_or_default();
+        let reply = self.run(&self.scripts.get, keys, args).await?;
+        match lookup(reply)? {
+            Reply::Current => held
+                .map(|held| CacheLookup::Hit(held.value.to_vec()))
+                .ok_or_else(|| malformed("a current copy that was never named".to_owned())),
+            Reply::Hit { value, stamp } => {
+                let found = CacheLookup::Hit(value.to_vec());
+                self.local
+                    .insert(key.to_owned(), Arc::new(Held { stamp, value }));
+                Ok(found)
+            }
+            Reply::Miss(ticket) => Ok(CacheLookup::Miss(ticket)),
+        }
     }
 
     async fn put(
@@ -215,12 +272,17 @@ impl Cache for RedisCache {
             return Ok(());
         }
         let keys = self.entry_and_tag_keys(key, tags);
+        let value = Bytes::copy_from_slice(value);
         let args = vec![
             Value::from(ticket.0.as_str()),
-            Value::Bytes(Bytes::copy_from_slice(value)),
+            Value::Bytes(value.clone()),
             Value::Integer(ttl_millis(ttl)),
         ];
-        self.run(&self.scripts.put, keys, args).await?;
+        if self.run(&self.scripts.put, keys, args).await? == Value::Integer(1) {
+            let stamp = ticket.0.clone();
+            self.local
+                .insert(key.to_owned(), Arc::new(Held { stamp, value }));
+        }
         Ok(())
     }
 
@@ -245,33 +307,47 @@ fn ttl_millis(ttl: Duration) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-/// The `get` script's reply, `{1, value}` or `{0, stamp}`, as a lookup.
-fn lookup(reply: Value) -> Result<CacheLookup, StoreError> {
-    let malformed = |what: String| {
-        StoreError::Unexpected(
-            format!("unexpected reply from the Redis cache script: {what}").into(),
-        )
-    };
+/// What the `get` script answered.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    /// The caller's copy is current.
+    Current,
+    /// A current entry and its stamp.
+    Hit { value: Bytes, stamp: String },
+    /// No current entry: the ticket to store one with.
+    Miss(CacheTicket),
+}
+
+fn malformed(what: String) -> StoreError {
+    StoreError::Unexpected(format!("unexpected reply from the Redis cache script: {what}").into())
+}
+
+/// The `get` script's reply: `{2, stamp}`, `{1, value, stamp}` or `{0, stamp}`.
+fn lookup(reply: Value) -> Result<Reply, StoreError> {
     let Value::Array(items) = reply else {
         return Err(malformed(format!("expected a list, got {reply:?}")));
     };
-    let mut items = items.into_iter();
-    let (Some(flag), Some(payload), None) = (items.next(), items.next(), items.next()) else {
-        return Err(malformed("expected a flag and a payload".to_owned()));
-    };
-    // Redis replies with a bulk string; fred makes it a `String` when it is valid UTF-8
+    // Redis replies with bulk strings; fred makes one a `String` when it is valid UTF-8
     // and `Bytes` otherwise, so both mean "these bytes".
-    let payload = match payload {
-        Value::Bytes(bytes) => bytes,
-        Value::String(text) => text.into_inner(),
-        other => return Err(malformed(format!("expected bytes, got {other:?}"))),
+    let bytes = |item: Value| match item {
+        Value::Bytes(bytes) => Ok(bytes),
+        Value::String(text) => Ok(text.into_inner()),
+        other => Err(malformed(format!("expected bytes, got {other:?}"))),
     };
-    match flag {
-        Value::Integer(1) => Ok(CacheLookup::Hit(payload.to_vec())),
-        Value::Integer(0) => String::from_utf8(payload.to_vec())
-            .map(|stamp| CacheLookup::Miss(CacheTicket(stamp)))
-            .map_err(|e| malformed(format!("stamp: {e}"))),
-        other => Err(malformed(format!("expected 0 or 1, got {other:?}"))),
+    let text = |item: Value| {
+        String::from_utf8(bytes(item)?.to_vec()).map_err(|e| malformed(format!("stamp: {e}")))
+    };
+    let mut items = items.into_iter();
+    match (items.next(), items.next(), items.next(), items.next()) {
+        (Some(Value::Integer(2)), Some(_), None, None) => Ok(Reply::Current),
+        (Some(Value::Integer(1)), Some(value), Some(stamp), None) => Ok(Reply::Hit {
+            value: bytes(value)?,
+            stamp: text(stamp)?,
+        }),
+        (Some(Value::Integer(0)), Some(stamp), None, None) => {
+            Ok(Reply::Miss(CacheTicket(text(stamp)?)))
+        }
+        other => Err(malformed(format!("{other:?}"))),
     }
 }
 
@@ -283,32 +359,113 @@ mod tests {
 
     #[test]
     fn replies_become_lookups() {
-        let reply = |flag: i64, payload: Value| Value::Array(vec![Value::Integer(flag), payload]);
+        let reply = |items: Vec<Value>| Value::Array(items);
         assert_eq!(
-            lookup(reply(1, Value::Bytes(Bytes::from_static(b"\xff\n\x00")))).expect("a hit"),
-            CacheLookup::Hit(b"\xff\n\x00".to_vec())
+            lookup(reply(vec![
+                Value::Integer(1),
+                Value::Bytes(Bytes::from_static(b"\xff\n\x00")),
+                Value::from("1.2"),
+            ]))
+            .expect("a hit"),
+            Reply::Hit {
+                value: Bytes::from_static(b"\xff\n\x00"),
+                stamp: "1.2".to_owned()
+            }
         );
         assert_eq!(
-            lookup(reply(1, Value::from("{}"))).expect("a hit"),
-            CacheLookup::Hit(b"{}".to_vec())
+            lookup(reply(vec![
+                Value::Integer(1),
+                Value::from("{}"),
+                Value::from("")
+            ]))
+            .expect("a hit"),
+            Reply::Hit {
+                value: Bytes::from_static(b"{}"),
+                stamp: String::new()
+            }
         );
         assert_eq!(
-            lookup(reply(0, Value::from("3.0.12"))).expect("a miss"),
-            CacheLookup::Miss(CacheTicket("3.0.12".to_owned()))
+            lookup(reply(vec![Value::Integer(2), Value::from("1.2")])).expect("current"),
+            Reply::Current
+        );
+        assert_eq!(
+            lookup(reply(vec![Value::Integer(0), Value::from("3.0.12")])).expect("a miss"),
+            Reply::Miss(CacheTicket("3.0.12".to_owned()))
         );
         for bad in [
             Value::Null,
-            Value::Array(vec![Value::Integer(1)]),
-            reply(2, Value::from("x")),
-            reply(1, Value::Integer(5)),
-            reply(0, Value::Bytes(Bytes::from_static(b"\xff"))),
-            Value::Array(vec![Value::Integer(1), Value::from("a"), Value::from("b")]),
+            reply(vec![Value::Integer(1)]),
+            reply(vec![Value::Integer(1), Value::from("x")]),
+            reply(vec![Value::Integer(3), Value::from("x")]),
+            reply(vec![Value::Integer(1), Value::Integer(5), Value::from("1")]),
+            reply(vec![
+                Value::Integer(0),
+                Value::Bytes(Bytes::from_static(b"\xff")),
+            ]),
+            reply(vec![Value::Integer(0), Value::from("a"), Value::from("b")]),
         ] {
             assert!(
                 matches!(lookup(bad.clone()), Err(StoreError::Unexpected(_))),
                 "{bad:?}"
             );
         }
+    }
+
+    /// Two instances share Redis; each keeps local copies. A copy is served only while
+    /// Redis says its stamp is current: after another instance invalidates and stores a
+    /// new value, the new value is what both see. Runs when `TEST_REDIS_URL` is set.
+    #[tokio::test]
+    async fn local_copies_are_served_only_while_their_stamp_is_current() {
+        let Some((url, prefix)) = crate::redis::test_server() else {
+            return;
+        };
+        let one = RedisCache::connect(&url, &prefix).await.expect("connects");
+        let two = RedisCache::connect(&url, &prefix).await.expect("connects");
+        let tags = ["t".to_owned()];
+        let ttl = Duration::from_secs(60);
+        let CacheLookup::Miss(ticket) = one.get("k", &tags).await.expect("looked up") else {
+            panic!("nothing stored yet");
+        };
+        one.put("k", &tags, b"first", &ticket, ttl)
+            .await
+            .expect("stored");
+        for cache in [&one, &two, &two, &one] {
+            assert_eq!(
+                cache.get("k", &tags).await.expect("looked up"),
+                CacheLookup::Hit(b"first".to_vec())
+            );
+        }
+        assert_eq!(
+            two.local.get("k").map(|h| h.value.clone()),
+            Some(Bytes::from_static(b"first"))
+        );
+
+        two.invalidate(&tags).await.expect("invalidated");
+        assert!(matches!(
+            one.get("k", &tags).await.expect("looked up"),
+            CacheLookup::Miss(_)
+        ));
+        let CacheLookup::Miss(ticket) = two.get("k", &tags).await.expect("looked up") else {
+            panic!("invalidated");
+        };
+        two.put("k", &tags, b"second", &ticket, ttl)
+            .await
+            .expect("stored");
+        for cache in [&one, &two, &one] {
+            assert_eq!(
+                cache.get("k", &tags).await.expect("looked up"),
+                CacheLookup::Hit(b"second".to_vec()),
+                "a copy under an old stamp is never served"
+            );
+        }
+        let _: i64 = one
+            .client
+            .del(vec![
+                Key::from(format!("{prefix}ce:k")),
+                Key::from(format!("{prefix}ct:t")),
+            ])
+            .await
+            .expect("deleted");
     }
 
     #[test]
@@ -324,14 +481,9 @@ mod tests {
     /// Runs when `TEST_REDIS_URL` names a server.
     #[tokio::test]
     async fn keys_follow_the_documented_layout() {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "under CI, set TEST_REDIS_URL"
-            );
+        let Some((url, prefix)) = crate::redis::test_server() else {
             return;
         };
-        let prefix = format!("conduit-test:{}:", uuid::Uuid::new_v4().simple());
         let cache = RedisCache::connect(&url, &prefix).await.expect("connects");
         let tags = ["article:1".to_owned(), "epoch".to_owned()];
         cache.invalidate(&tags[..1]).await.expect("invalidated");

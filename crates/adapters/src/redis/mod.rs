@@ -463,6 +463,23 @@ fn required(
         .ok_or_else(|| malformed(format!("missing {what}")))
 }
 
+/// The Redis server of the tests (`TEST_REDIS_URL`) and a key prefix of their own; `None`
+/// (the test passes without running) when none is set, which CI forbids.
+#[cfg(test)]
+pub(crate) fn test_server() -> Option<(String, String)> {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "under CI, set TEST_REDIS_URL"
+        );
+        return None;
+    };
+    Some((
+        url,
+        format!("conduit-test:{}:", uuid::Uuid::new_v4().simple()),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,14 +556,9 @@ mod tests {
         use conduit_domain::session::RotationRules;
         use fred::interfaces::LuaInterface;
 
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "under CI, set TEST_REDIS_URL"
-            );
+        let Some((url, prefix)) = crate::redis::test_server() else {
             return;
         };
-        let prefix = format!("conduit-test:{}:", uuid::Uuid::new_v4().simple());
         let store = RedisSessions::connect(&url, &prefix)
             .await
             .expect("connects");

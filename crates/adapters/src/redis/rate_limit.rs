@@ -191,14 +191,9 @@ mod tests {
     /// `TEST_REDIS_URL` names a server.
     #[tokio::test]
     async fn key_carries_the_prefix_and_expires_within_the_period() {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "under CI, set TEST_REDIS_URL"
-            );
+        let Some((url, prefix)) = crate::redis::test_server() else {
             return;
         };
-        let prefix = format!("conduit-test:{}:", uuid::Uuid::new_v4().simple());
         let limiter = RedisRateLimiter::connect(&url, &prefix)
             .await
             .expect("connects");

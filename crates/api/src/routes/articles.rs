@@ -9,9 +9,12 @@ use poem_openapi::{
     payload::Json,
 };
 
+use conduit_adapters::cached::RenderedLists;
+
 use super::{ApiTags, ArticleCreated, Deleted, page};
 use crate::{
     dto, parse,
+    rendered::RenderedJson,
     security::{OptionalAuth, UserAuth},
 };
 
@@ -89,7 +92,14 @@ crate::operation_errors!(
 pub struct ArticlesApi {
     /// The application.
     pub app: Conduit,
+    /// Rendered list pages, when the read cache is on (ADR 0019).
+    pub rendered: Option<RenderedLists>,
 }
+
+/// Names the JSON of `GET /articles` in the rendered-list cache: change it whenever
+/// that body's shape changes (with the package version, so a release that changes it
+/// never reads an older release's pages).
+const LIST_REPRESENTATION: &str = concat!("json1-", env!("CARGO_PKG_VERSION"));
 
 fn single(view: conduit_domain::article::ArticleView) -> Json<dto::SingleArticleResponse> {
     Json(view.into())
@@ -122,7 +132,7 @@ impl ArticlesApi {
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
-    ) -> Result<Json<dto::MultipleArticlesResponse>, ListArticlesErrors> {
+    ) -> Result<RenderedJson<dto::MultipleArticlesResponse>, ListArticlesErrors> {
         let viewer = auth.viewer(&self.app).await?;
         let page = page(limit.0, offset.0)?;
         let filter = ArticleFilter {
@@ -130,9 +140,21 @@ impl ArticlesApi {
             author: author.0,
             favorited_by: favorited.0,
         };
-        Ok(Json(
-            self.app.list_articles(filter, page, viewer).await?.into(),
-        ))
+        let render = || async {
+            let found = self.app.list_articles(filter.clone(), page, viewer).await?;
+            Ok::<_, conduit_domain::Error>(RenderedJson::encode(
+                &dto::MultipleArticlesResponse::from(found),
+            ))
+        };
+        let bytes = match &self.rendered {
+            Some(rendered) => {
+                rendered
+                    .read_through(LIST_REPRESENTATION, &filter, page, viewer, render)
+                    .await?
+            }
+            None => render().await?,
+        };
+        Ok(RenderedJson::from_encoded(bytes))
     }
 
     /// Get recent articles from users you follow

@@ -67,6 +67,118 @@ async fn reads_carry_an_etag_and_a_matching_one_gets_304() {
     app.cleanup().await;
 }
 
+/// Rendered list pages (ADR 0019) are served from the cache after the first read; every
+/// kind of write that changes a page must retire it, for every viewer, while a page of
+/// another viewer must never be served.
+#[tokio::test]
+async fn rendered_list_pages_follow_every_write_that_changes_them() {
+    let app = spawn_app().await;
+    let author = app.register("rl_author").await;
+    let reader = app.register("rl_reader").await;
+    let slug = app.article(&author, "Rendered once", &["cached"]).await;
+    let pages = [
+        "/articles",
+        "/articles?tag=cached",
+        "/articles?author=rl_author",
+    ];
+    // Reads every page twice (the second from the cache when it is on) as anonymous and
+    // as the reader; both reads must agree. Returns the reader's and anonymous first items.
+    let read = || async {
+        let mut seen = Vec::new();
+        for page in pages {
+            for token in [Some(reader.as_str()), None] {
+                let first = app.get(page, token).await;
+                let second = app.get(page, token).await;
+                assert_eq!(first.status, StatusCode::OK, "{page}: {:?}", first.body);
+                assert_eq!(first.body, second.body, "{page}: two reads disagree");
+                seen.push(first.body["articles"][0].clone());
+            }
+        }
+        seen
+    };
+    let as_reader = |seen: &[Value]| seen.iter().step_by(2).cloned().collect::<Vec<_>>();
+    let as_anonymous = |seen: &[Value]| seen.iter().skip(1).step_by(2).cloned().collect::<Vec<_>>();
+
+    let before = read().await;
+    assert!(before.iter().all(|item| item["favorited"] == false));
+
+    // A favorite: the reader sees `favorited`, everyone sees the count.
+    let fav = app
+        .post(
+            &format!("/articles/{slug}/favorite"),
+            Some(&reader),
+            json!({}),
+        )
+        .await;
+    assert_eq!(fav.status, StatusCode::OK);
+    let seen = read().await;
+    assert!(
+        as_reader(&seen)
+            .iter()
+            .all(|i| i["favorited"] == true && i["favoritesCount"] == 1)
+    );
+    assert!(
+        as_anonymous(&seen)
+            .iter()
+            .all(|i| i["favorited"] == false && i["favoritesCount"] == 1)
+    );
+
+    // A follow: only the follower's pages change.
+    let follow = app
+        .post("/profiles/rl_author/follow", Some(&reader), json!({}))
+        .await;
+    assert_eq!(follow.status, StatusCode::OK);
+    let seen = read().await;
+    assert!(
+        as_reader(&seen)
+            .iter()
+            .all(|i| i["author"]["following"] == true)
+    );
+    assert!(
+        as_anonymous(&seen)
+            .iter()
+            .all(|i| i["author"]["following"] == false)
+    );
+
+    // A profile change and an edit: everyone sees them.
+    let bio = app
+        .put(
+            "/user",
+            Some(&author),
+            json!({"user": {"bio": "rendered bio"}}),
+        )
+        .await;
+    assert_eq!(bio.status, StatusCode::OK);
+    let edit = app
+        .put(
+            &format!("/articles/{slug}"),
+            Some(&author),
+            json!({"article": {"description": "edited"}}),
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::OK);
+    let seen = read().await;
+    assert!(
+        seen.iter()
+            .all(|i| i["author"]["bio"] == "rendered bio" && i["description"] == "edited")
+    );
+
+    // Unfavoriting, then deleting: the pages empty.
+    app.delete(&format!("/articles/{slug}/favorite"), Some(&reader))
+        .await;
+    let seen = read().await;
+    assert!(
+        seen.iter()
+            .all(|i| i["favoritesCount"] == 0 && i["favorited"] == false)
+    );
+    let deleted = app
+        .delete(&format!("/articles/{slug}"), Some(&author))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(read().await.iter().all(Value::is_null));
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn readiness_reports_every_dependency() {
     let app = spawn_app().await;
