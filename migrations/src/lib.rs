@@ -14,6 +14,7 @@ mod m20261126_000001_create_schema;
 mod m20261126_000002_create_sessions;
 mod m20261126_000003_create_api_keys;
 mod m20261126_000004_create_oauth_tables;
+mod m20261129_000005_article_counts;
 
 /// Runs the Conduit migrations, oldest first.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_sessions::Migration),
             Box::new(m20261126_000003_create_api_keys::Migration),
             Box::new(m20261126_000004_create_oauth_tables::Migration),
+            Box::new(m20261129_000005_article_counts::Migration),
         ]
     }
 }

@@ -590,11 +590,16 @@ mod tests {
             .expect("rotated");
         assert!(matches!(outcome, Rotation::Rotated(_)), "{outcome:?}");
 
+        // Every page of the scan: one page covers only part of a large keyspace.
         let list = "local out = {} \
-            local page = redis.call('SCAN', '0', 'MATCH', ARGV[1], 'COUNT', 10000) \
-            for _, key in ipairs(page[2]) do \
-              table.insert(out, {key, redis.call('PTTL', key)}) \
-            end \
+            local cursor = '0' \
+            repeat \
+              local page = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 10000) \
+              cursor = page[1] \
+              for _, key in ipairs(page[2]) do \
+                table.insert(out, {key, redis.call('PTTL', key)}) \
+              end \
+            until cursor == '0' \
             return out";
         let pattern = format!("{}*", glob_escape(&prefix));
         let reply: Value = store

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use super::{
     SqlStore,
-    entity::{article_tags, articles, favorites, follows, tags, users},
+    entity::{article_counts, article_tags, articles, favorites, follows, tags, users},
     error::store_error,
     rows::{Author, build_error, count, followed_among, now},
 };
@@ -92,9 +92,73 @@ fn user_named(name: &str) -> SelectStatement {
         .take()
 }
 
-/// The list filters as one condition on `articles`. An unknown tag or username makes
-/// its subquery empty, so nothing matches.
-fn filter_condition(filter: &ArticleFilter) -> Condition {
+/// `(subquery)` as a scalar value.
+fn scalar(select: SelectStatement) -> Expr {
+    Expr::SubQuery(None, Box::new(select.into()))
+}
+
+/// The list filters as one condition on `articles`, for the page `page`.
+///
+/// A single filter selects the newest `offset + limit` article ids straight from the
+/// index that serves it (`article_tags (tag_id, article_id)`, `favorites (user_id,
+/// article_id)`, `articles (author_id, id)`): ids grow with time, so the page is among
+/// them, and the work does not grow with the number of articles tagged, favorited or
+/// written (docs/performance.md: a popular tag took 13 ms at 10,000 articles this way
+/// round, 0.3 ms the new way). Filters combined keep the general condition
+/// ([`combined_condition`]). An unknown tag or username matches nothing.
+fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition {
+    use articles::Column as A;
+    let newest = page.offset.saturating_add(page.limit);
+    let id_in = |ids: SelectStatement| {
+        Condition::all().add(Expr::col((articles::Entity, A::Id)).in_subquery(ids))
+    };
+    match (&filter.tag, &filter.author, &filter.favorited_by) {
+        (Some(tag), None, None) => {
+            let tag_id = Query::select()
+                .column((tags::Entity, tags::Column::Id))
+                .from(tags::Entity)
+                .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag.as_str()))
+                .take();
+            id_in(
+                Query::select()
+                    .column((article_tags::Entity, article_tags::Column::ArticleId))
+                    .from(article_tags::Entity)
+                    .and_where(
+                        Expr::col((article_tags::Entity, article_tags::Column::TagId))
+                            .eq(scalar(tag_id)),
+                    )
+                    .order_by(
+                        (article_tags::Entity, article_tags::Column::ArticleId),
+                        Order::Desc,
+                    )
+                    .limit(newest)
+                    .take(),
+            )
+        }
+        (None, Some(author), None) => Condition::all()
+            .add(Expr::col((articles::Entity, A::AuthorId)).eq(scalar(user_named(author)))),
+        (None, None, Some(fan)) => id_in(
+            Query::select()
+                .column((favorites::Entity, favorites::Column::ArticleId))
+                .from(favorites::Entity)
+                .and_where(
+                    Expr::col((favorites::Entity, favorites::Column::UserId))
+                        .eq(scalar(user_named(fan))),
+                )
+                .order_by(
+                    (favorites::Entity, favorites::Column::ArticleId),
+                    Order::Desc,
+                )
+                .limit(newest)
+                .take(),
+        ),
+        _ => combined_condition(filter),
+    }
+}
+
+/// The list filters as one condition on `articles`, whatever the page. An unknown tag or
+/// username makes its subquery empty, so nothing matches.
+fn combined_condition(filter: &ArticleFilter) -> Condition {
     let mut cond = Condition::all();
     if let Some(tag) = &filter.tag {
         let tagged = Query::select()
@@ -129,21 +193,215 @@ fn filter_condition(filter: &ArticleFilter) -> Condition {
     cond
 }
 
-fn feed_condition(viewer: UserId) -> Condition {
+/// The feed as one condition on `articles`.
+///
+/// On PostgreSQL, the candidates are each followed author's newest `offset + limit`
+/// articles (a `LATERAL` join walking `articles_author_id_id_idx` once per author), of
+/// which the newest `offset + limit` overall: the page is among them, and the work no
+/// longer grows with the number of articles in the database. Without it the planner walks all articles newest first until it has found
+/// a page by followed authors, which took 150 ms at a million articles for a reader of
+/// rarely writing authors (docs/performance.md). SQLite has no `LATERAL`; it keeps the
+/// plain condition (the embedded set-up is not the one that holds millions of rows).
+fn feed_condition(viewer: UserId, page: Page, backend: DatabaseBackend) -> Condition {
+    use articles::Column as A;
+    let follower = Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0);
+    if backend == DatabaseBackend::Postgres {
+        let recent = Alias::new("recent");
+        let newest_of_author = Query::select()
+            .column((articles::Entity, A::Id))
+            .from(articles::Entity)
+            .and_where(
+                Expr::col((articles::Entity, A::AuthorId))
+                    .equals((follows::Entity, follows::Column::FolloweeId)),
+            )
+            .order_by((articles::Entity, A::Id), Order::Desc)
+            .limit(page.offset.saturating_add(page.limit))
+            .take();
+        // Only the newest `offset + limit` of all candidates reach the outer query.
+        let candidates = Query::select()
+            .column((recent.clone(), A::Id))
+            .from(follows::Entity)
+            .join_lateral(
+                sea_orm::sea_query::JoinType::InnerJoin,
+                newest_of_author,
+                recent.clone(),
+                Expr::val(true),
+            )
+            .and_where(follower)
+            .order_by((recent, A::Id), Order::Desc)
+            .limit(page.offset.saturating_add(page.limit))
+            .take();
+        return Condition::all().add(Expr::col((articles::Entity, A::Id)).in_subquery(candidates));
+    }
     let followees = Query::select()
         .column((follows::Entity, follows::Column::FolloweeId))
         .from(follows::Entity)
-        .and_where(Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0))
+        .and_where(follower)
         .take();
-    Condition::all()
-        .add(Expr::col((articles::Entity, articles::Column::AuthorId)).in_subquery(followees))
+    Condition::all().add(Expr::col((articles::Entity, A::AuthorId)).in_subquery(followees))
+}
+
+/// The sets `article_counts` counts (its `kind` column; ADR 0020).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Counted {
+    /// Every article (key 0).
+    All = 0,
+    /// The articles with a tag (key: the tag's id).
+    Tag = 1,
+    /// The articles by a user (key: the user's id).
+    Author = 2,
+    /// The articles a user favorited (key: the user's id).
+    FavoritedBy = 3,
+}
+
+/// How a list's total is found.
+enum Total {
+    /// The sum of the stored counts of `kind` whose key the subquery selects (one set for
+    /// a filter, the followed authors' for the feed).
+    Stored(Counted, Box<SelectStatement>),
+    /// Counting the matching rows (filters combined).
+    Rows(Condition),
+}
+
+impl Total {
+    fn of_filter(filter: &ArticleFilter) -> Total {
+        match (&filter.tag, &filter.author, &filter.favorited_by) {
+            (None, None, None) => Total::Stored(
+                Counted::All,
+                Box::new(Query::select().expr(Expr::val(0_i64)).take()),
+            ),
+            (Some(tag), None, None) => Total::Stored(
+                Counted::Tag,
+                Box::new(
+                    Query::select()
+                        .column((tags::Entity, tags::Column::Id))
+                        .from(tags::Entity)
+                        .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag.as_str()))
+                        .take(),
+                ),
+            ),
+            (None, Some(author), None) => {
+                Total::Stored(Counted::Author, Box::new(user_named(author)))
+            }
+            (None, None, Some(fan)) => {
+                Total::Stored(Counted::FavoritedBy, Box::new(user_named(fan)))
+            }
+            _ => Total::Rows(combined_condition(filter)),
+        }
+    }
+
+    fn of_feed(viewer: UserId) -> Total {
+        Total::Stored(
+            Counted::Author,
+            Box::new(
+                Query::select()
+                    .column((follows::Entity, follows::Column::FolloweeId))
+                    .from(follows::Entity)
+                    .and_where(
+                        Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0),
+                    )
+                    .take(),
+            ),
+        )
+    }
+
+    fn query(self) -> SelectStatement {
+        match self {
+            Total::Stored(kind, keys) => {
+                use article_counts::Column as C;
+                Query::select()
+                    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast it back.
+                    .expr_as(
+                        Expr::cust("CAST(COALESCE(SUM(article_counts.articles), 0) AS BIGINT)"),
+                        Alias::new("total"),
+                    )
+                    .from(article_counts::Entity)
+                    .and_where(Expr::col((article_counts::Entity, C::Kind)).eq(kind as i16))
+                    .and_where(Expr::col((article_counts::Entity, C::Key)).in_subquery(*keys))
+                    .take()
+            }
+            Total::Rows(cond) => Query::select()
+                .expr_as(
+                    Expr::col((articles::Entity, articles::Column::Id)).count(),
+                    Alias::new("total"),
+                )
+                .from(articles::Entity)
+                .cond_where(cond)
+                .take(),
+        }
+    }
+}
+
+/// Changes of article counts, merged per set.
+#[derive(Debug, Default)]
+struct CountChanges(std::collections::BTreeMap<(Counted, i64), i64>);
+
+impl CountChanges {
+    fn add(&mut self, kind: Counted, key: i64, delta: i64) -> &mut Self {
+        *self.0.entry((kind, key)).or_default() += delta;
+        self
+    }
+
+    /// Applies the changes in one statement, in key order (so that two transactions
+    /// changing overlapping sets take their row locks in the same order and cannot
+    /// deadlock), creating the rows of sets counted for the first time.
+    async fn apply(&mut self, txn: &DatabaseTransaction) -> Result<(), StoreError> {
+        use article_counts::Column as C;
+        let mut upsert = Query::insert();
+        upsert
+            .into_table(article_counts::Entity)
+            .columns([C::Kind, C::Key, C::Articles])
+            .on_conflict(
+                OnConflict::columns([C::Kind, C::Key])
+                    .value(
+                        C::Articles,
+                        Expr::cust("article_counts.articles + excluded.articles"),
+                    )
+                    .to_owned(),
+            );
+        let mut any = false;
+        for ((kind, key), delta) in std::mem::take(&mut self.0) {
+            if delta != 0 {
+                any = true;
+                upsert
+                    .values([(kind as i16).into(), key.into(), delta.into()])
+                    .map_err(build_error)?;
+            }
+        }
+        if any {
+            txn.execute(&upsert).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// Recounts every set of `article_counts` from the rows (after bulk loads that bypass
+/// the adapter, such as `conduit seed`).
+pub(crate) async fn recount(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    const RECOUNT: [&str; 5] = [
+        "DELETE FROM article_counts",
+        "INSERT INTO article_counts (kind, key, articles) SELECT 0, 0, COUNT(*) FROM articles",
+        "INSERT INTO article_counts (kind, key, articles) \
+         SELECT 1, tag_id, COUNT(*) FROM article_tags GROUP BY tag_id",
+        "INSERT INTO article_counts (kind, key, articles) \
+         SELECT 2, author_id, COUNT(*) FROM articles GROUP BY author_id",
+        "INSERT INTO article_counts (kind, key, articles) \
+         SELECT 3, user_id, COUNT(*) FROM favorites GROUP BY user_id",
+    ];
+    for statement in RECOUNT {
+        txn.execute_unprepared(statement)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
 }
 
 impl SqlStore {
-    /// One page of the articles matching `cond`, newest first, with the total count.
+    /// One page of the articles matching `cond`, newest first, with the total.
     async fn page(
         &self,
         cond: Condition,
+        total: Total,
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
@@ -160,17 +418,9 @@ impl SqlStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(store_error)?;
 
-        let total = Query::select()
-            .expr_as(
-                Expr::col((articles::Entity, articles::Column::Id)).count(),
-                Alias::new("total"),
-            )
-            .from(articles::Entity)
-            .cond_where(cond)
-            .take();
         let total = self
             .db
-            .query_one(&total)
+            .query_one(&total.query())
             .await
             .map_err(store_error)?
             .map(|row| row.try_get::<i64>("", "total"))
@@ -266,11 +516,12 @@ async fn hydrate(
 }
 
 /// Links `tags` to `article` in the given order, creating the tags that do not exist yet.
+/// Returns the ids of the tags linked (each once).
 async fn link_tags(
     txn: &DatabaseTransaction,
     article: i64,
     tags: &[TagName],
-) -> Result<(), StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let mut names: Vec<&str> = Vec::with_capacity(tags.len());
     for tag in tags {
         if !names.contains(&tag.as_str()) {
@@ -278,7 +529,7 @@ async fn link_tags(
         }
     }
     if names.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
 
     // Inserted in sorted order so that two transactions creating overlapping tag sets
@@ -317,6 +568,7 @@ async fn link_tags(
         article_tags::Column::TagId,
         article_tags::Column::Position,
     ]);
+    let mut linked = Vec::with_capacity(names.len());
     for (position, name) in names.iter().enumerate() {
         let tag = ids.get(*name).copied().ok_or_else(|| {
             StoreError::Unexpected(format!("tag {name:?} missing right after its upsert").into())
@@ -324,9 +576,31 @@ async fn link_tags(
         let position = i32::try_from(position).map_err(|e| StoreError::Unexpected(Box::new(e)))?;
         link.values([article.into(), tag.into(), position.into()])
             .map_err(build_error)?;
+        linked.push(tag);
     }
     txn.execute(&link).await.map_err(store_error)?;
-    Ok(())
+    Ok(linked)
+}
+
+/// Deletes the rows of `table` whose `column` is `article`, returning `returned` of each.
+async fn delete_returning(
+    txn: &DatabaseTransaction,
+    table: impl sea_orm::sea_query::IntoTableRef,
+    column: impl sea_orm::sea_query::IntoColumnRef,
+    article: i64,
+    returned: impl sea_orm::sea_query::IntoColumnRef + Clone,
+) -> Result<Vec<i64>, StoreError> {
+    let delete = Query::delete()
+        .from_table(table)
+        .and_where(Expr::col(column).eq(article))
+        .returning_col(returned)
+        .to_owned();
+    txn.query_all(&delete)
+        .await
+        .map_err(store_error)?
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0).map_err(store_error))
+        .collect()
 }
 
 #[async_trait]
@@ -350,7 +624,14 @@ impl ArticleStore for SqlStore {
             .await
             .map_err(store_error)?
             .last_insert_id;
-        link_tags(&txn, id, &article.tags).await?;
+        let mut counts = CountChanges::default();
+        counts
+            .add(Counted::All, 0, 1)
+            .add(Counted::Author, article.author_id.0, 1);
+        for tag in link_tags(&txn, id, &article.tags).await? {
+            counts.add(Counted::Tag, tag, 1);
+        }
+        counts.apply(&txn).await?;
         txn.commit().await.map_err(store_error)?;
         Ok(ArticleId(id))
     }
@@ -403,24 +684,84 @@ impl ArticleStore for SqlStore {
             return Ok(false);
         }
         if let Some(tags) = changes.tags {
-            article_tags::Entity::delete_many()
-                .filter(article_tags::Column::ArticleId.eq(id.0))
-                .exec(&txn)
-                .await
-                .map_err(store_error)?;
-            link_tags(&txn, id.0, &tags).await?;
+            let mut counts = CountChanges::default();
+            let unlinked = delete_returning(
+                &txn,
+                article_tags::Entity,
+                article_tags::Column::ArticleId,
+                id.0,
+                article_tags::Column::TagId,
+            )
+            .await?;
+            for tag in unlinked {
+                counts.add(Counted::Tag, tag, -1);
+            }
+            for tag in link_tags(&txn, id.0, &tags).await? {
+                counts.add(Counted::Tag, tag, 1);
+            }
+            counts.apply(&txn).await?;
         }
         txn.commit().await.map_err(store_error)?;
         Ok(true)
     }
 
     async fn delete(&self, id: ArticleId) -> Result<bool, StoreError> {
-        // Tag links, favorites and comments go with it through ON DELETE CASCADE.
-        let deleted = articles::Entity::delete_by_id(id.0)
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(deleted.rows_affected > 0)
+        let txn = self.db.begin().await.map_err(store_error)?;
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            // Lock the article first: a favorite racing with the delete then waits (its
+            // foreign key check) and fails, instead of adding a favorite the counts below
+            // would miss. SQLite runs one writing transaction at a time anyway.
+            let lock = Query::select()
+                .column(articles::Column::Id)
+                .from(articles::Entity)
+                .and_where(Expr::col(articles::Column::Id).eq(id.0))
+                .lock(sea_orm::sea_query::LockType::Update)
+                .to_owned();
+            txn.query_one(&lock).await.map_err(store_error)?;
+        }
+        // Favorites and tag links are deleted here rather than by ON DELETE CASCADE, so
+        // that the counts know whose they were; comments go by the cascade.
+        let fans = delete_returning(
+            &txn,
+            favorites::Entity,
+            favorites::Column::ArticleId,
+            id.0,
+            favorites::Column::UserId,
+        )
+        .await?;
+        let tags = delete_returning(
+            &txn,
+            article_tags::Entity,
+            article_tags::Column::ArticleId,
+            id.0,
+            article_tags::Column::TagId,
+        )
+        .await?;
+        let authors = delete_returning(
+            &txn,
+            articles::Entity,
+            articles::Column::Id,
+            id.0,
+            articles::Column::AuthorId,
+        )
+        .await?;
+        let Some(&author) = authors.first() else {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        };
+        let mut counts = CountChanges::default();
+        counts
+            .add(Counted::All, 0, -1)
+            .add(Counted::Author, author, -1);
+        for fan in fans {
+            counts.add(Counted::FavoritedBy, fan, -1);
+        }
+        for tag in tags {
+            counts.add(Counted::Tag, tag, -1);
+        }
+        counts.apply(&txn).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn favorite(&self, user: UserId, article: ArticleId) -> Result<(), StoreError> {
@@ -442,6 +783,10 @@ impl ArticleStore for SqlStore {
         // favorites of the same pair from counting twice.
         if inserted.rows_affected() > 0 {
             adjust_favorites_count(&txn, article, 1).await?;
+            CountChanges::default()
+                .add(Counted::FavoritedBy, user.0, 1)
+                .apply(&txn)
+                .await?;
         }
         txn.commit().await.map_err(store_error)
     }
@@ -456,6 +801,10 @@ impl ArticleStore for SqlStore {
             .map_err(store_error)?;
         if deleted.rows_affected > 0 {
             adjust_favorites_count(&txn, article, -1).await?;
+            CountChanges::default()
+                .add(Counted::FavoritedBy, user.0, -1)
+                .apply(&txn)
+                .await?;
         }
         txn.commit().await.map_err(store_error)
     }
@@ -507,11 +856,23 @@ impl ArticleQueries for SqlStore {
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
-        self.page(filter_condition(filter), page, viewer).await
+        self.page(
+            filter_condition(filter, page),
+            Total::of_filter(filter),
+            page,
+            viewer,
+        )
+        .await
     }
 
     async fn feed(&self, viewer: UserId, page: Page) -> Result<ArticlePage, StoreError> {
-        self.page(feed_condition(viewer), page, Some(viewer)).await
+        self.page(
+            feed_condition(viewer, page, self.db.get_database_backend()),
+            Total::of_feed(viewer),
+            page,
+            Some(viewer),
+        )
+        .await
     }
 
     async fn tags(&self, limit: u64) -> Result<Vec<String>, StoreError> {
@@ -521,20 +882,19 @@ impl ArticleQueries for SqlStore {
             DatabaseBackend::Postgres => Expr::cust(r#""tags"."name" COLLATE "C""#),
             _ => Expr::col((tags::Entity, tags::Column::Name)),
         };
+        // From the kept counts (ADR 0020): no scan of the tag links however many there are.
+        use article_counts::Column as C;
         let select = Query::select()
             .column((tags::Entity, tags::Column::Name))
             .from(tags::Entity)
             .inner_join(
-                article_tags::Entity,
-                Expr::col((article_tags::Entity, article_tags::Column::TagId))
-                    .equals((tags::Entity, tags::Column::Id)),
+                article_counts::Entity,
+                Expr::col((article_counts::Entity, C::Key))
+                    .equals((tags::Entity, tags::Column::Id))
+                    .and(Expr::col((article_counts::Entity, C::Kind)).eq(Counted::Tag as i16)),
             )
-            .group_by_col((tags::Entity, tags::Column::Id))
-            .group_by_col((tags::Entity, tags::Column::Name))
-            .order_by_expr(
-                Expr::col((article_tags::Entity, article_tags::Column::ArticleId)).count(),
-                Order::Desc,
-            )
+            .and_where(Expr::col((article_counts::Entity, C::Articles)).gt(0))
+            .order_by((article_counts::Entity, C::Articles), Order::Desc)
             .order_by_expr(by_name, Order::Asc)
             .limit(limit)
             .take();
@@ -564,7 +924,9 @@ mod tests {
 
     #[test]
     fn lists_never_load_the_body() {
-        let select = summaries().cond_where(filter_condition(&filter())).take();
+        let select = summaries()
+            .cond_where(filter_condition(&filter(), Page::default()))
+            .take();
         for sql in [
             select.to_string(PostgresQueryBuilder),
             select.to_string(SqliteQueryBuilder),
@@ -576,7 +938,7 @@ mod tests {
     #[test]
     fn usernames_are_matched_through_the_lower_expression_index() {
         let sql = summaries()
-            .cond_where(filter_condition(&filter()))
+            .cond_where(filter_condition(&filter(), Page::default()))
             .take()
             .to_string(PostgresQueryBuilder);
         assert!(
@@ -588,5 +950,41 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains(r#""tags"."name" = 'rust'"#), "{sql}");
+    }
+
+    /// One filter alone reads only the newest `offset + limit` ids from its index.
+    #[test]
+    fn single_filters_take_the_newest_ids_from_their_index() {
+        let page = Page {
+            limit: 20,
+            offset: 40,
+        };
+        let by = |tag: Option<&str>, author: Option<&str>, fan: Option<&str>| ArticleFilter {
+            tag: tag.map(str::to_owned),
+            author: author.map(str::to_owned),
+            favorited_by: fan.map(str::to_owned),
+        };
+        for (filter, index_order) in [
+            (
+                by(Some("rust"), None, None),
+                r#"ORDER BY "article_tags"."article_id" DESC LIMIT 60"#,
+            ),
+            (
+                by(None, None, Some("Ann")),
+                r#"ORDER BY "favorites"."article_id" DESC LIMIT 60"#,
+            ),
+        ] {
+            let sql = summaries()
+                .cond_where(filter_condition(&filter, page))
+                .take()
+                .to_string(PostgresQueryBuilder);
+            assert!(sql.contains(index_order), "{sql}");
+            assert!(sql.contains("= (SELECT"), "{sql}");
+        }
+        let sql = summaries()
+            .cond_where(filter_condition(&by(None, Some("Jake"), None), page))
+            .take()
+            .to_string(PostgresQueryBuilder);
+        assert!(sql.contains(r#""articles"."author_id" = (SELECT"#), "{sql}");
     }
 }

@@ -87,6 +87,27 @@ pub(crate) mod tags {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Article counts per set (`kind`: 0 all, 1 tag, 2 author, 3 favorited by; `key`: the
+/// tag's or user's id, 0 for all), kept by the writes (ADR 0020).
+pub(crate) mod article_counts {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "article_counts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: i16,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: i64,
+        pub articles: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub(crate) mod article_tags {
     use sea_orm::entity::prelude::*;
 

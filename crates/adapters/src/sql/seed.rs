@@ -144,6 +144,23 @@ impl SqlStore {
         seeder.follows(progress).await?;
         seeder.articles(progress).await?;
         self.realign_sequences().await?;
+        // The rows went in around the adapter: count the sets once, from the rows.
+        progress.phase("counts", 1);
+        let txn = self.db.begin().await.map_err(store_error)?;
+        super::articles::recount(&txn).await?;
+        txn.commit().await.map_err(store_error)?;
+        progress.advance(1);
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            // Fresh statistics for the planner and a visibility map for index-only
+            // scans: without them, right after a bulk load, plans are wrong and every
+            // index-only scan visits the table (measured: a feed at 2 ms instead of 0.6).
+            progress.phase("vacuum", 1);
+            self.db
+                .execute_unprepared("VACUUM (ANALYZE)")
+                .await
+                .map_err(store_error)?;
+            progress.advance(1);
+        }
         Ok(seeder.report)
     }
 

@@ -58,6 +58,7 @@ macro_rules! contract_tests {
             list_by_author_in_any_case,
             list_by_favorited_in_any_case,
             list_filters_combine,
+            list_totals_follow_every_write,
             list_with_unknown_filter_values_is_empty,
             list_pages_with_total,
             list_summaries_carry_tags_author_and_following,

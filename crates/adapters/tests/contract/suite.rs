@@ -1319,6 +1319,93 @@ pub async fn list_filters_combine(stores: Stores) {
     }
 }
 
+/// Every list's and the feed's total is the number of articles it holds, after each kind
+/// of write that changes a set: publishing, retagging, favoriting, unfavoriting,
+/// deleting (the SQL stores keep these totals as counts, ADR 0020). The tag cloud
+/// follows the same counts.
+pub async fn list_totals_follow_every_write(stores: Stores) {
+    let alice = register(&stores, "totalice").await;
+    let bob = register(&stores, "totbob").await;
+    let fan = register(&stores, "totfan").await;
+    follow(&stores, &fan, &alice).await;
+    follow(&stores, &fan, &bob).await;
+    let check = |step: &'static str| {
+        let stores = stores.clone();
+        let (alice, bob, fan) = (alice.clone(), bob.clone(), fan.clone());
+        async move {
+            let everything = page(100, 0);
+            let filters = [
+                all(),
+                by_tag("tx"),
+                by_tag("ty"),
+                by_author(&alice.username),
+                by_author(&bob.username),
+                favorited_by(&fan.username),
+                favorited_by(&alice.username),
+            ];
+            for filter in filters {
+                let found = list(&stores, filter.clone(), everything, None).await;
+                assert_eq!(
+                    found.total,
+                    found.articles.len() as u64,
+                    "{step}: {filter:?}"
+                );
+                let first = list(&stores, filter.clone(), page(1, 0), None).await;
+                assert_eq!(first.total, found.total, "{step}: {filter:?}, one per page");
+            }
+            let feed_all = feed(&stores, fan.id, everything).await;
+            assert_eq!(
+                feed_all.total,
+                feed_all.articles.len() as u64,
+                "{step}: feed"
+            );
+            let cloud = tags(&stores, 10).await;
+            let used: Vec<&str> = ["tx", "ty"]
+                .into_iter()
+                .filter(|t| cloud.iter().any(|c| c == t))
+                .collect();
+            for tag in ["tx", "ty"] {
+                let listed = list(&stores, by_tag(tag), everything, None).await.total;
+                assert_eq!(
+                    used.contains(&tag),
+                    listed > 0,
+                    "{step}: {tag} in {cloud:?}"
+                );
+            }
+        }
+    };
+    check("empty").await;
+    let a1 = publish(&stores, &alice, "tot-a1", &["tx"]).await;
+    let a2 = publish(&stores, &alice, "tot-a2", &["tx", "ty"]).await;
+    let b1 = publish(&stores, &bob, "tot-b1", &["ty"]).await;
+    check("published").await;
+    assert_eq!(list(&stores, all(), page(1, 0), None).await.total, 3);
+    favorite(&stores, &fan, a1).await;
+    favorite(&stores, &fan, b1).await;
+    favorite(&stores, &alice, b1).await;
+    check("favorited").await;
+    let retag = ArticleChanges {
+        tags: Some(tag_names(&["ty"])),
+        ..no_changes()
+    };
+    assert!(stores.articles.update(a1, retag).await.expect("updated"));
+    check("retagged").await;
+    stores
+        .articles
+        .unfavorite(fan.id, a1)
+        .await
+        .expect("unfavorited");
+    check("unfavorited").await;
+    assert!(stores.articles.delete(b1).await.expect("deleted"));
+    check("deleted").await;
+    assert!(!stores.articles.delete(b1).await.expect("deleted twice"));
+    check("deleted twice").await;
+    assert!(stores.articles.delete(a2).await.expect("deleted"));
+    check("deleted again").await;
+    assert_eq!(list(&stores, all(), page(1, 0), None).await.total, 1);
+    assert_eq!(tags(&stores, 10).await, strings(&["ty"]));
+}
+
 /// Unknown tags and usernames match nothing, even combined with filters that match.
 pub async fn list_with_unknown_filter_values_is_empty(stores: Stores) {
     let author = register(&stores, "known").await;
