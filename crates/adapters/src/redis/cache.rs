@@ -154,7 +154,7 @@ impl fmt::Debug for RedisCache {
 }
 
 /// The most memory, in bytes of keys and values, that local copies take.
-pub const LOCAL_COPIES_BYTES: u64 = 8 * 1024 * 1024;
+pub const LOCAL_COPIES_BYTES: u64 = 2 * 1024 * 1024;
 
 /// A local copy of an entry and the stamp it was stored under.
 struct Held {
