@@ -119,6 +119,11 @@ impl TestApp {
         self.sign_up(name).await.0
     }
 
+    /// [`TestApp::register`] with an owned name (for futures that outlive a borrow).
+    pub async fn register_named(&self, name: String) -> String {
+        self.sign_up(&name).await.0
+    }
+
     /// Registers `name`; returns the access token and the refresh token.
     pub async fn sign_up(&self, name: &str) -> (String, String) {
         let reply = self
