@@ -14,5 +14,6 @@ mod errors;
 mod helpers;
 mod oauth;
 mod profiles;
+mod property_authorization;
 mod rate_limit;
 mod users;
