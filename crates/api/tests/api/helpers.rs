@@ -202,6 +202,37 @@ pub fn assert_error(reply: &Reply, status: u16, key: &str, code: &str) {
     );
 }
 
+/// The test server with its PostgreSQL connections going through a [`Relay`] that the
+/// test can cut and restore; `None` (the test passes without running) when
+/// `TEST_DATABASE_URL` is not set, which CI forbids.
+pub async fn spawn_app_behind_database_relay(
+    adjust: impl FnOnce(&mut Config) + Send + 'static,
+) -> Option<(TestApp, Arc<Relay>)> {
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: TEST_DATABASE_URL is required"
+        );
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return None;
+    };
+    let authority = admin_url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("host:port in TEST_DATABASE_URL")
+        .to_owned();
+    let relay = Relay::start(&authority).await;
+    let relayed = relay.port;
+    let app = spawn_app_with(move |config| {
+        let url = config.database.url.expose().to_owned();
+        config.database.url = Secret(url.replacen(&authority, &format!("127.0.0.1:{relayed}"), 1));
+        adjust(config);
+    })
+    .await;
+    Some((app, relay))
+}
+
 /// A TCP relay in front of a service (Redis, PostgreSQL) that can be cut (connections
 /// dropped, new ones refused) and restored on the same port: an outage on demand.
 pub struct Relay {

@@ -11,6 +11,7 @@ mod concurrency;
 mod docs;
 mod edge;
 mod errors;
+mod faults;
 mod helpers;
 mod oauth;
 mod profiles;

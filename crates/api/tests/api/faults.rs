@@ -1,0 +1,164 @@
+//! Faults under load: the database connection lost while writes are in flight. Every
+//! answer is a success or a `503` in the standard error shape (never a 500), no write is
+//! left half done, and the service resumes by itself when the database returns.
+//!
+//! These run on PostgreSQL (through a relay the test cuts); CI requires it.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Reply, TestApp, spawn_app_behind_database_relay};
+
+/// One writer: publishes articles with two tags and favorites them, until `stop`.
+async fn writer(app: &TestApp, token: &str, writer: usize, until: Instant) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    let mut n = 0;
+    while Instant::now() < until {
+        let body = json!({"article": {"title": format!("Fault {writer} {n}"), "description": "d",
+            "body": "b", "tagList": ["fault", format!("w{writer}")]}});
+        let created = app.post("/articles", Some(token), body).await;
+        if let Some(slug) = created.body["article"]["slug"].as_str() {
+            let slug = slug.to_owned();
+            replies.push(created);
+            replies.push(
+                app.post(
+                    &format!("/articles/{slug}/favorite"),
+                    Some(token),
+                    json!({}),
+                )
+                .await,
+            );
+        } else {
+            replies.push(created);
+        }
+        n += 1;
+    }
+    replies
+}
+
+/// Every article of the list at `query` (page after page), and the list's total.
+async fn every_article(app: &TestApp, query: &str) -> (Vec<Value>, u64) {
+    let mut items = Vec::new();
+    loop {
+        let page = app
+            .get(
+                &format!("/articles?{query}&limit=100&offset={}", items.len()),
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        let total = page.body["articlesCount"].as_u64().expect("a total");
+        let batch = page.body["articles"].as_array().expect("a list").clone();
+        let done = batch.is_empty() || items.len() + batch.len() >= total as usize;
+        items.extend(batch);
+        if done {
+            return (items, total);
+        }
+    }
+}
+
+fn assert_success_or_unavailable(reply: &Reply) {
+    match reply.status.as_u16() {
+        200 | 201 => {}
+        503 => {
+            assert_eq!(reply.body["code"], "unavailable", "{:?}", reply.body);
+            assert!(reply.body["errors"].is_object(), "{:?}", reply.body);
+        }
+        other => panic!("answered {other} during the outage: {:?}", reply.body),
+    }
+}
+
+#[tokio::test]
+async fn losing_the_database_mid_load_answers_503_leaves_no_partial_write_and_recovers() {
+    let Some((app, relay)) = spawn_app_behind_database_relay(|config| {
+        config.rate_limit.enabled = false;
+        // Requests that wait for a connection give up within the test's patience.
+        config.server.request_timeout_seconds = 5;
+    })
+    .await
+    else {
+        return;
+    };
+    let tokens = join_all((0..4).map(|i| app.register_named(format!("faulty{i}")))).await;
+
+    let until = Instant::now() + Duration::from_secs(9);
+    let load = join_all(
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| writer(&app, t, i, until)),
+    );
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        relay.cut();
+        // Longer than the pool waits for a connection (5 s): requests caught in the
+        // outage must be answered, not only delayed until it ends.
+        tokio::time::sleep(Duration::from_millis(6500)).await;
+        relay.restore().await;
+    };
+    let (replies, ()) = tokio::join!(load, outage);
+    let replies: Vec<Reply> = replies.into_iter().flatten().collect();
+    replies.iter().for_each(assert_success_or_unavailable);
+    let unavailable = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert!(
+        unavailable > 0,
+        "the outage was not seen: {} replies",
+        replies.len()
+    );
+
+    // The service comes back without a restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.get("/tags", None).await.status != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "not serving again after the database returned"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Nothing half written: every article has both of its tags, its totals agree with
+    // its items, and favorites counted are favorites listed.
+    let (articles, total) = every_article(&app, "tag=fault").await;
+    assert_eq!(total, articles.len() as u64);
+    let (everything, all_total) = every_article(&app, "").await;
+    assert_eq!(all_total, everything.len() as u64);
+    assert_eq!(all_total, total, "only the writers' articles exist");
+    for article in &articles {
+        let tags = article["tagList"].as_array().expect("tags");
+        assert_eq!(tags.len(), 2, "an article lost a tag: {article}");
+    }
+    for (i, _) in tokens.iter().enumerate() {
+        let (own, own_total) = every_article(&app, &format!("author=faulty{i}")).await;
+        let (tagged, tagged_total) = every_article(&app, &format!("tag=w{i}")).await;
+        let (fans, fans_total) = every_article(&app, &format!("favorited=faulty{i}")).await;
+        assert_eq!(own_total, own.len() as u64, "writer {i}");
+        assert_eq!(tagged_total, tagged.len() as u64, "writer {i}");
+        assert_eq!(own.len(), tagged.len(), "writer {i}");
+        assert_eq!(fans_total, fans.len() as u64, "writer {i}");
+        let favorites: u64 = own
+            .iter()
+            .map(|a| a["favoritesCount"].as_u64().expect("a count"))
+            .sum();
+        assert_eq!(
+            favorites, fans_total,
+            "writer {i}: counted favorites against listed"
+        );
+    }
+    // And it accepts writes again.
+    let after = app
+        .post(
+            "/articles",
+            Some(&tokens[0]),
+            json!({"article": {"title": "After", "description": "d", "body": "b"}}),
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::CREATED, "{:?}", after.body);
+    relay.cut();
+    app.cleanup().await;
+}
