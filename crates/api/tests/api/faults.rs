@@ -162,3 +162,69 @@ async fn losing_the_database_mid_load_answers_503_leaves_no_partial_write_and_re
     relay.cut();
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_slow_database_makes_requests_time_out_cleanly_and_then_recover() {
+    let Some((app, relay)) = spawn_app_behind_database_relay(|config| {
+        config.rate_limit.enabled = false;
+        config.cache.enabled = false;
+        config.server.request_timeout_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let token = app.register("slowpoke").await;
+    app.article(&token, "Before the slowness", &["slow"]).await;
+
+    // Every database round trip now takes 3 s, longer than the request time limit.
+    relay.slow_down(Duration::from_secs(3));
+    let started = Instant::now();
+    let reads = join_all((0..30).map(|_| app.get("/articles?tag=slow", None))).await;
+    let writes = join_all((0..5).map(|i| {
+        app.post(
+            "/articles",
+            Some(&token),
+            json!({"article": {"title": format!("Slow {i}"), "description": "d", "body": "b"}}),
+        )
+    }))
+    .await;
+    for reply in reads.iter().chain(&writes) {
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            reply.body
+        );
+        assert_eq!(reply.body["code"], "unavailable", "{:?}", reply.body);
+    }
+    // Answered at the time limit, not after the database: the 35 requests did not queue
+    // behind each other (a generous bound: the limit is 1 s, the database 3 s per trip).
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Back to normal speed: the service answers again without a restart, and the writes
+    // that were cut off left nothing half done.
+    relay.slow_down(Duration::ZERO);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = app.get("/articles?tag=slow", None).await;
+        if reply.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not serving again: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (items, total) = every_article(&app, "author=slowpoke").await;
+    assert_eq!(items.len() as u64, total);
+    assert!(items.iter().all(|a| a["title"].as_str().is_some()));
+    relay.cut();
+    app.cleanup().await;
+}

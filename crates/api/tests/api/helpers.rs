@@ -202,6 +202,29 @@ pub fn assert_error(reply: &Reply, status: u16, key: &str, code: &str) {
     );
 }
 
+/// Copies `from` to `to`, holding each chunk for the relay's current delay.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    while let Ok(read) = from.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        let delay = delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
 /// The test server with its PostgreSQL connections going through a [`Relay`] that the
 /// test can cut and restore; `None` (the test passes without running) when
 /// `TEST_DATABASE_URL` is not set, which CI forbids.
@@ -240,6 +263,8 @@ pub struct Relay {
     target: String,
     running: Mutex<Option<JoinHandle<()>>>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Milliseconds each chunk waits before it is passed on (0: none): a slow service.
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Relay {
@@ -251,6 +276,7 @@ impl Relay {
             target: target.to_owned(),
             running: Mutex::new(None),
             connections: Arc::new(Mutex::new(Vec::new())),
+            delay_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         });
         relay.serve(listener);
         relay
@@ -259,18 +285,31 @@ impl Relay {
     fn serve(&self, listener: TcpListener) {
         let target = self.target.clone();
         let connections = self.connections.clone();
+        let delay = self.delay_ms.clone();
         let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let target = target.clone();
+                let delay = delay.clone();
                 let pipe = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&target).await {
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        tokio::join!(
+                            forward(client_read, server_write, delay.clone()),
+                            forward(server_read, client_write, delay),
+                        );
                     }
                 });
                 connections.lock().expect("lock").push(pipe);
             }
         });
         *self.running.lock().expect("lock") = Some(task);
+    }
+
+    /// Every chunk through the relay waits `delay` first (zero: back to normal).
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Redis "goes away": open connections are dropped, new ones refused.
