@@ -505,6 +505,45 @@ mod tests {
         assert!(retired.verify(&fresh).is_ok());
     }
 
+    /// A token signed with our key but naming another issuer or audience (issued by
+    /// another service sharing the key by mistake, say) is refused.
+    #[test]
+    fn tokens_for_another_issuer_or_audience_are_refused() {
+        let t = tokens(&[7; 32], 60);
+        let now =
+            u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).expect("after 1970");
+        let signed = |iss: &str, aud: &str| {
+            let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+            header.kid = Some("primary".into());
+            jsonwebtoken::encode(
+                &header,
+                &Claims {
+                    sub: "1".into(),
+                    sid: "s1".into(),
+                    jti: "j".into(),
+                    iat: now,
+                    exp: now + 60,
+                    iss: iss.into(),
+                    aud: aud.into(),
+                },
+                &t.signing.1,
+            )
+            .expect("encoded")
+        };
+        assert!(
+            t.verify(&signed("conduit", "conduit-api")).is_ok(),
+            "the control"
+        );
+        assert_eq!(
+            t.verify(&signed("other", "conduit-api")),
+            Err(AuthFailure::TokenInvalid)
+        );
+        assert_eq!(
+            t.verify(&signed("conduit", "other-api")),
+            Err(AuthFailure::TokenInvalid)
+        );
+    }
+
     #[test]
     fn bad_key_sets_are_refused() {
         assert!(JwtTokens::new(JwtSettings::single_key(vec![1; 31], "i", "a", 1)).is_err());

@@ -60,12 +60,35 @@ async fn every_article(app: &TestApp, query: &str) -> (Vec<Value>, u64) {
     }
 }
 
+/// An error body names no internal detail: no driver, database, address or query.
+fn assert_leaks_nothing(reply: &Reply) {
+    let text = reply.body.to_string().to_lowercase();
+    for internal in [
+        "sqlx",
+        "sea_orm",
+        "postgres",
+        "pool",
+        "connection",
+        "127.0.0.1",
+        "select ",
+        "insert ",
+        "tcp",
+        "os error",
+        "redis",
+        "timed out",
+        "panicked",
+    ] {
+        assert!(!text.contains(internal), "{internal:?} in {text}");
+    }
+}
+
 fn assert_success_or_unavailable(reply: &Reply) {
     match reply.status.as_u16() {
         200 | 201 => {}
         503 => {
             assert_eq!(reply.body["code"], "unavailable", "{:?}", reply.body);
             assert!(reply.body["errors"].is_object(), "{:?}", reply.body);
+            assert_leaks_nothing(reply);
         }
         other => panic!("answered {other} during the outage: {:?}", reply.body),
     }
