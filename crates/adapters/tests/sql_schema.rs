@@ -584,3 +584,48 @@ async fn unreachable_server_is_unavailable() {
         .expect_err("nothing listens there");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
+
+/// Two instances starting at once on an empty database both migrate it: the migrations
+/// apply exactly once and neither start fails (PostgreSQL; SQLite files are not shared
+/// by instances).
+#[tokio::test]
+async fn instances_migrating_an_empty_database_at_once_both_succeed() {
+    let Some(db) = support::postgres_db("the concurrent migration test").await else {
+        return;
+    };
+    let conn = db.store().connection().clone();
+    Migrator::down(&conn, None).await.expect("down to empty");
+    assert!(tables(&conn).await.is_empty());
+    for round in 0..3 {
+        let (one, two) = tokio::join!(
+            async {
+                SqlStore::connect(db.url())
+                    .await
+                    .expect("connects")
+                    .migrate()
+                    .await
+            },
+            async {
+                SqlStore::connect(db.url())
+                    .await
+                    .expect("connects")
+                    .migrate()
+                    .await
+            },
+        );
+        assert!(
+            one.is_ok() && two.is_ok(),
+            "round {round}: {one:?} / {two:?}"
+        );
+        assert_eq!(tables(&conn).await, set(&TABLES), "round {round}");
+        let applied = strings(&conn, "SELECT version FROM seaql_migrations").await;
+        assert_eq!(
+            applied.len(),
+            5,
+            "round {round}: each migration once: {applied:?}"
+        );
+        Migrator::down(&conn, None).await.expect("down again");
+    }
+    Migrator::up(&conn, None).await.expect("up for cleanup");
+    db.cleanup().await;
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use conduit_domain::StoreError;
 use conduit_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -38,6 +38,15 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// the ones before it, and one slow disk flush holds up all of them. Waiting longer
 /// beats answering 503 to a queue that is merely long.
 const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A failure to take or hold the migration lock, as the store reports database errors.
+fn lock_error(e: sea_orm::SqlxError) -> StoreError {
+    store_error(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+        std::sync::Arc::new(e),
+    )))
+}
+
+/// The PostgreSQL advisory lock key that serializes migrations ("conduit" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0063_6f6e_6475_6974;
 /// Pool size for PostgreSQL.
 const PG_MAX_CONNECTIONS: u32 = 10;
 /// How long SQLite waits on a lock held by another process (or another pool on the same
@@ -117,8 +126,38 @@ impl SqlStore {
     }
 
     /// Applies every pending migration of `conduit-migrations`.
+    ///
+    /// On PostgreSQL, instances that start at once on one database take turns: the first
+    /// holds an advisory lock while it migrates, the others wait for it and then find
+    /// nothing pending. Without it, two instances created the same tables at once and
+    /// one failed to start (`instances_migrating_an_empty_database_at_once_both_succeed`).
+    /// SQLite needs no lock: one process owns its file.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(store_error)
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return Migrator::up(&self.db, None).await.map_err(store_error);
+        }
+        // A session lock, held on one connection taken out of the pool for the while;
+        // the migrations run on other connections of the pool.
+        let mut holder = self
+            .db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(lock_error)?;
+        let lock = |sql: &'static str| sea_orm::sqlx::query(sql).bind(MIGRATION_LOCK);
+        lock("SELECT pg_advisory_lock($1)")
+            .execute(&mut *holder)
+            .await
+            .map_err(lock_error)?;
+        let migrated = Migrator::up(&self.db, None).await.map_err(store_error);
+        let unlocked = lock("SELECT pg_advisory_unlock($1)")
+            .execute(&mut *holder)
+            .await;
+        if unlocked.is_err() {
+            // The lock dies with the session: close it rather than return it to the pool.
+            holder.detach();
+        }
+        migrated
     }
 
     /// Reverts the `steps` most recent migrations.
