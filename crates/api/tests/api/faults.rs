@@ -251,3 +251,102 @@ async fn a_slow_database_makes_requests_time_out_cleanly_and_then_recover() {
     relay.cut();
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn losing_redis_under_load_keeps_answering_and_serves_no_stale_read_after() {
+    let Ok(redis_url) = std::env::var("TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: TEST_REDIS_URL is required"
+        );
+        return;
+    };
+    let target = redis_url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let relay = crate::helpers::Relay::start(&target).await;
+    let port = relay.port;
+    let app = crate::helpers::spawn_app_with(move |config| {
+        config.rate_limit.enabled = false;
+        config.redis.url = Some(conduit_api::config::Secret(format!(
+            "redis://127.0.0.1:{port}"
+        )));
+    })
+    .await;
+    let tokens = join_all((0..3).map(|i| app.register_named(format!("redisless{i}")))).await;
+
+    // Writers publish and favorite; readers read the lists and articles the cache serves.
+    let until = Instant::now() + Duration::from_secs(6);
+    let writers = join_all(
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| writer(&app, t, i, until)),
+    );
+    let readers = join_all((0..4).map(|_| async {
+        let mut replies = Vec::new();
+        while Instant::now() < until {
+            replies.push(app.get("/articles?tag=fault", None).await);
+            replies.push(app.get("/tags", None).await);
+        }
+        replies
+    }));
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        relay.cut();
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        relay.restore().await;
+    };
+    let (written, read, ()) = tokio::join!(writers, readers, outage);
+    let replies: Vec<Reply> = written.into_iter().chain(read).flatten().collect();
+    replies.iter().for_each(assert_success_or_unavailable);
+
+    // Once Redis is back (and used again), reads show every write, including those made
+    // while invalidations could not be delivered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = app
+            .client
+            .get(format!("{}/health/ready", app.address))
+            .send()
+            .await;
+        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still degraded after Redis returned"
+        );
+        let _ = app.get("/articles?tag=fault", None).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (articles, total) = every_article(&app, "tag=fault").await;
+    assert_eq!(total, articles.len() as u64);
+    for (i, _) in tokens.iter().enumerate() {
+        let (own, _) = every_article(&app, &format!("author=redisless{i}")).await;
+        let created = own.len();
+        let (fans, fans_total) = every_article(&app, &format!("favorited=redisless{i}")).await;
+        assert_eq!(fans_total, fans.len() as u64, "writer {i}");
+        let favorites: u64 = own
+            .iter()
+            .map(|a| a["favoritesCount"].as_u64().expect("a count"))
+            .sum();
+        assert_eq!(
+            favorites, fans_total,
+            "writer {i}: stale counts after the outage"
+        );
+        assert!(created > 0, "writer {i} wrote nothing");
+    }
+    let listed: usize = articles.len();
+    let ids_written = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(
+        listed, ids_written,
+        "every acknowledged article is listed, no more"
+    );
+    relay.cut();
+    app.cleanup().await;
+}
