@@ -92,6 +92,24 @@ fn user_named(name: &str) -> SelectStatement {
         .take()
 }
 
+/// `SELECT id FROM tags WHERE name = tag`: at most one tag.
+fn tag_named(tag: &str) -> SelectStatement {
+    Query::select()
+        .column((tags::Entity, tags::Column::Id))
+        .from(tags::Entity)
+        .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag))
+        .take()
+}
+
+/// `SELECT followee_id FROM follows WHERE follower_id = viewer`.
+fn followees(viewer: UserId) -> SelectStatement {
+    Query::select()
+        .column((follows::Entity, follows::Column::FolloweeId))
+        .from(follows::Entity)
+        .and_where(Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0))
+        .take()
+}
+
 /// `(subquery)` as a scalar value.
 fn scalar(select: SelectStatement) -> Expr {
     Expr::SubQuery(None, Box::new(select.into()))
@@ -114,11 +132,7 @@ fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition {
     };
     match (&filter.tag, &filter.author, &filter.favorited_by) {
         (Some(tag), None, None) => {
-            let tag_id = Query::select()
-                .column((tags::Entity, tags::Column::Id))
-                .from(tags::Entity)
-                .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag.as_str()))
-                .take();
+            let tag_id = tag_named(tag);
             id_in(
                 Query::select()
                     .column((article_tags::Entity, article_tags::Column::ArticleId))
@@ -198,47 +212,44 @@ fn combined_condition(filter: &ArticleFilter) -> Condition {
 /// On PostgreSQL, the candidates are each followed author's newest `offset + limit`
 /// articles (a `LATERAL` join walking `articles_author_id_id_idx` once per author), of
 /// which the newest `offset + limit` overall: the page is among them, and the work no
-/// longer grows with the number of articles in the database. Without it the planner walks all articles newest first until it has found
-/// a page by followed authors, which took 150 ms at a million articles for a reader of
-/// rarely writing authors (docs/performance.md). SQLite has no `LATERAL`; it keeps the
+/// longer grows with the number of articles in the database. Without it the planner
+/// walks all articles newest first until it has found a page by followed authors, which
+/// took 150 ms at a million articles for a reader of rarely writing authors
+/// (docs/performance.md). SQLite has no `LATERAL`; it keeps the
 /// plain condition (the embedded set-up is not the one that holds millions of rows).
 fn feed_condition(viewer: UserId, page: Page, backend: DatabaseBackend) -> Condition {
     use articles::Column as A;
-    let follower = Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0);
-    if backend == DatabaseBackend::Postgres {
-        let recent = Alias::new("recent");
-        let newest_of_author = Query::select()
-            .column((articles::Entity, A::Id))
-            .from(articles::Entity)
-            .and_where(
-                Expr::col((articles::Entity, A::AuthorId))
-                    .equals((follows::Entity, follows::Column::FolloweeId)),
-            )
-            .order_by((articles::Entity, A::Id), Order::Desc)
-            .limit(page.offset.saturating_add(page.limit))
-            .take();
-        // Only the newest `offset + limit` of all candidates reach the outer query.
-        let candidates = Query::select()
-            .column((recent.clone(), A::Id))
-            .from(follows::Entity)
-            .join_lateral(
-                sea_orm::sea_query::JoinType::InnerJoin,
-                newest_of_author,
-                recent.clone(),
-                Expr::val(true),
-            )
-            .and_where(follower)
-            .order_by((recent, A::Id), Order::Desc)
-            .limit(page.offset.saturating_add(page.limit))
-            .take();
-        return Condition::all().add(Expr::col((articles::Entity, A::Id)).in_subquery(candidates));
+    if backend != DatabaseBackend::Postgres {
+        return Condition::all()
+            .add(Expr::col((articles::Entity, A::AuthorId)).in_subquery(followees(viewer)));
     }
-    let followees = Query::select()
-        .column((follows::Entity, follows::Column::FolloweeId))
-        .from(follows::Entity)
-        .and_where(follower)
+    let newest = page.offset.saturating_add(page.limit);
+    let recent = Alias::new("recent");
+    let newest_of_author = Query::select()
+        .column((articles::Entity, A::Id))
+        .from(articles::Entity)
+        .and_where(
+            Expr::col((articles::Entity, A::AuthorId))
+                .equals((follows::Entity, follows::Column::FolloweeId)),
+        )
+        .order_by((articles::Entity, A::Id), Order::Desc)
+        .limit(newest)
         .take();
-    Condition::all().add(Expr::col((articles::Entity, A::AuthorId)).in_subquery(followees))
+    // Only the newest `offset + limit` of all candidates reach the outer query.
+    let candidates = Query::select()
+        .column((recent.clone(), A::Id))
+        .from(follows::Entity)
+        .join_lateral(
+            sea_orm::sea_query::JoinType::InnerJoin,
+            newest_of_author,
+            recent.clone(),
+            Expr::val(true),
+        )
+        .and_where(Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0))
+        .order_by((recent, A::Id), Order::Desc)
+        .limit(newest)
+        .take();
+    Condition::all().add(Expr::col((articles::Entity, A::Id)).in_subquery(candidates))
 }
 
 /// The sets `article_counts` counts (its `kind` column; ADR 0020).
@@ -270,16 +281,7 @@ impl Total {
                 Counted::All,
                 Box::new(Query::select().expr(Expr::val(0_i64)).take()),
             ),
-            (Some(tag), None, None) => Total::Stored(
-                Counted::Tag,
-                Box::new(
-                    Query::select()
-                        .column((tags::Entity, tags::Column::Id))
-                        .from(tags::Entity)
-                        .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag.as_str()))
-                        .take(),
-                ),
-            ),
+            (Some(tag), None, None) => Total::Stored(Counted::Tag, Box::new(tag_named(tag))),
             (None, Some(author), None) => {
                 Total::Stored(Counted::Author, Box::new(user_named(author)))
             }
@@ -291,18 +293,7 @@ impl Total {
     }
 
     fn of_feed(viewer: UserId) -> Total {
-        Total::Stored(
-            Counted::Author,
-            Box::new(
-                Query::select()
-                    .column((follows::Entity, follows::Column::FolloweeId))
-                    .from(follows::Entity)
-                    .and_where(
-                        Expr::col((follows::Entity, follows::Column::FollowerId)).eq(viewer.0),
-                    )
-                    .take(),
-            ),
-        )
+        Total::Stored(Counted::Author, Box::new(followees(viewer)))
     }
 
     fn query(self) -> SelectStatement {
@@ -782,11 +773,7 @@ impl ArticleStore for SqlStore {
         // Counting only a row this transaction really inserted is what keeps concurrent
         // favorites of the same pair from counting twice.
         if inserted.rows_affected() > 0 {
-            adjust_favorites_count(&txn, article, 1).await?;
-            CountChanges::default()
-                .add(Counted::FavoritedBy, user.0, 1)
-                .apply(&txn)
-                .await?;
+            count_favorite(&txn, user, article, 1).await?;
         }
         txn.commit().await.map_err(store_error)
     }
@@ -800,21 +787,19 @@ impl ArticleStore for SqlStore {
             .await
             .map_err(store_error)?;
         if deleted.rows_affected > 0 {
-            adjust_favorites_count(&txn, article, -1).await?;
-            CountChanges::default()
-                .add(Counted::FavoritedBy, user.0, -1)
-                .apply(&txn)
-                .await?;
+            count_favorite(&txn, user, article, -1).await?;
         }
         txn.commit().await.map_err(store_error)
     }
 }
 
-/// Adds `delta` to the article's favorite count in the database itself
-/// (`favorites_count = favorites_count + delta`), so concurrent changes never overwrite
-/// each other.
-async fn adjust_favorites_count(
+/// Counts a favorite of `article` by `user` that was just inserted (`delta` 1) or
+/// deleted (−1): the article's `favorites_count`, added to in the database itself
+/// (`favorites_count = favorites_count + delta`, so concurrent changes never overwrite
+/// each other), and the user's favorited-articles count (ADR 0020).
+async fn count_favorite(
     txn: &DatabaseTransaction,
+    user: UserId,
     article: ArticleId,
     delta: i64,
 ) -> Result<(), StoreError> {
@@ -827,7 +812,10 @@ async fn adjust_favorites_count(
         .and_where(Expr::col(articles::Column::Id).eq(article.0))
         .to_owned();
     txn.execute(&update).await.map_err(store_error)?;
-    Ok(())
+    CountChanges::default()
+        .add(Counted::FavoritedBy, user.0, delta)
+        .apply(txn)
+        .await
 }
 
 #[async_trait]

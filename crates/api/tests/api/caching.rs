@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Relay, spawn_app, spawn_app_behind_database_relay, spawn_app_with};
-use conduit_api::config::{RatePolicyConfig, Secret};
+use crate::helpers::{spawn_app, spawn_app_behind_database_relay, spawn_app_behind_redis_relay};
+use conduit_api::config::RatePolicyConfig;
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -218,29 +218,18 @@ async fn ready(app: &crate::helpers::TestApp) -> Value {
 /// instance uses it again without a restart.
 #[tokio::test]
 async fn a_redis_outage_degrades_but_does_not_stop_the_api() {
-    let Ok(redis_url) = std::env::var("TEST_REDIS_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set: TEST_REDIS_URL is required"
-        );
-        eprintln!("skipped: TEST_REDIS_URL is not set");
-        return;
-    };
-    let target = redis_url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let relay = Relay::start(&target).await;
     const READS: u32 = 40;
-    let app = spawn_app_with(|config| {
-        config.redis.url = Some(Secret(format!("redis://127.0.0.1:{}", relay.port)));
+    let Some((app, relay)) = spawn_app_behind_redis_relay(|config| {
         config.rate_limit.read = RatePolicyConfig {
             enabled: true,
             requests: READS,
             per_seconds: 3600,
         };
     })
-    .await;
+    .await
+    else {
+        return;
+    };
     let token = app.register("outage").await;
     let slug = app.article(&token, "Before the outage", &["redis"]).await;
     let reads = [

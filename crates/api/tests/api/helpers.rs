@@ -256,6 +256,34 @@ pub async fn spawn_app_behind_database_relay(
     Some((app, relay))
 }
 
+/// The test server with its Redis connections going through a [`Relay`] the test can cut
+/// and restore; `None` (the test passes without running) when `TEST_REDIS_URL` is not
+/// set, which CI forbids.
+pub async fn spawn_app_behind_redis_relay(
+    adjust: impl FnOnce(&mut Config) + Send + 'static,
+) -> Option<(TestApp, Arc<Relay>)> {
+    let Ok(redis_url) = std::env::var("TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: TEST_REDIS_URL is required"
+        );
+        eprintln!("skipped: TEST_REDIS_URL is not set");
+        return None;
+    };
+    let target = redis_url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let relay = Relay::start(&target).await;
+    let port = relay.port;
+    let app = spawn_app_with(move |config| {
+        config.redis.url = Some(Secret(format!("redis://127.0.0.1:{port}")));
+        adjust(config);
+    })
+    .await;
+    Some((app, relay))
+}
+
 /// A TCP relay in front of a service (Redis, PostgreSQL) that can be cut (connections
 /// dropped, new ones refused) and restored on the same port: an outage on demand.
 pub struct Relay {
