@@ -182,6 +182,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long one request may take before it is answered 503 (`unavailable`).
     pub request_timeout_seconds: u64,
+    /// How long a connection may send and receive nothing before it is closed: bounds
+    /// clients that open a request and stall (slowloris). In-flight requests finish.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -191,6 +194,7 @@ impl Default for ServerConfig {
             port: 8080,
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
         }
     }
 }
@@ -690,6 +694,11 @@ impl Config {
         if self.server.request_timeout_seconds == 0 {
             return Err(ConfigError(
                 "server.request_timeout_seconds: must be positive".into(),
+            ));
+        }
+        if self.server.idle_timeout_seconds == 0 {
+            return Err(ConfigError(
+                "server.idle_timeout_seconds: must be positive".into(),
             ));
         }
         if self.environment == Environment::Production {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client_addr;
 pub mod conditional;
 pub mod config;
+mod connection;
 pub mod cors;
 mod dto;
 pub mod error;

@@ -1,4 +1,5 @@
-//! The outermost layer: a request id, one log line per request, and a time limit.
+//! The outermost layer, a request id and one log line per request; and, further in,
+//! the time limit.
 //!
 //! - **Request id.** A client's `X-Request-Id` is kept when it is a plausible id (1 to
 //!   128 characters of letters, digits and `-_.:`), otherwise one is generated; it is
@@ -11,8 +12,9 @@
 //!   `conduit::http`) adds status and latency. In JSON format that is one line with all
 //!   fields. Headers and bodies are never logged, so neither are passwords, tokens or
 //!   keys.
-//! - **Time limit.** A request that takes longer than the configured limit is answered
-//!   `503` (`unavailable`) and its work is dropped.
+//! - **Time limit** ([`TimeLimit`]). A request that takes longer than the configured
+//!   limit is answered `503` (`unavailable`) and its work is dropped. It is a layer of its
+//!   own inside the security headers and CORS, so that the `503` carries them too.
 
 use std::{
     sync::Arc,
@@ -21,7 +23,7 @@ use std::{
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
-    http::{HeaderValue, StatusCode},
+    http::{HeaderValue, StatusCode, header},
 };
 use rand::Rng;
 use tracing::{Instrument, field::Empty};
@@ -34,25 +36,66 @@ use crate::{
 /// The request-id header.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Request ids, log lines and the time limit.
+/// Request ids and log lines.
 #[derive(Clone)]
 pub struct RequestLog {
     routes: Arc<AllowedMethods>,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for RequestLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestLog")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+        f.debug_struct("RequestLog").finish_non_exhaustive()
     }
 }
 
 impl RequestLog {
-    /// Names routes by the templates of `routes`; answers 503 after `timeout`.
-    pub fn new(routes: Arc<AllowedMethods>, timeout: Duration) -> Self {
-        RequestLog { routes, timeout }
+    /// Names routes by the templates of `routes`.
+    pub fn new(routes: Arc<AllowedMethods>) -> Self {
+        RequestLog { routes }
+    }
+}
+
+/// Answers `503` (`unavailable`) to a request still running after the limit, and drops
+/// its work.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeLimit(pub Duration);
+
+impl<E: Endpoint> Middleware<E> for TimeLimit {
+    type Output = TimeLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        TimeLimitEndpoint {
+            inner: ep,
+            limit: self.0,
+        }
+    }
+}
+
+/// The endpoint made by [`TimeLimit`].
+pub struct TimeLimitEndpoint<E> {
+    inner: E,
+    limit: Duration,
+}
+
+impl<E: Endpoint> Endpoint for TimeLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        match tokio::time::timeout(self.limit, self.inner.call(req)).await {
+            Ok(outcome) => outcome.map(IntoResponse::into_response),
+            Err(_) => {
+                tracing::warn!(
+                    timeout_seconds = self.limit.as_secs_f64(),
+                    "request cut off at the time limit"
+                );
+                Ok(ApiError::new(
+                    ErrorCode::Unavailable,
+                    "server",
+                    "the request took too long; retry later",
+                )
+                .into_response())
+            }
+        }
     }
 }
 
@@ -110,34 +153,26 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             user_id = Empty,
             api_key_id = Empty,
         );
-        let outcome = tokio::time::timeout(self.log.timeout, self.inner.call(req))
-            .instrument(span.clone())
-            .await;
+        let outcome = self.inner.call(req).instrument(span.clone()).await;
         let mut response = match outcome {
-            Ok(Ok(response)) => response.into_response(),
-            Ok(Err(err)) => error::normalize(err),
-            Err(_) => {
-                span.in_scope(|| {
-                    tracing::warn!(
-                        timeout_seconds = self.log.timeout.as_secs(),
-                        "request cut off at the time limit"
-                    );
-                });
-                ApiError::new(
-                    ErrorCode::Unavailable,
-                    "server",
-                    "the request took too long; retry later",
-                )
-                .into_response()
-            }
+            Ok(response) => response.into_response(),
+            Err(err) => error::normalize(err),
         };
         if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
-            response = ApiError::new(
+            // A new body that names the request; the headers the layers inside set
+            // (security headers, CORS) stay.
+            let mut named = ApiError::new(
                 ErrorCode::Internal,
                 "server",
                 format!("internal error; quote request id {id} when reporting it"),
             )
             .into_response();
+            for (name, value) in response.headers() {
+                if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                    named.headers_mut().insert(name, value.clone());
+                }
+            }
+            response = named;
         }
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
@@ -194,7 +229,9 @@ mod tests {
                 poem::middleware::CatchPanic::new()
                     .with_handler(|_| error::internal_error_response()),
             )
-            .with(RequestLog::new(routes, timeout));
+            .with(TimeLimit(timeout))
+            .with(crate::headers::SecurityHeaders::new(None))
+            .with(RequestLog::new(routes));
         let mut response = ep
             .call(
                 Request::builder()
@@ -213,6 +250,7 @@ mod tests {
         let (response, body) = call(explode, Duration::from_secs(5)).await;
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.headers()[REQUEST_ID], "report-me-42");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let body: serde_json::Value = serde_json::from_str(&body).expect("json");
         assert_eq!(body["code"], "internal");
         let message = body["errors"]["server"][0].as_str().expect("message");
@@ -227,6 +265,7 @@ mod tests {
     async fn a_request_past_the_time_limit_is_503() {
         let (response, body) = call(dawdle, Duration::from_millis(50)).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         assert!(body.contains("\"code\":\"unavailable\""), "{body}");
     }
 }

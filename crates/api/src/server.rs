@@ -35,13 +35,14 @@ use poem_openapi::OpenApiService;
 use crate::{
     conditional::ConditionalGet,
     config::{AuthConfig, Config, OAuthConfig, ProviderKind},
+    connection::IdleTimeout,
     cors::Cors,
     error,
     headers::{self, SecurityHeaders},
     health::Health,
     openapi,
     rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY, RateLimit},
-    request_log::{REQUEST_ID, RequestLog},
+    request_log::{REQUEST_ID, RequestLog, TimeLimit},
     routes::{
         api_keys::ApiKeysApi, articles::ArticlesApi, auth::AuthApi, comments::CommentsApi,
         cookie::CookiePolicy, oauth::OAuthApi, profiles::ProfilesApi, tags::TagsApi,
@@ -210,6 +211,10 @@ pub fn endpoint(
         // other answer.
         .with(rate_limit)
         .with(CatchPanic::new().with_handler(|_| error::internal_error_response()))
+        // Inside the security headers and CORS, so that its 503 carries them.
+        .with(TimeLimit(std::time::Duration::from_secs(
+            config.server.request_timeout_seconds,
+        )))
         .with(SecurityHeaders::new(config.http.hsts(config.environment)))
         // Browsers hide response headers from scripts unless they are exposed.
         .with(Cors::new(
@@ -225,17 +230,14 @@ pub fn endpoint(
         ))
         // Outermost: every answer above, errors and 429s included, gets the request id
         // and its log line.
-        .with(RequestLog::new(
-            log_routes,
-            std::time::Duration::from_secs(config.server.request_timeout_seconds),
-        ))
+        .with(RequestLog::new(log_routes))
         .with(crate::telemetry::HttpTelemetry::new(telemetry_routes))
         .boxed()
 }
 
 /// A built, bound server, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: IdleTimeout<TcpAcceptor>,
     endpoint: BoxEndpoint<'static>,
     addr: SocketAddr,
     shared_rate_limiter: Option<Arc<FallbackLimiter>>,
@@ -279,8 +281,9 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| StartupError::Config("the listener has no socket address".into()))?;
+        let idle = std::time::Duration::from_secs(config.server.idle_timeout_seconds);
         Ok(Application {
-            acceptor,
+            acceptor: IdleTimeout::new(acceptor, idle),
             endpoint,
             addr,
             shared_rate_limiter,

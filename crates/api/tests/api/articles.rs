@@ -315,3 +315,25 @@ async fn favorites_are_idempotent_and_per_viewer() {
     );
     app.cleanup().await;
 }
+
+/// The feed has the list's paging bounds: at most 100 a page, offsets from 0.
+#[tokio::test]
+async fn feed_paging_is_bounded_like_the_list() {
+    let app = spawn_app().await;
+    let reader = app.register("boundedreader").await;
+    for (query, key) in [
+        ("limit=101", "limit"),
+        ("limit=0", "limit"),
+        ("limit=-1", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1000001", "offset"),
+    ] {
+        let refused = app
+            .get(&format!("/articles/feed?{query}"), Some(&reader))
+            .await;
+        assert_error(&refused, 422, key, "validation_failed");
+    }
+    let widest = app.get("/articles/feed?limit=100", Some(&reader)).await;
+    assert_eq!(widest.status, StatusCode::OK, "{:?}", widest.body);
+    app.cleanup().await;
+}

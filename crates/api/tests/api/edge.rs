@@ -1,9 +1,62 @@
-//! The edge of the API: security headers, CORS, request ids.
+//! The edge of the API: security headers, CORS, request ids, and clients that send too
+//! much or too slowly.
+
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// Writes `parts` to a new connection, `pause` apart (ignoring writes the server no
+/// longer reads), then returns everything the server sends until it closes the
+/// connection or 10 s pass, and when that ended.
+async fn raw_exchange(app: &TestApp, parts: &[Vec<u8>], pause: Duration) -> (String, Instant) {
+    let authority = app.address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(authority).await.expect("connects");
+    let (mut reading, mut writing) = stream.split();
+    let read = async {
+        let mut answer = Vec::new();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), reading.read_to_end(&mut answer)).await;
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            Instant::now(),
+        )
+    };
+    let write = async {
+        for (n, part) in parts.iter().enumerate() {
+            if n > 0 {
+                tokio::time::sleep(pause).await;
+            }
+            if writing.write_all(part).await.is_err() {
+                break;
+            }
+        }
+    };
+    let ((answer, ended), ()) = tokio::join!(read, write);
+    (answer, ended)
+}
+
+/// The security headers every answer carries, in any casing of the raw response.
+fn assert_security_headers(head: &str, what: &str) {
+    let head = head.to_lowercase();
+    for header in [
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "x-frame-options: deny",
+        "cross-origin-resource-policy: same-origin",
+        "content-security-policy: ",
+        "permissions-policy: ",
+        "x-request-id: ",
+    ] {
+        assert!(head.contains(header), "{what}: no {header} in\n{head}");
+    }
+}
 
 #[tokio::test]
 async fn every_answer_carries_the_security_headers() {
@@ -35,6 +88,130 @@ async fn every_answer_carries_the_security_headers() {
         // Development serves plain HTTP: no HSTS.
         assert!(headers.get("strict-transport-security").is_none(), "{path}");
     }
+    app.cleanup().await;
+}
+
+/// Refusals carry the headers too: they are set outside everything that can refuse.
+#[tokio::test]
+async fn every_error_answer_carries_the_security_headers() {
+    let app = spawn_app_with(|config| config.server.body_limit_bytes = 1024).await;
+    let json = "application/json";
+    let cases = [
+        ("401", Method::GET, "/api/user", None, None),
+        ("405", Method::PATCH, "/api/tags", None, None),
+        (
+            "400",
+            Method::POST,
+            "/api/users/login",
+            Some("{not json"),
+            Some(json),
+        ),
+        ("422", Method::GET, "/api/articles?limit=0", None, None),
+        (
+            "413",
+            Method::POST,
+            "/api/users/login",
+            Some(&*"x".repeat(2048)),
+            Some(json),
+        ),
+    ];
+    for (status, method, path, body, content_type) in cases {
+        let mut request = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.address));
+        if let Some(body) = body {
+            request = request.body(body.to_owned());
+        }
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status().as_str(), status, "{method} {path}");
+        let head: String = response
+            .headers()
+            .iter()
+            .map(|(name, value)| format!("{name}: {}\n", value.to_str().unwrap_or("")))
+            .collect();
+        assert_security_headers(&head, status);
+    }
+    app.cleanup().await;
+}
+
+/// A chunked body (no `Content-Length`) is counted as it arrives: past the limit it is
+/// 413, in the standard shape, like a declared one.
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_413() {
+    let app = spawn_app_with(|config| config.server.body_limit_bytes = 1024).await;
+    let chunk = "x".repeat(700);
+    let request = format!(
+        "POST /api/users/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {size:x}\r\n{chunk}\r\n{size:x}\r\n{chunk}\r\n0\r\n\r\n",
+        size = chunk.len()
+    );
+    let (answer, _) = raw_exchange(&app, &[request.into_bytes()], Duration::ZERO).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
+    assert_security_headers(&answer, "chunked 413");
+    app.cleanup().await;
+}
+
+/// A client that sends its body a byte at a time is answered 503 at the request time
+/// limit, not whenever it finishes.
+#[tokio::test]
+async fn a_body_sent_too_slowly_is_503_at_the_time_limit() {
+    let app = spawn_app_with(|config| config.server.request_timeout_seconds = 1).await;
+    let body = r#"{"user": {"email": "slow@test.com", "password": "password123"}}"#;
+    let mut parts = vec![
+        format!(
+            "POST /api/users/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes(),
+    ];
+    parts.extend(body.bytes().map(|byte| vec![byte]));
+    let started = Instant::now();
+    // Sent in full, this would take 13 s.
+    let (answer, ended) = raw_exchange(&app, &parts, Duration::from_millis(200)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains(r#""code":"unavailable""#), "{answer}");
+    assert_security_headers(&answer, "slow body 503");
+    assert!(
+        ended - started < Duration::from_secs(5),
+        "answered after {:?}",
+        ended - started
+    );
+    app.cleanup().await;
+}
+
+/// A connection that starts a request and then sends nothing (slowloris) is closed once
+/// it has been idle for `server.idle_timeout_seconds`, so it cannot hold a connection
+/// for ever; a connection that keeps sending is not cut while it is active.
+#[tokio::test]
+async fn a_connection_that_stops_sending_is_closed() {
+    let app = spawn_app_with(|config| config.server.idle_timeout_seconds = 1).await;
+    let started = Instant::now();
+    let (answer, ended) = raw_exchange(
+        &app,
+        &[b"GET /api/tags HTTP/1.1\r\nHost: test\r\nX-Slow: ".to_vec()],
+        Duration::ZERO,
+    )
+    .await;
+    assert!(!answer.contains(" 200 "), "{answer}");
+    assert!(
+        ended - started < Duration::from_secs(5),
+        "still open after {:?}",
+        ended - started
+    );
+    // Headers trickled in faster than the idle timeout still make a request.
+    let parts: Vec<Vec<u8>> = "GET /api/tags HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        .as_bytes()
+        .chunks(8)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (answer, _) = raw_exchange(&app, &parts, Duration::from_millis(100)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     app.cleanup().await;
 }
 
