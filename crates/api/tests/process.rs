@@ -1,5 +1,6 @@
 //! The real `conduit` binary as an operator runs it: JSON request logs that never
-//! contain a secret, and a SIGTERM that lets an in-flight request finish.
+//! contain a secret, a SIGTERM that lets an in-flight request finish, and a SIGKILL in the
+//! middle of writes that leaves nothing half written.
 
 use std::{
     fs::File,
@@ -9,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use conduit_adapters::sql::testing::TestDb;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -37,6 +39,12 @@ fn database_url(dir: &std::path::Path) -> String {
 }
 
 fn start() -> Server {
+    start_with(None, &[])
+}
+
+/// A server on `database` (a new SQLite file in its directory when `None`), with
+/// `settings` added to its environment.
+fn start_with(database: Option<&str>, settings: &[(&str, &str)]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -44,9 +52,10 @@ fn start() -> Server {
     let dir = std::env::temp_dir().join(format!("conduit-process-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let log = File::create(dir.join("server.log")).expect("log file");
+    let database = database.map_or_else(|| database_url(&dir), str::to_owned);
     let process = Command::new(env!("CARGO_BIN_EXE_conduit"))
         .env_clear()
-        .env("DATABASE_URL", database_url(&dir))
+        .env("DATABASE_URL", database)
         .env("CONDUIT_AUTH__API_KEY_PRIVATE_KEY", API_KEY_ROOT)
         .env("CONDUIT_SERVER__PORT", port.to_string())
         .env(
@@ -58,6 +67,7 @@ fn start() -> Server {
         .env("CONDUIT_LOG__FORMAT", "json")
         // Everything the service and its libraries log, not just the default level.
         .env("RUST_LOG", "debug")
+        .envs(settings.iter().copied())
         .stdout(log.try_clone().expect("log file"))
         .stderr(log)
         .stdin(Stdio::null())
@@ -345,4 +355,269 @@ async fn operators_issue_api_keys_from_the_command_line() {
         "root:everything",
     ]);
     assert!(!bad_scope.status.success());
+}
+
+async fn get_json(client: &Client, url: String) -> Value {
+    let response = client.get(url).send().await.expect("sent");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.expect("json")
+}
+
+/// What one writer was told succeeded before the kill.
+#[derive(Default)]
+struct Acknowledged {
+    /// Slugs of articles answered 201, with the tags they were created with.
+    articles: Vec<(String, Vec<String>)>,
+    /// Slugs the writer's favorite of was answered 200.
+    favorites: Vec<String>,
+    /// Slugs and ids of comments answered 200.
+    comments: Vec<(String, u64)>,
+}
+
+/// Publishes, favorites and comments as `token` until the server stops answering.
+async fn write_until_killed(origin: String, token: String, writer: usize) -> Acknowledged {
+    let client = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let auth = format!("Token {token}");
+    let mut done = Acknowledged::default();
+    for n in 0.. {
+        let tags = vec![
+            "crash".to_owned(),
+            format!("writer{writer}"),
+            format!("round{n}"),
+        ];
+        let body = json!({"article": {"title": format!("Crash {writer} {n}"), "description": "d",
+            "body": "b", "tagList": tags}});
+        let Ok(created) = client
+            .post(format!("{origin}/api/articles"))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+        else {
+            break;
+        };
+        assert_eq!(created.status(), StatusCode::CREATED, "before the kill");
+        let Ok(created) = created.json::<Value>().await else {
+            break;
+        };
+        let slug = created["article"]["slug"]
+            .as_str()
+            .expect("a slug")
+            .to_owned();
+        done.articles.push((slug.clone(), tags));
+        let Ok(favorited) = client
+            .post(format!("{origin}/api/articles/{slug}/favorite"))
+            .header("authorization", &auth)
+            .send()
+            .await
+        else {
+            break;
+        };
+        if favorited.status() == StatusCode::OK {
+            done.favorites.push(slug.clone());
+        }
+        let Ok(commented) = client
+            .post(format!("{origin}/api/articles/{slug}/comments"))
+            .header("authorization", &auth)
+            .json(&json!({"comment": {"body": format!("comment {writer} {n}")}}))
+            .send()
+            .await
+        else {
+            break;
+        };
+        if let Ok(comment) = commented.json::<Value>().await
+            && let Some(id) = comment["comment"]["id"].as_u64()
+        {
+            done.comments.push((slug, id));
+        }
+    }
+    done
+}
+
+/// Counts the rows `sql` (one `COUNT(*)` column) finds.
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a count")
+}
+
+/// The rows of `sql` (three integer columns), sorted.
+async fn triples(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<(i64, i64, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let mut rows: Vec<(i64, i64, i64)> = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| {
+            let at = |i| row.try_get_by_index::<i64>(i).expect("an integer");
+            (at(0), at(1), at(2))
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// Asserts that no row is half written: every article has all its tags, every count kept
+/// by the writes equals a count of the rows, and nothing refers to a missing row.
+async fn assert_whole(db: &sea_orm::DatabaseConnection) {
+    for (what, sql) in [
+        (
+            "articles without all three tags",
+            "SELECT COUNT(*) FROM articles a \
+             WHERE (SELECT COUNT(*) FROM article_tags t WHERE t.article_id = a.id) <> 3",
+        ),
+        (
+            "articles whose favoritesCount is not their favorites",
+            "SELECT COUNT(*) FROM articles a WHERE a.favorites_count <> \
+             (SELECT COUNT(*) FROM favorites f WHERE f.article_id = a.id)",
+        ),
+        (
+            "tags no article uses",
+            "SELECT COUNT(*) FROM tags t \
+             WHERE NOT EXISTS (SELECT 1 FROM article_tags x WHERE x.tag_id = t.id)",
+        ),
+        (
+            "tag links to a missing article",
+            "SELECT COUNT(*) FROM article_tags x \
+             WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = x.article_id)",
+        ),
+        (
+            "favorites of a missing article",
+            "SELECT COUNT(*) FROM favorites f \
+             WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = f.article_id)",
+        ),
+        (
+            "comments on a missing article",
+            "SELECT COUNT(*) FROM comments c \
+             WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = c.article_id)",
+        ),
+    ] {
+        assert_eq!(count(db, sql).await, 0, "{what}");
+    }
+    let kept = triples(
+        db,
+        "SELECT CAST(kind AS BIGINT), CAST(key AS BIGINT), CAST(articles AS BIGINT) \
+         FROM article_counts WHERE articles <> 0",
+    )
+    .await;
+    let counted = triples(
+        db,
+        "SELECT CAST(0 AS BIGINT), CAST(0 AS BIGINT), COUNT(*) FROM articles \
+         HAVING COUNT(*) > 0 \
+         UNION ALL SELECT CAST(1 AS BIGINT), CAST(tag_id AS BIGINT), COUNT(*) \
+         FROM article_tags GROUP BY tag_id \
+         UNION ALL SELECT CAST(2 AS BIGINT), CAST(author_id AS BIGINT), COUNT(*) \
+         FROM articles GROUP BY author_id \
+         UNION ALL SELECT CAST(3 AS BIGINT), CAST(user_id AS BIGINT), COUNT(*) \
+         FROM favorites GROUP BY user_id",
+    )
+    .await;
+    assert_eq!(kept, counted, "article_counts against the rows");
+}
+
+/// A server killed with SIGKILL while writers publish, favorite and comment leaves no
+/// half-written article, tag, favorite or count, and loses nothing it acknowledged: each
+/// write is one transaction, and a commit is durable before the answer is sent. Runs on
+/// SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set (required under CI).
+#[tokio::test]
+async fn sigkill_mid_write_leaves_no_half_written_record() {
+    let mut databases = vec![TestDb::sqlite().await];
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => databases.push(TestDb::postgres(&url).await),
+        Err(_) => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: TEST_DATABASE_URL is required"
+        ),
+    }
+    for db in databases {
+        let url = db.url().to_owned();
+        let store = db.store();
+        let rows = store.connection();
+        let settings = [
+            ("CONDUIT_RATE_LIMIT__ENABLED", "false"),
+            ("RUST_LOG", "warn"),
+        ];
+        let mut server = start_with(Some(&url), &settings);
+        let client = Client::new();
+        let mut tokens = Vec::new();
+        for writer in 0..6 {
+            let user = post(
+                &client,
+                format!("{}/api/users", server.origin),
+                json!({"user": {"username": format!("writer{writer}"),
+                    "email": format!("writer{writer}@test.com"), "password": "password123"}}),
+                &[],
+            )
+            .await;
+            tokens.push(user["user"]["token"].as_str().expect("token").to_owned());
+        }
+        let writers: Vec<_> = tokens
+            .into_iter()
+            .enumerate()
+            .map(|(writer, token)| {
+                tokio::spawn(write_until_killed(server.origin.clone(), token, writer))
+            })
+            .collect();
+        // Kill while every writer is mid-way, once some of each kind of write is done.
+        let enough = Instant::now() + Duration::from_secs(30);
+        while count(rows, "SELECT COUNT(*) FROM comments").await < 60 {
+            assert!(Instant::now() < enough, "the writers made no progress");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server.process.kill().expect("SIGKILL sent");
+        server.process.wait().expect("the server is gone");
+        let mut acknowledged = Vec::new();
+        for writer in writers {
+            acknowledged.push(writer.await.expect("a writer"));
+        }
+
+        assert_whole(rows).await;
+
+        // Restarted on the same database, it serves every acknowledged write.
+        let server = start_with(Some(&url), &settings);
+        let api = format!("{}/api", server.origin);
+        for done in &acknowledged {
+            for (slug, tags) in &done.articles {
+                let article = get_json(&client, format!("{api}/articles/{slug}")).await;
+                let mut listed: Vec<String> =
+                    serde_json::from_value(article["article"]["tagList"].clone()).expect("tags");
+                let mut expected = tags.clone();
+                listed.sort();
+                expected.sort();
+                assert_eq!(listed, expected, "{slug} after the restart");
+                let favorited = done.favorites.contains(slug);
+                if favorited {
+                    assert_eq!(article["article"]["favoritesCount"], 1, "{slug}");
+                }
+            }
+            for (slug, id) in &done.comments {
+                let comments = get_json(&client, format!("{api}/articles/{slug}/comments")).await;
+                let ids: Vec<u64> = comments["comments"]
+                    .as_array()
+                    .expect("comments")
+                    .iter()
+                    .filter_map(|c| c["id"].as_u64())
+                    .collect();
+                assert!(ids.contains(id), "comment {id} on {slug} after the restart");
+            }
+        }
+        let total =
+            get_json(&client, format!("{api}/articles?tag=crash&limit=1")).await["articlesCount"]
+                .as_i64()
+                .expect("a total");
+        assert_eq!(total, count(rows, "SELECT COUNT(*) FROM articles").await);
+        let acknowledged_articles: usize = acknowledged.iter().map(|a| a.articles.len()).sum();
+        assert!(total as usize >= acknowledged_articles);
+        drop(server);
+        drop(store);
+        db.cleanup().await;
+    }
 }
