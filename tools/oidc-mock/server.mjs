@@ -5,11 +5,12 @@
 // Listens on 127.0.0.1 only; the issuer is http://127.0.0.1:<port>. Its /authorize
 // endpoint signs everybody in at once (no login page): it redirects straight back to the
 // redirect_uri with a code. Tokens from the authorization-code grant describe one test
-// user, unless the authorization request named another with `login_hint=<email>`:
+// user, unless the authorization request named another with `login_hint=<email>`, or
+// `login_hint=unverified:<email>` for an address the provider has not verified:
 //
-//   sub                oidc-subject-1              (oidc-subject-<email> with a hint)
-//   email              oidc-user@example.com       (the hint)
-//   email_verified     true
+//   sub                oidc-subject-1              (oidc-subject-<hint> with a hint)
+//   email              oidc-user@example.com       (the hint's email)
+//   email_verified     true                        (false for `unverified:`)
 //   preferred_username oidcuser                    (the hint's local part)
 //   name, picture      fixed values
 //
@@ -19,12 +20,6 @@ import { OAuth2Server } from 'oauth2-mock-server';
 
 const HOST = '127.0.0.1';
 const DEFAULT_PORT = 8089;
-
-const DEFAULT_USER = {
-  sub: 'oidc-subject-1',
-  email: 'oidc-user@example.com',
-  preferred_username: 'oidcuser',
-};
 
 function port() {
   const raw = process.argv[2] ?? process.env.PORT ?? String(DEFAULT_PORT);
@@ -36,14 +31,24 @@ function port() {
   return value;
 }
 
+const DEFAULT_USER = {
+  sub: 'oidc-subject-1',
+  email: 'oidc-user@example.com',
+  email_verified: true,
+  preferred_username: 'oidcuser',
+};
+
 function userFor(hint) {
   if (hint === undefined || hint === '') {
     return DEFAULT_USER;
   }
+  const unverified = hint.startsWith('unverified:');
+  const email = unverified ? hint.slice('unverified:'.length) : hint;
   return {
     sub: `oidc-subject-${hint}`,
-    email: hint,
-    preferred_username: hint.split('@')[0],
+    email,
+    email_verified: !unverified,
+    preferred_username: email.split('@')[0],
   };
 }
 
@@ -74,7 +79,7 @@ server.service.on('beforeTokenSigning', (token, req) => {
   Object.assign(token.payload, {
     sub: user.sub,
     email: user.email,
-    email_verified: true,
+    email_verified: user.email_verified,
     preferred_username: user.preferred_username,
     name: 'OIDC Test User',
     picture: 'https://example.com/oidc-user.png',

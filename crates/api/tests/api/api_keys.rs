@@ -215,6 +215,90 @@ async fn revoked_expired_and_foreign_keys_get_401() {
     app.cleanup().await;
 }
 
+/// `user:write` lets a key change the profile, never the credentials: an email or a
+/// password in the body refuses the whole update, and nothing of it is applied.
+#[tokio::test]
+async fn a_user_write_key_changes_the_profile_but_not_the_email_or_password() {
+    let app = spawn_app().await;
+    let owner = app.register("profilekey").await;
+    let key = create_key(&app, &owner, &["user:write"], None).await;
+    let key = key.body["apiKey"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let update = |user: Value| json!({"user": user});
+
+    let profile = with_key(
+        &app,
+        Method::PUT,
+        "/user",
+        &key,
+        Some(update(
+            json!({"bio": "set by a key", "username": "renamedbykey"}),
+        )),
+    )
+    .await;
+    assert_eq!(profile.status, StatusCode::OK, "{:?}", profile.body);
+    assert_eq!(profile.body["user"]["bio"], "set by a key");
+    assert_eq!(profile.body["user"]["username"], "renamedbykey");
+
+    for credentials in [
+        json!({"email": "taken-over@test.com"}),
+        json!({"password": "taken-over-123"}),
+        json!({"bio": "not applied", "email": "taken-over@test.com"}),
+        json!({"bio": "not applied", "password": "taken-over-123"}),
+    ] {
+        let refused = with_key(&app, Method::PUT, "/user", &key, Some(update(credentials))).await;
+        assert_error(&refused, 403, "user", "forbidden");
+    }
+    let me = app.get("/user", Some(&owner)).await;
+    assert_eq!(me.body["user"]["email"], "profilekey@test.com");
+    assert_eq!(me.body["user"]["bio"], "set by a key");
+    let login = app
+        .post(
+            "/users/login",
+            None,
+            json!({"user": {"email": "profilekey@test.com", "password": "password123"}}),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "the password is unchanged");
+    // The owner's session may change both.
+    let own = app
+        .put(
+            "/user",
+            Some(&owner),
+            update(json!({"email": "moved@test.com", "password": "new-password-123"})),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{:?}", own.body);
+    app.cleanup().await;
+}
+
+/// `favorites:write` allows favoriting and unfavoriting, and no other write.
+#[tokio::test]
+async fn a_favorites_key_favorites_and_nothing_else() {
+    let app = spawn_app().await;
+    let author = app.register("favauthor").await;
+    let slug = app.article(&author, "Liked", &[]).await;
+    let owner = app.register("favowner").await;
+    let key = create_key(&app, &owner, &["favorites:write"], None).await;
+    let key = key.body["apiKey"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let path = format!("/articles/{slug}/favorite");
+    let favorited = with_key(&app, Method::POST, &path, &key, None).await;
+    assert_eq!(favorited.status, StatusCode::OK, "{:?}", favorited.body);
+    assert_eq!(favorited.body["article"]["favoritesCount"], 1);
+    let read = app.get(&format!("/articles/{slug}"), Some(&owner)).await;
+    assert_eq!(read.body["article"]["favorited"], true, "as the owner");
+    let unfavorited = with_key(&app, Method::DELETE, &path, &key, None).await;
+    assert_eq!(unfavorited.body["article"]["favoritesCount"], 0);
+    let follow = with_key(&app, Method::POST, "/profiles/favauthor/follow", &key, None).await;
+    assert_error(&follow, 403, "apiKey", "insufficient_scope");
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn attenuated_keys_cannot_exceed_their_parent() {
     let app = spawn_app().await;

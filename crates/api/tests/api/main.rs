@@ -17,4 +17,5 @@ mod oauth;
 mod profiles;
 mod property_authorization;
 mod rate_limit;
+mod scopes;
 mod users;

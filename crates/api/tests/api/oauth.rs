@@ -48,6 +48,13 @@ async fn app_with_provider(issuer: &str) -> TestApp {
 /// Runs the browser's part: start, the provider's authorize endpoint (which signs the
 /// fixed test user in at once), and our callback. Returns the final `Location`.
 async fn sign_in(app: &TestApp) -> String {
+    sign_in_as(app, None).await.0
+}
+
+/// [`sign_in`] as the person `login_hint` names at the mock provider (see
+/// `tools/oidc-mock`). Returns the final `Location` and the callback's path and query,
+/// as the provider sent the browser to it.
+async fn sign_in_as(app: &TestApp, login_hint: Option<&str>) -> (String, String) {
     let browser = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -59,10 +66,14 @@ async fn sign_in(app: &TestApp) -> String {
         .await
         .expect("sent");
     assert_eq!(start.status(), StatusCode::FOUND);
-    let to_provider = start.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let mut to_provider = url::Url::parse(start.headers()["location"].to_str().expect("ascii"))
+        .expect("the provider's URL");
+    if let Some(hint) = login_hint {
+        to_provider
+            .query_pairs_mut()
+            .append_pair("login_hint", hint);
+    }
+    let to_provider = to_provider.to_string();
     assert!(
         to_provider.contains("code_challenge_method=S256") && to_provider.contains("state="),
         "{to_provider}"
@@ -82,21 +93,22 @@ async fn sign_in(app: &TestApp) -> String {
     assert_eq!(callback.path(), "/api/auth/oauth/mock/callback");
 
     // The provider sent the browser to our public address; deliver it to the test server.
+    let callback = format!(
+        "{}?{}",
+        callback.path(),
+        callback.query().unwrap_or_default()
+    );
     let ours = browser
-        .get(format!(
-            "{}{}?{}",
-            app.address,
-            callback.path(),
-            callback.query().unwrap_or_default()
-        ))
+        .get(format!("{}{callback}", app.address))
         .send()
         .await
         .expect("sent");
     assert_eq!(ours.status(), StatusCode::FOUND);
-    ours.headers()["location"]
+    let location = ours.headers()["location"]
         .to_str()
         .expect("ascii")
-        .to_owned()
+        .to_owned();
+    (location, callback)
 }
 
 fn login_code(location: &str) -> String {
@@ -162,6 +174,65 @@ async fn a_verified_email_links_to_the_existing_account() {
         .post("/auth/oauth/exchange", None, json!({"code": code}))
         .await;
     assert_eq!(exchanged.body["user"]["username"], "already-here");
+    app.cleanup().await;
+}
+
+/// An address the provider has not verified never reaches the account that holds it:
+/// otherwise anyone who typed your email at the provider could sign in as you.
+#[tokio::test]
+async fn an_unverified_email_does_not_link_to_the_existing_account() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    let owner = app.register("victim").await;
+    let email = app.get("/user", Some(&owner)).await.body["user"]["email"]
+        .as_str()
+        .expect("an email")
+        .to_owned();
+
+    let (location, _) = sign_in_as(&app, Some(&format!("unverified:{email}"))).await;
+    assert_eq!(
+        location,
+        format!("{FRONTEND}callback#error=email_unverified")
+    );
+    // Nothing was linked: the same identity is refused again, and a verified sign-in with
+    // the address still reaches the owner's account.
+    let (again, _) = sign_in_as(&app, Some(&format!("unverified:{email}"))).await;
+    assert_eq!(again, format!("{FRONTEND}callback#error=email_unverified"));
+    let (verified, _) = sign_in_as(&app, Some(&email)).await;
+    let exchanged = app
+        .post(
+            "/auth/oauth/exchange",
+            None,
+            json!({"code": login_code(&verified)}),
+        )
+        .await;
+    assert_eq!(exchanged.body["user"]["username"], "victim");
+
+    // An unverified address that no account holds makes a new account.
+    let (fresh, _) = sign_in_as(&app, Some("unverified:newcomer@example.com")).await;
+    let exchanged = app
+        .post(
+            "/auth/oauth/exchange",
+            None,
+            json!({"code": login_code(&fresh)}),
+        )
+        .await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
+    assert_eq!(exchanged.body["user"]["email"], "newcomer@example.com");
+    app.cleanup().await;
+}
+
+/// A callback's `state` works once: the same callback delivered again is refused, and
+/// gives no second login code.
+#[tokio::test]
+async fn a_callback_replayed_with_its_state_is_refused() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    let (location, callback) = sign_in_as(&app, None).await;
+    login_code(&location);
+    let path = callback.strip_prefix("/api").expect("under /api");
+    let replayed = app.get(path, None).await;
+    assert_error(&replayed, 422, "state", "validation_failed");
     app.cleanup().await;
 }
 
