@@ -651,6 +651,24 @@ fn links(operation: &str) -> Option<Value> {
     }
 }
 
+/// The routes served outside `/api`, with what each is for. They are not operations of
+/// the API (no rate limit, no authentication, not under the `/api` server), so the
+/// document lists them in its description instead of under `paths`.
+pub const OPERATIONAL_ROUTES: [(&str, &str); 5] = [
+    (
+        "/health/live",
+        "liveness: `ok` (200) while the process serves",
+    ),
+    (
+        "/health/ready",
+        "readiness: JSON naming each dependency; 200 while the database answers \
+         (`degraded` if Redis fails), 503 when it does not",
+    ),
+    ("/openapi.json", "this document, as JSON"),
+    ("/openapi.yaml", "this document, as YAML"),
+    ("/docs", "this document in Swagger UI"),
+];
+
 fn description() -> String {
     let mut text = String::from(
         "The RealWorld (Conduit) blogging API: users, profiles, follows, articles, tags, \
@@ -673,8 +691,14 @@ fn description() -> String {
          **Conditional requests.** Successful reads carry an `ETag`; send it back in \
          `If-None-Match` and an unchanged answer is 304 with no body. Reads are cached on \
          the server per caller, and every write invalidates what it changed before it \
-         answers, so a read sent after a write's answer always sees the write.\n\n",
+         answers, so a read sent after a write's answer always sees the write.\n\n\
+         **Outside `/api`.** The server also answers these `GET` routes, for operators and \
+         tools; nothing else is served:\n\n",
     );
+    for (path, purpose) in OPERATIONAL_ROUTES {
+        text.push_str(&format!("- `{path}`: {purpose}\n"));
+    }
+    text.push('\n');
     text.push_str(&error_catalogue_table());
     text
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use conduit_api::openapi;
+use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{reply, spawn_app};
@@ -80,6 +81,107 @@ async fn documents_and_docs_page_are_served() {
     );
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
     assert_eq!(api.headers()["x-frame-options"], "DENY");
+    app.cleanup().await;
+}
+
+/// OWASP API9 (inventory): what the server answers is what the document describes.
+/// Every documented operation is served; on a documented path, every other method is
+/// 405; outside `/api`, exactly the operational routes the description lists answer; and
+/// paths commonly probed for forgotten endpoints are 404.
+#[tokio::test]
+async fn every_served_route_is_in_the_document() {
+    let app = spawn_app().await;
+    let document = openapi::standalone_document();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let concrete = ["{slug}", "{username}", "{id}", "{provider}"]
+            .into_iter()
+            .fold(path.clone(), |path, param| path.replace(param, "x"));
+        let url = format!("{}/api{concrete}", app.address);
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            let documented = item.get(method.to_lowercase()).is_some();
+            let answer = reply(
+                app.client
+                    .request(method.parse().expect("a method"), &url)
+                    .send()
+                    .await
+                    .expect("sent"),
+            )
+            .await;
+            if documented {
+                operations += 1;
+                assert!(
+                    answer.status != StatusCode::METHOD_NOT_ALLOWED
+                        && answer.body["code"] != "route_not_found",
+                    "{method} {path} is documented but not served: {:?}",
+                    answer.body
+                );
+            } else {
+                assert_eq!(
+                    answer.status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} is served but not documented: {:?}",
+                    answer.body
+                );
+            }
+        }
+    }
+    assert!(operations >= 29, "only {operations} operations");
+
+    let description = document["info"]["description"].as_str().expect("text");
+    for (path, _) in openapi::OPERATIONAL_ROUTES {
+        assert!(description.contains(&format!("`{path}`")), "{path}");
+        let answer = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    }
+    for probe in [
+        "/",
+        "/api",
+        "/api/",
+        "/admin",
+        "/api/admin",
+        "/metrics",
+        "/api/metrics",
+        "/debug",
+        "/api/debug",
+        "/status",
+        "/health",
+        "/actuator",
+        "/.env",
+        "/.git/config",
+        "/swagger-ui",
+        "/swagger.json",
+        "/api/openapi.json",
+        "/api/docs",
+        "/api/v1/articles",
+        "/v1/articles",
+        "/api/users/1",
+        "/api/user/1",
+        "/api/sessions",
+        "/api/api-keys/x/y",
+        "/graphql",
+        "/server-status",
+    ] {
+        let answer = reply(
+            app.client
+                .get(format!("{}{probe}", app.address))
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await;
+        assert!(
+            matches!(answer.status.as_u16(), 404 | 405),
+            "{probe} answers {}: {:?}",
+            answer.status,
+            answer.body
+        );
+    }
     app.cleanup().await;
 }
 
