@@ -9,6 +9,8 @@ mod connection;
 pub mod cors;
 mod dto;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub mod health;
 pub mod metrics;

@@ -1,0 +1,147 @@
+//! Request-body parsing as the handlers do it, for the fuzz target in `fuzz/`: bytes to
+//! JSON, JSON to the request DTO (poem-openapi's `ParseFromJSON`, as `Json<T>` does), the
+//! DTO to the use case's input (`parse`), and any refusal to the error answer the client
+//! would get. Not part of the API; hidden from its documentation.
+
+use poem::IntoResponse;
+use poem_openapi::types::ParseFromJSON;
+
+use crate::{
+    dto,
+    error::{ApiError, ErrorCode},
+    parse,
+};
+
+/// The request bodies that are parsed field by field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `POST /users`.
+    Register,
+    /// `POST /users/login`.
+    Login,
+    /// `PUT /user`.
+    UpdateUser,
+    /// `POST /articles`.
+    CreateArticle,
+    /// `PUT /articles/{slug}`.
+    UpdateArticle,
+    /// `POST /articles/{slug}/comments`.
+    Comment,
+    /// `POST /api-keys`.
+    ApiKey,
+    /// `POST /auth/refresh`.
+    Refresh,
+}
+
+impl Body {
+    /// Every body, in a fixed order (a fuzz input's first byte picks one).
+    pub const ALL: [Body; 8] = [
+        Body::Register,
+        Body::Login,
+        Body::UpdateUser,
+        Body::CreateArticle,
+        Body::UpdateArticle,
+        Body::Comment,
+        Body::ApiKey,
+        Body::Refresh,
+    ];
+}
+
+/// What became of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Parsed into a use-case input.
+    Accepted,
+    /// Refused with this status (400 or 422), in the standard error shape.
+    Refused(u16),
+}
+
+/// Parses `bytes` as `body`, the way its handler does.
+pub fn parse_body(body: Body, bytes: &[u8]) -> Outcome {
+    let json = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(json) => json,
+        Err(e) => {
+            return refused(ApiError::new(
+                ErrorCode::MalformedJson,
+                "body",
+                format!("is not valid JSON: {e}"),
+            ));
+        }
+    };
+    let checked = match body {
+        Body::Register => dto_then(json, |r: dto::NewUserRequest| {
+            parse::register(r.user).map(drop)
+        }),
+        Body::Login => dto_then(json, |r: dto::LoginUserRequest| {
+            parse::login(r.user).map(drop)
+        }),
+        Body::UpdateUser => dto_then(json, |r: dto::UpdateUserRequest| {
+            parse::update_user(r.user).map(drop)
+        }),
+        Body::CreateArticle => dto_then(json, |r: dto::NewArticleRequest| {
+            parse::create_article(r.article).map(drop)
+        }),
+        Body::UpdateArticle => dto_then(json, |r: dto::UpdateArticleRequest| {
+            parse::update_article(r.article).map(drop)
+        }),
+        Body::Comment => dto_then(json, |r: dto::NewCommentRequest| {
+            parse::comment(r.comment).map(drop)
+        }),
+        Body::ApiKey => dto_then(json, |r: dto::NewApiKeyRequest| {
+            parse::api_key(r.api_key).map(drop)
+        }),
+        Body::Refresh => dto_then(json, |_: dto::RefreshRequest| Ok(())),
+    };
+    match checked {
+        Ok(()) => Outcome::Accepted,
+        Err(error) => refused(error),
+    }
+}
+
+fn dto_then<T: ParseFromJSON>(
+    json: serde_json::Value,
+    parse: impl FnOnce(T) -> Result<(), conduit_domain::ValidationErrors>,
+) -> Result<(), ApiError> {
+    let dto = T::parse_from_json(Some(json)).map_err(|e| {
+        ApiError::new(
+            ErrorCode::ValidationFailed,
+            "body",
+            format!("does not match the documented schema: {}", e.into_message()),
+        )
+    })?;
+    parse(dto).map_err(|errors| ApiError::from(conduit_domain::Error::from(errors)))
+}
+
+fn refused(error: ApiError) -> Outcome {
+    Outcome::Refused(error.into_response().status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_examples_are_accepted_and_garbage_refused() {
+        let register =
+            br#"{"user": {"username": "jake", "email": "jake@jake.jake", "password": "jakejake"}}"#;
+        assert_eq!(parse_body(Body::Register, register), Outcome::Accepted);
+        assert_eq!(parse_body(Body::Register, b"{"), Outcome::Refused(400));
+        assert_eq!(parse_body(Body::Register, b"{}"), Outcome::Refused(422));
+        let bad_email = br#"{"user": {"username": "jake", "email": "no", "password": "jakejake"}}"#;
+        assert_eq!(parse_body(Body::Register, bad_email), Outcome::Refused(422));
+        let article =
+            br#"{"article": {"title": "T", "description": "D", "body": "B", "tagList": ["a"]}}"#;
+        assert_eq!(parse_body(Body::CreateArticle, article), Outcome::Accepted);
+        assert_eq!(
+            parse_body(Body::UpdateArticle, br#"{"article": {"tagList": null}}"#),
+            Outcome::Refused(422)
+        );
+        assert_eq!(
+            parse_body(
+                Body::ApiKey,
+                br#"{"apiKey": {"name": "n", "scopes": ["user:read"]}}"#
+            ),
+            Outcome::Accepted
+        );
+    }
+}
