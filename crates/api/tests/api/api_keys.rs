@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, assert_error, reply, spawn_app};
+use crate::helpers::{Reply, TestApp, assert_error, spawn_app, with_key};
 
 async fn create_key(
     app: &TestApp,
@@ -17,23 +17,6 @@ async fn create_key(
     }
     app.post("/api-keys", Some(token), json!({"apiKey": key}))
         .await
-}
-
-async fn with_key(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> Reply {
-    let mut request = app
-        .client
-        .request(method, format!("{}/api{path}", app.address))
-        .header("X-API-Key", key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    reply(request.send().await.expect("sent")).await
 }
 
 fn article(title: &str) -> Value {

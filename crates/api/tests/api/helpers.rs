@@ -162,6 +162,24 @@ impl TestApp {
     }
 }
 
+/// Sends a request to `/api{path}` with `key` in `X-API-Key`.
+pub async fn with_key(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = app
+        .client
+        .request(method, format!("{}/api{path}", app.address))
+        .header("X-API-Key", key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    reply(request.send().await.expect("sent")).await
+}
+
 pub async fn reply(response: reqwest::Response) -> Reply {
     let status = response.status();
     let content_type = response

@@ -14,6 +14,7 @@ mod errors;
 mod faults;
 mod helpers;
 mod oauth;
+mod object_authorization;
 mod profiles;
 mod property_authorization;
 mod rate_limit;
