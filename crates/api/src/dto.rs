@@ -572,7 +572,7 @@ fn example_api_key(token: bool) -> ApiKeyDto {
         name: "deploy bot".into(),
         scopes: vec!["articles:write".into(), "comments:write".into()],
         created_at: EXAMPLE_TIME.into(),
-        expires_at: Some("2017-02-18T00:00:00.000Z".into()),
+        expires_at: Some(EXAMPLE_KEY_EXPIRY.into()),
         revoked_at: None,
         token: token.then(|| "En0KEwoEdXNlchgDIgkKBwgEEgMYgAgSJAgAEiD...".into()),
     }
@@ -584,7 +584,7 @@ impl Example for NewApiKeyRequest {
             api_key: NewApiKey {
                 name: "deploy bot".into(),
                 scopes: vec!["articles:write".into(), "comments:write".into()],
-                expires_at: Some("2017-02-18T00:00:00.000Z".into()),
+                expires_at: Some(EXAMPLE_KEY_EXPIRY.into()),
             },
         }
     }
@@ -612,6 +612,8 @@ const EXAMPLE_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn
 const EXAMPLE_REFRESH: &str = "rt_p8Yy2u7R1Vbq4dI0m3XkzQ9wE5sTfGhJ6aLcNvBo0xM";
 const EXAMPLE_TIME: &str = "2016-02-18T03:22:56.637Z";
 const EXAMPLE_LATER: &str = "2016-02-18T03:48:35.824Z";
+/// An expiry a new key may have: it must be in the future when the example is sent.
+const EXAMPLE_KEY_EXPIRY: &str = "2099-01-01T00:00:00Z";
 
 fn example_profile(following: bool) -> Profile {
     Profile {
