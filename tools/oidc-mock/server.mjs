@@ -15,6 +15,10 @@
 //   name, picture      fixed values
 //
 // PKCE (S256), the nonce and the audience (the client id) are handled by the mock itself.
+//
+// `login_hint=flaw:<kind>` signs in the default user with a broken ID token, for the
+// client's refusal tests: `audience` (another audience), `issuer` (another issuer),
+// `expired` (expired an hour ago) or `signature` (its signature altered).
 
 import { OAuth2Server } from 'oauth2-mock-server';
 
@@ -38,9 +42,18 @@ const DEFAULT_USER = {
   preferred_username: 'oidcuser',
 };
 
+const FLAWS = ['audience', 'issuer', 'expired', 'signature'];
+
 function userFor(hint) {
   if (hint === undefined || hint === '') {
     return DEFAULT_USER;
+  }
+  if (hint.startsWith('flaw:')) {
+    const flaw = hint.slice('flaw:'.length);
+    if (!FLAWS.includes(flaw)) {
+      throw new Error(`oidc-mock: unknown flaw ${flaw}`);
+    }
+    return { ...DEFAULT_USER, flaw };
   }
   const unverified = hint.startsWith('unverified:');
   const email = unverified ? hint.slice('unverified:'.length) : hint;
@@ -84,11 +97,26 @@ server.service.on('beforeTokenSigning', (token, req) => {
     name: 'OIDC Test User',
     picture: 'https://example.com/oidc-user.png',
   });
+  const now = Math.floor(Date.now() / 1000);
+  if (user.flaw === 'audience') {
+    token.payload.aud = 'someone-else';
+  } else if (user.flaw === 'issuer') {
+    token.payload.iss = 'http://issuer.invalid';
+  } else if (user.flaw === 'expired') {
+    token.payload.iat = now - 7200;
+    token.payload.exp = now - 3600;
+  }
 });
 
 // The code is single-use: forget its user once both tokens are built.
-server.service.on('beforeResponse', (_response, req) => {
+server.service.on('beforeResponse', (response, req) => {
   if (req.body?.grant_type === 'authorization_code') {
+    const user = usersByCode.get(req.body.code);
+    if (user?.flaw === 'signature' && typeof response.body?.id_token === 'string') {
+      // Another signature of the right length: the last segment reversed.
+      const [header, payload, signature] = response.body.id_token.split('.');
+      response.body.id_token = [header, payload, [...signature].reverse().join('')].join('.');
+    }
     usersByCode.delete(req.body.code);
   }
 });

@@ -42,11 +42,20 @@ async fn provider(issuer: &str) -> OidcProvider {
 /// Follows the authorization URL like a browser would, stopping at the redirect back
 /// to us, and returns the `code` and `state` it carries.
 async fn authorize(start: &AuthorizationStart) -> (String, String) {
+    authorize_as(start, None).await
+}
+
+/// [`authorize`] with the mock's `login_hint` (see `tools/oidc-mock/server.mjs`).
+async fn authorize_as(start: &AuthorizationStart, login_hint: Option<&str>) -> (String, String) {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let response = browser.get(&start.url).send().await.expect("authorize");
+    let mut url = url::Url::parse(&start.url).expect("a URL");
+    if let Some(hint) = login_hint {
+        url.query_pairs_mut().append_pair("login_hint", hint);
+    }
+    let response = browser.get(url).send().await.expect("authorize");
     assert!(
         response.status().is_redirection(),
         "authorize answered {}",
@@ -120,6 +129,36 @@ async fn an_id_token_for_another_nonce_is_rejected() {
         .await
         .expect_err("the nonce does not match");
     assert!(matches!(err, IdentityError::Rejected(_)), "{err:?}");
+}
+
+/// An ID token is refused unless it is signed by the provider's key, issued by the
+/// configured issuer, for our client id, and not expired; a control run with an intact
+/// token is accepted.
+#[tokio::test]
+async fn a_forged_foreign_or_expired_id_token_is_rejected() {
+    let Some(issuer) = issuer() else { return };
+    let oidc = provider(&issuer).await;
+    for flaw in [
+        None,
+        Some("signature"),
+        Some("issuer"),
+        Some("audience"),
+        Some("expired"),
+    ] {
+        let start = oidc.start(REDIRECT_URI).await.expect("start");
+        let hint = flaw.map(|f| format!("flaw:{f}"));
+        let (code, _) = authorize_as(&start, hint.as_deref()).await;
+        let outcome = oidc
+            .finish(&code, &start.pkce_verifier, &start.nonce, REDIRECT_URI)
+            .await;
+        match flaw {
+            None => assert!(outcome.is_ok(), "the control: {outcome:?}"),
+            Some(flaw) => assert!(
+                matches!(outcome, Err(IdentityError::Rejected(_))),
+                "{flaw}: {outcome:?}"
+            ),
+        }
+    }
 }
 
 #[tokio::test]

@@ -424,3 +424,59 @@ async fn browser_mode_keeps_the_refresh_token_in_an_http_only_cookie() {
     );
     app.cleanup().await;
 }
+
+/// A session unused for `auth.session_idle_seconds` ends: its refresh token is refused.
+/// Refreshing in time keeps it alive, until `auth.session_absolute_seconds` after
+/// sign-in, when it ends however often it was refreshed.
+#[tokio::test]
+async fn sessions_end_when_idle_and_at_their_absolute_lifetime() {
+    let app = spawn_app_with(|config| {
+        config.auth.session_idle_seconds = 2;
+        config.auth.session_absolute_seconds = 4;
+    })
+    .await;
+    let (_, idle) = app.sign_up("idler").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_error(
+        &refresh(&app, &idle).await,
+        401,
+        "refreshToken",
+        "refresh_token_invalid",
+    );
+
+    let (_, mut kept) = app.sign_up("keeper").await;
+    // Refreshed every second for three seconds, the session outlives its idle time...
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        kept = tokens_of(&refresh(&app, &kept).await).1;
+    }
+    // ...but not its absolute lifetime: 4.5 s after sign-in, 1.5 s after the last use.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_error(
+        &refresh(&app, &kept).await,
+        401,
+        "refreshToken",
+        "refresh_token_invalid",
+    );
+    app.cleanup().await;
+}
+
+/// Access tokens are verified without state (ADR 0009): one issued before logout works
+/// until it expires, while the session's refresh token does not. This pins the
+/// documented behaviour, so that a change to it is a deliberate one.
+#[tokio::test]
+async fn an_access_token_outlives_logout_until_it_expires() {
+    let app = spawn_app().await;
+    let (token, refresh_token) = app.sign_up("leaver").await;
+    let out = app.post("/auth/logout", Some(&token), json!({})).await;
+    assert!(out.status.is_success(), "{:?}", out.body);
+    assert_error(
+        &refresh(&app, &refresh_token).await,
+        401,
+        "refreshToken",
+        "refresh_token_invalid",
+    );
+    let still = app.get("/user", Some(&token)).await;
+    assert_eq!(still.status, StatusCode::OK, "{:?}", still.body);
+    app.cleanup().await;
+}

@@ -42,6 +42,14 @@ async fn raw_exchange(app: &TestApp, parts: &[Vec<u8>], pause: Duration) -> (Str
     (answer, ended)
 }
 
+/// The headers as the lines of a raw response.
+fn head_of(headers: &header::HeaderMap) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\n", value.to_str().unwrap_or("")))
+        .collect()
+}
+
 /// The security headers every answer carries, in any casing of the raw response.
 fn assert_security_headers(head: &str, what: &str) {
     let head = head.to_lowercase();
@@ -127,11 +135,7 @@ async fn every_error_answer_carries_the_security_headers() {
         }
         let response = request.send().await.expect("sent");
         assert_eq!(response.status().as_str(), status, "{method} {path}");
-        let head: String = response
-            .headers()
-            .iter()
-            .map(|(name, value)| format!("{name}: {}\n", value.to_str().unwrap_or("")))
-            .collect();
+        let head = head_of(response.headers());
         assert_security_headers(&head, status);
     }
     app.cleanup().await;
@@ -401,5 +405,45 @@ async fn nul_characters_are_refused_before_the_database() {
         assert_eq!(listed.status.as_u16(), 200, "{filter}: {:?}", listed.body);
         assert_eq!(listed.body["articlesCount"], 0);
     }
+    app.cleanup().await;
+}
+
+/// With `environment = production` and nothing else set, the edge is closed: HSTS for a
+/// year on every answer, errors included, and no browser origin (not even the
+/// development frontends) gets CORS access.
+#[tokio::test]
+async fn production_sends_hsts_and_allows_no_origin_by_default() {
+    let app = spawn_app_with(|config| {
+        config.environment = conduit_api::config::Environment::Production;
+        config.auth.api_key_private_key = Some(conduit_api::config::Secret("2".repeat(64)));
+    })
+    .await;
+    for path in ["/api/tags", "/api/user", "/api/nope", "/health/live"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header(header::ORIGIN, "http://localhost:4200")
+            .send()
+            .await
+            .expect("sent");
+        let head = head_of(response.headers());
+        assert_security_headers(&head, path);
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000; includeSubDomains",
+            "{path}"
+        );
+        assert!(
+            response
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none(),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        preflight(&app, "http://localhost:4200").await.status(),
+        StatusCode::FORBIDDEN
+    );
     app.cleanup().await;
 }
