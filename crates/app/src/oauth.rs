@@ -243,6 +243,10 @@ impl Conduit {
             // Linking by an unverified email would let anyone who types your address at
             // the provider take your account.
             Some(_) => return Err("email_unverified"),
+            // Nor is an account made from one: it would hold the address, the real owner
+            // could not register, and their later verified sign-in would be linked to it
+            // (pre-account takeover).
+            None if !identity.email_verified => return Err("email_unverified"),
             None => self
                 .create_oauth_account(identity, email)
                 .await

@@ -82,8 +82,13 @@ impl OAuthApi {
     /// Redirects the browser to the provider (authorization code flow with PKCE and
     /// `state`; OpenID Connect `nonce` where the provider speaks it). When the person has
     /// signed in there, the browser comes back to `returnTo` with `#code=<login code>`
-    /// (or `#error=<reason>`) in the URL fragment; post the code to
-    /// `/auth/oauth/exchange`.
+    /// in the URL fragment; post the code to `/auth/oauth/exchange`. Otherwise the
+    /// fragment is `#error=<reason>`: `access_denied` (the person or the provider
+    /// refused, or the provider's answer failed verification), `invalid_request` (the
+    /// provider sent no code), `email_required` (the provider gave no usable email),
+    /// `email_unverified` (the provider has not verified the email: no account is made
+    /// or linked from it; sign in with the password, or verify the address at the
+    /// provider), `account_creation_failed` or `temporarily_unavailable` (try again).
     #[oai(
         path = "/auth/oauth/:provider/start",
         method = "get",

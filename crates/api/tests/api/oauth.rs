@@ -177,10 +177,11 @@ async fn a_verified_email_links_to_the_existing_account() {
     app.cleanup().await;
 }
 
-/// An address the provider has not verified never reaches the account that holds it:
-/// otherwise anyone who typed your email at the provider could sign in as you.
+/// An address the provider has not verified never reaches the account that holds it
+/// (otherwise anyone who typed your email at the provider could sign in as you), and
+/// never makes an account.
 #[tokio::test]
-async fn an_unverified_email_does_not_link_to_the_existing_account() {
+async fn an_unverified_email_neither_links_nor_makes_an_account() {
     let Some(issuer) = issuer() else { return };
     let app = app_with_provider(&issuer).await;
     let owner = app.register("victim").await;
@@ -208,17 +209,28 @@ async fn an_unverified_email_does_not_link_to_the_existing_account() {
         .await;
     assert_eq!(exchanged.body["user"]["username"], "victim");
 
-    // An unverified address that no account holds makes a new account.
+    // Nor does an unverified address that no account holds make one (pre-account
+    // takeover): its real owner can still register, and a later verified sign-in of
+    // theirs reaches their own account.
     let (fresh, _) = sign_in_as(&app, Some("unverified:newcomer@example.com")).await;
+    assert_eq!(fresh, format!("{FRONTEND}callback#error=email_unverified"));
+    let owner = app
+        .post(
+            "/users",
+            None,
+            json!({"user": {"username": "newcomer", "email": "newcomer@example.com", "password": "password123"}}),
+        )
+        .await;
+    assert_eq!(owner.status, StatusCode::CREATED, "{:?}", owner.body);
+    let (verified, _) = sign_in_as(&app, Some("newcomer@example.com")).await;
     let exchanged = app
         .post(
             "/auth/oauth/exchange",
             None,
-            json!({"code": login_code(&fresh)}),
+            json!({"code": login_code(&verified)}),
         )
         .await;
-    assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
-    assert_eq!(exchanged.body["user"]["email"], "newcomer@example.com");
+    assert_eq!(exchanged.body["user"]["username"], "newcomer");
     app.cleanup().await;
 }
 
