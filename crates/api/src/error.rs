@@ -610,6 +610,42 @@ mod tests {
         }
     }
 
+    /// A 500 or a 503 says what happened in general terms; the error behind it (a driver
+    /// message, an address, a query) stays in the server's log.
+    #[test]
+    fn internal_and_unavailable_bodies_carry_nothing_of_their_source() {
+        let secret = "connection to postgres://admin:hunter2@10.0.0.7:5432 failed: SELECT 1";
+        for (error, status, code) in [
+            (Error::unexpected(secret), 500, "internal"),
+            (Error::Unavailable(secret.into()), 503, "unavailable"),
+        ] {
+            let response = ApiError::from(error).into_response();
+            assert_eq!(response.status().as_u16(), status);
+            let body = String::from_utf8(body_bytes(response)).expect("UTF-8");
+            let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            assert_eq!(json["code"], code, "{body}");
+            for fragment in [
+                "postgres",
+                "hunter2",
+                "10.0.0.7",
+                "5432",
+                "SELECT",
+                "connection",
+            ] {
+                assert!(!body.contains(fragment), "{fragment} in {body}");
+            }
+        }
+    }
+
+    /// The body of a response built in memory.
+    fn body_bytes(response: poem::Response) -> Vec<u8> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(response.into_body().into_vec())
+            .expect("the body")
+    }
+
     #[test]
     fn every_code_answers_with_its_own_status_and_name() {
         for code in ErrorCode::ALL {

@@ -337,3 +337,41 @@ async fn feed_paging_is_bounded_like_the_list() {
     assert_eq!(widest.status, StatusCode::OK, "{:?}", widest.body);
     app.cleanup().await;
 }
+
+/// The size bounds of an article hold over HTTP: 20 tags and 100,000 characters of body
+/// are accepted, one more of either is 422 on its field.
+#[tokio::test]
+async fn tag_count_and_body_length_are_bounded() {
+    let app = spawn_app().await;
+    let author = app.register("bounded_author").await;
+    let tags: Vec<String> = (0..21).map(|n| format!("tag{n}")).collect();
+    let article = |tags: &[String], body: &str| {
+        json!({"article": {"title": format!("Bounded {}", tags.len()), "description": "d",
+            "body": body, "tagList": tags}})
+    };
+    let most = app
+        .post(
+            "/articles",
+            Some(&author),
+            article(&tags[..20], &"b".repeat(100_000)),
+        )
+        .await;
+    assert_eq!(most.status, StatusCode::CREATED, "{:?}", most.body);
+    assert_eq!(
+        most.body["article"]["tagList"].as_array().map(Vec::len),
+        Some(20)
+    );
+    let too_many = app
+        .post("/articles", Some(&author), article(&tags, "b"))
+        .await;
+    assert_error(&too_many, 422, "tagList", "validation_failed");
+    let too_long = app
+        .post(
+            "/articles",
+            Some(&author),
+            article(&tags[..1], &"b".repeat(100_001)),
+        )
+        .await;
+    assert_error(&too_long, 422, "body", "validation_failed");
+    app.cleanup().await;
+}

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, reply, spawn_app};
 
 /// Properties a client must not be able to choose, with values no server would pick.
 fn forged() -> Value {
@@ -154,4 +154,76 @@ fn merge(target: &mut Value, extra: Value) {
     if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
         target.extend(extra);
     }
+}
+
+/// A new API key's id, token, owner, creation and revocation are the server's, whatever
+/// the body says.
+#[tokio::test]
+async fn an_api_key_body_cannot_choose_its_id_token_owner_or_dates() {
+    let app = spawn_app().await;
+    let owner = app.register("keyforger").await;
+    let created = app
+        .post(
+            "/api-keys",
+            Some(&owner),
+            json!({"apiKey": {"name": "forged", "scopes": ["user:read"], "id": "ak_chosen",
+                "token": "chosen-token", "userId": 1, "username": "someone_else",
+                "createdAt": "2000-01-01T00:00:00Z", "revokedAt": "2000-01-01T00:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let key = &created.body["apiKey"];
+    assert_ne!(key["id"], "ak_chosen");
+    assert_ne!(key["token"], "chosen-token");
+    assert!(key["revokedAt"].is_null(), "{key}");
+    assert!(
+        !key["createdAt"]
+            .as_str()
+            .expect("a date")
+            .starts_with("2000-")
+    );
+    let me = reply(
+        app.client
+            .get(format!("{}/api/user", app.address))
+            .header("X-API-Key", key["token"].as_str().expect("a token"))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(me.body["user"]["username"], "keyforger", "{:?}", me.body);
+    app.cleanup().await;
+}
+
+/// Another user's email appears nowhere: not in profiles, nor in the authors of
+/// articles, lists, the feed or comments. Only `GET /user` shows one, the caller's own.
+#[tokio::test]
+async fn no_answer_about_someone_else_carries_their_email() {
+    let app = spawn_app().await;
+    let author = app.register("private_author").await;
+    let reader = app.register("private_reader").await;
+    let slug = app.article(&author, "Private author", &["private"]).await;
+    app.post(
+        &format!("/articles/{slug}/comments"),
+        Some(&author),
+        json!({"comment": {"body": "by the author"}}),
+    )
+    .await;
+    app.post("/profiles/private_author/follow", Some(&reader), json!({}))
+        .await;
+    for path in [
+        "/profiles/private_author".to_owned(),
+        format!("/articles/{slug}"),
+        "/articles?author=private_author".to_owned(),
+        "/articles/feed".to_owned(),
+        format!("/articles/{slug}/comments"),
+    ] {
+        let answer = app.get(&path, Some(&reader)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {:?}", answer.body);
+        let text = answer.body.to_string();
+        assert!(text.contains("private_author"), "{path}: {text}");
+        assert!(!text.contains("private_author@test.com"), "{path}: {text}");
+        assert!(!text.contains("\"email\""), "{path}: {text}");
+    }
+    app.cleanup().await;
 }
