@@ -18,7 +18,8 @@
 //
 // `login_hint=flaw:<kind>` signs in the default user with a broken ID token, for the
 // client's refusal tests: `audience` (another audience), `issuer` (another issuer),
-// `expired` (expired an hour ago) or `signature` (its signature altered).
+// `expired` (expired an hour ago) or `signature` (its signature altered); or with
+// `unavailable`, the token endpoint answers 503.
 
 import { OAuth2Server } from 'oauth2-mock-server';
 
@@ -42,7 +43,7 @@ const DEFAULT_USER = {
   preferred_username: 'oidcuser',
 };
 
-const FLAWS = ['audience', 'issuer', 'expired', 'signature'];
+const FLAWS = ['audience', 'issuer', 'expired', 'signature', 'unavailable'];
 
 function userFor(hint) {
   if (hint === undefined || hint === '') {
@@ -112,6 +113,10 @@ server.service.on('beforeTokenSigning', (token, req) => {
 server.service.on('beforeResponse', (response, req) => {
   if (req.body?.grant_type === 'authorization_code') {
     const user = usersByCode.get(req.body.code);
+    if (user?.flaw === 'unavailable') {
+      response.statusCode = 503;
+      response.body = { error: 'temporarily_unavailable' };
+    }
     if (user?.flaw === 'signature' && typeof response.body?.id_token === 'string') {
       // Another signature of the right length: the last segment reversed.
       const [header, payload, signature] = response.body.id_token.split('.');

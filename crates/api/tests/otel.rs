@@ -3,7 +3,8 @@
 //! few requests (one carrying a W3C `traceparent`) and is stopped with SIGTERM. What it
 //! exported on the way and while shutting down is decoded and checked: the request's
 //! spans belong to the caller's trace, and the HTTP, cache, rate-limit and connection
-//! pool metrics arrive.
+//! pool metrics arrive; and no password, token or API key sent to it reaches what it
+//! exported.
 
 #![cfg(unix)]
 
@@ -251,6 +252,95 @@ fn counter_value(metrics: &[Metric], name: &str, matches: impl Fn(&[KeyValue]) -
         .unwrap_or(0)
 }
 
+/// Signs up, logs in (once with a wrong password), refreshes, creates an API key and
+/// uses it, and sends a bad token; returns every secret that went over the wire.
+async fn sign_in_traffic(client: &reqwest::Client, origin: &str) -> Vec<String> {
+    let post = |path: &str, body: serde_json::Value, auth: Option<(&str, String)>| {
+        let mut request = client.post(format!("{origin}/api{path}")).json(&body);
+        if let Some((name, value)) = auth {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let json = |response: reqwest::Response| async move {
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json::<serde_json::Value>().await.expect("JSON")
+    };
+    let text = |value: &serde_json::Value| value.as_str().expect("a string").to_owned();
+    let password = "Traced-Password-Never-Exported-77";
+    let wrong = "Wrong-Password-Never-Exported-88";
+    let signed_up = json(
+        post(
+            "/users",
+            serde_json::json!({"user": {"username": "traced", "email": "traced@test.com", "password": password}}),
+            None,
+        )
+        .await
+        .expect("sign-up"),
+    )
+    .await;
+    let token = text(&signed_up["user"]["token"]);
+    let refresh = text(&signed_up["user"]["refreshToken"]);
+    let refused = post(
+        "/users/login",
+        serde_json::json!({"user": {"email": "traced@test.com", "password": wrong}}),
+        None,
+    )
+    .await
+    .expect("login");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let rotated = json(
+        post(
+            "/auth/refresh",
+            serde_json::json!({"refreshToken": refresh}),
+            None,
+        )
+        .await
+        .expect("refresh"),
+    )
+    .await;
+    let new_refresh = text(&rotated["user"]["refreshToken"]);
+    let key = json(
+        post(
+            "/api-keys",
+            serde_json::json!({"apiKey": {"name": "traced", "scopes": ["articles:write"]}}),
+            Some(("authorization", format!("Token {token}"))),
+        )
+        .await
+        .expect("a key"),
+    )
+    .await;
+    let key = text(&key["apiKey"]["token"]);
+    let article =
+        serde_json::json!({"article": {"title": "Traced", "description": "d", "body": "b"}});
+    let by_key = post(
+        "/articles",
+        article.clone(),
+        Some(("x-api-key", key.clone())),
+    )
+    .await
+    .expect("an article");
+    assert_eq!(by_key.status(), StatusCode::CREATED);
+    let bad = "bad.token-never-exported.xyz";
+    let bad_answer = post(
+        "/articles",
+        article,
+        Some(("authorization", format!("Token {bad}"))),
+    )
+    .await
+    .expect("refused");
+    assert_eq!(bad_answer.status(), StatusCode::UNAUTHORIZED);
+    vec![
+        password.to_owned(),
+        wrong.to_owned(),
+        token,
+        refresh,
+        new_refresh,
+        key,
+        bad.to_owned(),
+    ]
+}
+
 #[tokio::test]
 async fn spans_and_metrics_reach_the_collector_and_survive_sigterm() {
     let received: Received = Arc::default();
@@ -295,6 +385,11 @@ async fn spans_and_metrics_reach_the_collector_and_survive_sigterm() {
     }
     assert!(refused, "the read allowance of {READS} was never exhausted");
 
+    // Sign-in traffic whose secrets must not reach the exported spans: a password, a
+    // wrong password, access and refresh tokens (before and after rotation), an API key
+    // and a bad token. (All count against the `auth` and `write` allowances, not `read`.)
+    let secrets = sign_in_traffic(&client, &conduit.origin).await;
+
     // The metrics reader runs every 500 ms: some arrive while the server runs.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !received
@@ -335,6 +430,19 @@ async fn spans_and_metrics_reach_the_collector_and_survive_sigterm() {
             .map(|(s, b)| (s, b.len()))
             .collect::<Vec<_>>()
     );
+
+    // Nothing exported carries a secret: not a span attribute, event or status message.
+    for (signal, body) in &received {
+        for secret in &secrets {
+            assert!(
+                !body
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes()),
+                "a secret ({}...) reached the exported {signal}",
+                &secret[..6]
+            );
+        }
+    }
 
     // Traces: the server span is the child of the caller's span, named by its route.
     let spans = spans(&received);

@@ -161,7 +161,12 @@ impl Conduit {
                 tracing::warn!(target: "security", event = "oauth_failed", provider, reason = %reason);
                 return back("error=access_denied".into());
             }
-            Err(IdentityError::Unavailable(source)) => return Err(Error::Unavailable(source)),
+            // The browser goes back to the frontend: the `state` is used up, and a
+            // JSON 503 would strand the person on our callback URL.
+            Err(IdentityError::Unavailable(source)) => {
+                tracing::warn!(target: "security", event = "oauth_failed", provider, reason = "the provider is unavailable", error = %source);
+                return back("error=temporarily_unavailable".into());
+            }
         };
         let user = match self.account_for(&identity).await {
             Ok(user) => user,

@@ -248,6 +248,23 @@ async fn a_callback_replayed_with_its_state_is_refused() {
     app.cleanup().await;
 }
 
+/// A provider that fails (its token endpoint answers 503) sends the browser back to the
+/// frontend with `#error=temporarily_unavailable`, not to a JSON error on our callback.
+#[tokio::test]
+async fn a_failing_provider_sends_the_browser_back_with_an_error() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    let (location, _) = sign_in_as(&app, Some("flaw:unavailable")).await;
+    assert_eq!(
+        location,
+        format!("{FRONTEND}callback#error=temporarily_unavailable")
+    );
+    // A provider that answers but whose ID token does not verify is a refusal.
+    let (location, _) = sign_in_as(&app, Some("flaw:signature")).await;
+    assert_eq!(location, format!("{FRONTEND}callback#error=access_denied"));
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn bad_starts_and_replayed_states_are_refused() {
     let Some(issuer) = issuer() else { return };
