@@ -184,3 +184,50 @@ async fn an_unreachable_issuer_fails_discovery() {
         .expect_err("nobody there");
     assert!(err.to_string().contains("discovery"), "{err}");
 }
+
+/// A provider endpoint that answers with a redirect is not followed: the server never
+/// requests the redirect's target (here a listener that counts connections), so a
+/// provider, or whoever controls its answers, cannot steer the server's requests.
+#[tokio::test]
+async fn a_redirect_from_the_provider_is_not_followed() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
+
+    let target = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let target_addr = target.local_addr().expect("an address");
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = target.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let redirecting = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let issuer = format!("http://{}", redirecting.local_addr().expect("an address"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = redirecting.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://{target_addr}/.well-known/openid-configuration\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+
+    let refused = OidcProvider::discover("oidc", &issuer, CLIENT_ID, None, Vec::new()).await;
+    assert!(refused.is_err(), "discovery through a redirect succeeded");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}

@@ -408,6 +408,17 @@ async fn browser_mode_keeps_the_refresh_token_in_an_http_only_cookie() {
         .await
         .expect("sent");
     assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
+    // Reuse ends the whole session: the newest cookie is refused as well.
+    let newest = next.split(';').next().expect("a cookie").to_owned();
+    let after_reuse = app
+        .client
+        .post(format!("{}/api/auth/refresh", app.address))
+        .header("Cookie", &newest)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(after_reuse.status(), StatusCode::UNAUTHORIZED);
 
     let out = app
         .client
