@@ -1,14 +1,14 @@
 //! Request-body parsing as the handlers do it, for the fuzz target in `fuzz/`: bytes to
-//! JSON, JSON to the request DTO (poem-openapi's `ParseFromJSON`, as `Json<T>` does), the
-//! DTO to the use case's input (`parse`), and any refusal to the error answer the client
-//! would get. Not part of the API; hidden from its documentation.
+//! JSON and JSON to the request DTO (as poem-openapi's `Json<T>` does), the DTO to the use
+//! case's input (`parse`), and any refusal to the error answer the client would get
+//! (`error::normalize`). Not part of the API; hidden from its documentation.
 
-use poem::IntoResponse;
-use poem_openapi::types::ParseFromJSON;
+use poem::{IntoResponse, http::StatusCode};
+use poem_openapi::{error::ParseRequestPayloadError, types::ParseFromJSON};
 
 use crate::{
     dto,
-    error::{ApiError, ErrorCode},
+    error::{self, ApiError},
     parse,
 };
 
@@ -58,17 +58,21 @@ pub enum Outcome {
 
 /// Parses `bytes` as `body`, the way its handler does.
 pub fn parse_body(body: Body, bytes: &[u8]) -> Outcome {
-    let json = match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(json) => json,
-        Err(e) => {
-            return refused(ApiError::new(
-                ErrorCode::MalformedJson,
-                "body",
-                format!("is not valid JSON: {e}"),
-            ));
-        }
+    match check(body, bytes) {
+        Ok(()) => Outcome::Accepted,
+        Err(status) => Outcome::Refused(status.as_u16()),
+    }
+}
+
+/// `Err` holds the status of the answer the client would get.
+fn check(body: Body, bytes: &[u8]) -> Result<(), StatusCode> {
+    // As poem-openapi's `Json<T>` reads a body: an empty one is `null`.
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| unreadable(e.to_string()))?
     };
-    let checked = match body {
+    match body {
         Body::Register => dto_then(json, |r: dto::NewUserRequest| {
             parse::register(r.user).map(drop)
         }),
@@ -91,29 +95,25 @@ pub fn parse_body(body: Body, bytes: &[u8]) -> Outcome {
             parse::api_key(r.api_key).map(drop)
         }),
         Body::Refresh => dto_then(json, |_: dto::RefreshRequest| Ok(())),
-    };
-    match checked {
-        Ok(()) => Outcome::Accepted,
-        Err(error) => refused(error),
     }
 }
 
 fn dto_then<T: ParseFromJSON>(
     json: serde_json::Value,
     parse: impl FnOnce(T) -> Result<(), conduit_domain::ValidationErrors>,
-) -> Result<(), ApiError> {
-    let dto = T::parse_from_json(Some(json)).map_err(|e| {
-        ApiError::new(
-            ErrorCode::ValidationFailed,
-            "body",
-            format!("does not match the documented schema: {}", e.into_message()),
-        )
-    })?;
-    parse(dto).map_err(|errors| ApiError::from(conduit_domain::Error::from(errors)))
+) -> Result<(), StatusCode> {
+    let dto = T::parse_from_json(Some(json)).map_err(|e| unreadable(e.into_message()))?;
+    parse(dto).map_err(|errors| {
+        ApiError::from(conduit_domain::Error::from(errors))
+            .into_response()
+            .status()
+    })
 }
 
-fn refused(error: ApiError) -> Outcome {
-    Outcome::Refused(error.into_response().status().as_u16())
+/// The status the server answers when poem-openapi cannot read a body: the error it
+/// raises, through the server's own error mapping.
+fn unreadable(reason: String) -> StatusCode {
+    error::normalize(ParseRequestPayloadError { reason }.into()).status()
 }
 
 #[cfg(test)]

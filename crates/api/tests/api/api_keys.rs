@@ -204,11 +204,7 @@ async fn revoked_expired_and_foreign_keys_get_401() {
 async fn a_user_write_key_changes_the_profile_but_not_the_email_or_password() {
     let app = spawn_app().await;
     let owner = app.register("profilekey").await;
-    let key = create_key(&app, &owner, &["user:write"], None).await;
-    let key = key.body["apiKey"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let (key, _) = app.api_key(&owner, &["user:write"]).await;
     let update = |user: Value| json!({"user": user});
 
     let profile = with_key(
@@ -264,11 +260,7 @@ async fn a_favorites_key_favorites_and_nothing_else() {
     let author = app.register("favauthor").await;
     let slug = app.article(&author, "Liked", &[]).await;
     let owner = app.register("favowner").await;
-    let key = create_key(&app, &owner, &["favorites:write"], None).await;
-    let key = key.body["apiKey"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let (key, _) = app.api_key(&owner, &["favorites:write"]).await;
     let path = format!("/articles/{slug}/favorite");
     let favorited = with_key(&app, Method::POST, &path, &key, None).await;
     assert_eq!(favorited.status, StatusCode::OK, "{:?}", favorited.body);

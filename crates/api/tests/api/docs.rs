@@ -6,7 +6,7 @@ use conduit_api::openapi;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{reply, spawn_app};
+use crate::helpers::{reply, request_example, spawn_app};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -196,21 +196,10 @@ async fn every_documented_request_example_is_accepted() {
     let mut examples = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("operations") {
-            let Some(media) = operation["requestBody"]["content"]
-                .as_object()
-                .and_then(|content| content.values().next())
-            else {
+            let Some(example) = request_example(&document, operation) else {
                 continue;
             };
-            let schema = media["schema"]["$ref"]
-                .as_str()
-                .and_then(|r| r.rsplit('/').next())
-                .expect("a named schema");
-            let example = document["components"]["schemas"][schema]["example"].clone();
-            assert!(
-                !example.is_null(),
-                "{method} {path}: {schema} has no example"
-            );
+            assert!(!example.is_null(), "{method} {path}: no example");
             examples.push((method.to_uppercase(), path.clone(), example));
         }
     }

@@ -145,6 +145,26 @@ impl TestApp {
         (token, refresh)
     }
 
+    /// Creates an API key with `scopes` as the user of `token`; returns the key and its
+    /// id.
+    pub async fn api_key(&self, token: &str, scopes: &[&str]) -> (String, String) {
+        let created = self
+            .post(
+                "/api-keys",
+                Some(token),
+                json!({"apiKey": {"name": "test key", "scopes": scopes}}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let field = |name: &str| {
+            created.body["apiKey"][name]
+                .as_str()
+                .expect("a string")
+                .to_owned()
+        };
+        (field("token"), field("id"))
+    }
+
     /// Creates an article; returns its slug.
     pub async fn article(&self, token: &str, title: &str, tags: &[&str]) -> String {
         let reply = self
@@ -178,6 +198,20 @@ pub async fn with_key(
         request = request.json(&body);
     }
     reply(request.send().await.expect("sent")).await
+}
+
+/// The example of an OpenAPI operation's request body (`Value::Null` when its schema
+/// has none), or `None` when the operation takes no body.
+pub fn request_example(document: &Value, operation: &Value) -> Option<Value> {
+    let media = operation["requestBody"]["content"]
+        .as_object()?
+        .values()
+        .next()?;
+    let schema = media["schema"]["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .expect("a named request schema");
+    Some(document["components"]["schemas"][schema]["example"].clone())
 }
 
 pub async fn reply(response: reqwest::Response) -> Reply {

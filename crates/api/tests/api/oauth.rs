@@ -7,7 +7,7 @@ use conduit_api::config::{ProviderConfig, ProviderKind};
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_error, spawn_app_with};
+use crate::helpers::{Reply, TestApp, assert_error, spawn_app_with};
 
 const FRONTEND: &str = "http://frontend.test/";
 
@@ -111,6 +111,12 @@ async fn sign_in_as(app: &TestApp, login_hint: Option<&str>) -> (String, String)
     (location, callback)
 }
 
+/// Posts a login code to `/auth/oauth/exchange`.
+async fn exchange(app: &TestApp, code: &str) -> Reply {
+    app.post("/auth/oauth/exchange", None, json!({"code": code}))
+        .await
+}
+
 fn login_code(location: &str) -> String {
     let (page, fragment) = location.split_once('#').expect("a fragment");
     assert_eq!(page, format!("{FRONTEND}callback"));
@@ -130,9 +136,7 @@ async fn a_new_person_signs_in_and_gets_session_tokens() {
     let app = app_with_provider(&issuer).await;
     let code = login_code(&sign_in(&app).await);
 
-    let exchanged = app
-        .post("/auth/oauth/exchange", None, json!({"code": code}))
-        .await;
+    let exchanged = exchange(&app, &code).await;
     assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
     assert_eq!(exchanged.body["user"]["email"], "oidc-user@example.com");
     assert_eq!(exchanged.body["user"]["username"], "oidcuser");
@@ -147,16 +151,12 @@ async fn a_new_person_signs_in_and_gets_session_tokens() {
     );
 
     // A login code works once.
-    let again = app
-        .post("/auth/oauth/exchange", None, json!({"code": code}))
-        .await;
+    let again = exchange(&app, &code).await;
     assert_error(&again, 401, "code", "login_code_invalid");
 
     // Signing in again reaches the same account, by provider identity.
     let second = login_code(&sign_in(&app).await);
-    let second = app
-        .post("/auth/oauth/exchange", None, json!({"code": second}))
-        .await;
+    let second = exchange(&app, &second).await;
     assert_eq!(second.body["user"]["username"], "oidcuser");
     app.cleanup().await;
 }
@@ -170,9 +170,7 @@ async fn a_verified_email_links_to_the_existing_account() {
         .await;
     assert_eq!(registered.status, StatusCode::CREATED);
     let code = login_code(&sign_in(&app).await);
-    let exchanged = app
-        .post("/auth/oauth/exchange", None, json!({"code": code}))
-        .await;
+    let exchanged = exchange(&app, &code).await;
     assert_eq!(exchanged.body["user"]["username"], "already-here");
     app.cleanup().await;
 }
@@ -200,13 +198,7 @@ async fn an_unverified_email_neither_links_nor_makes_an_account() {
     let (again, _) = sign_in_as(&app, Some(&format!("unverified:{email}"))).await;
     assert_eq!(again, format!("{FRONTEND}callback#error=email_unverified"));
     let (verified, _) = sign_in_as(&app, Some(&email)).await;
-    let exchanged = app
-        .post(
-            "/auth/oauth/exchange",
-            None,
-            json!({"code": login_code(&verified)}),
-        )
-        .await;
+    let exchanged = exchange(&app, &login_code(&verified)).await;
     assert_eq!(exchanged.body["user"]["username"], "victim");
 
     // Nor does an unverified address that no account holds make one (pre-account
@@ -223,13 +215,7 @@ async fn an_unverified_email_neither_links_nor_makes_an_account() {
         .await;
     assert_eq!(owner.status, StatusCode::CREATED, "{:?}", owner.body);
     let (verified, _) = sign_in_as(&app, Some("newcomer@example.com")).await;
-    let exchanged = app
-        .post(
-            "/auth/oauth/exchange",
-            None,
-            json!({"code": login_code(&verified)}),
-        )
-        .await;
+    let exchanged = exchange(&app, &login_code(&verified)).await;
     assert_eq!(exchanged.body["user"]["username"], "newcomer");
     app.cleanup().await;
 }

@@ -4,25 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_error, spawn_app, with_key};
-
-async fn key_of(app: &TestApp, token: &str, scopes: &[&str]) -> (String, String) {
-    let created = app
-        .post(
-            "/api-keys",
-            Some(token),
-            json!({"apiKey": {"name": "objects", "scopes": scopes}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    let field = |name: &str| {
-        created.body["apiKey"][name]
-            .as_str()
-            .expect("a string")
-            .to_owned()
-    };
-    (field("token"), field("id"))
-}
+use crate::helpers::{assert_error, spawn_app, with_key};
 
 /// A key acts as its owner and no further: it cannot change or delete another user's
 /// article or comment, even with every write scope.
@@ -40,7 +22,9 @@ async fn a_key_cannot_touch_another_users_article_or_comment() {
         )
         .await;
     let comment_id = comment.body["comment"]["id"].as_i64().expect("an id");
-    let (bobs_key, _) = key_of(&app, &bob, &["articles:write", "comments:write"]).await;
+    let (bobs_key, _) = app
+        .api_key(&bob, &["articles:write", "comments:write"])
+        .await;
 
     let edit = with_key(
         &app,
@@ -109,8 +93,8 @@ async fn another_users_keys_are_neither_listed_nor_revoked() {
     let app = spawn_app().await;
     let owner = app.register("keyholder").await;
     let stranger = app.register("keystranger").await;
-    let (key, id) = key_of(&app, &owner, &["user:read"]).await;
-    key_of(&app, &stranger, &["user:read"]).await;
+    let (key, id) = app.api_key(&owner, &["user:read"]).await;
+    app.api_key(&stranger, &["user:read"]).await;
 
     let theirs = app.get("/api-keys", Some(&stranger)).await;
     let ids: Vec<&str> = theirs.body["apiKeys"]

@@ -3,10 +3,10 @@
 //! answer names. A new operation is checked as soon as it is in the document.
 
 use conduit_domain::api_key::Scope;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, assert_error, reply, spawn_app_with};
+use crate::helpers::{Reply, TestApp, assert_error, reply, request_example, spawn_app_with};
 
 /// One operation of the document.
 struct Operation {
@@ -40,16 +40,7 @@ fn operations(document: &Value) -> Vec<Operation> {
             let optional = requirements
                 .iter()
                 .any(|r| r.as_object().is_some_and(|r| r.is_empty()));
-            let body = operation["requestBody"]["content"]
-                .as_object()
-                .and_then(|content| content.values().next())
-                .map(|media| {
-                    let name = media["schema"]["$ref"]
-                        .as_str()
-                        .and_then(|r| r.rsplit('/').next())
-                        .expect("a named request schema");
-                    document["components"]["schemas"][name]["example"].clone()
-                });
+            let body = request_example(document, operation);
             let said = operation["responses"]["403"]["description"]
                 .as_str()
                 .unwrap_or_default();
@@ -106,21 +97,6 @@ async fn call(app: &TestApp, operation: &Operation, targets: &Targets, key: Opti
     reply(request.send().await.expect("sent")).await
 }
 
-async fn key_with(app: &TestApp, owner: &str, scopes: &[&str]) -> String {
-    let created = app
-        .post(
-            "/api-keys",
-            Some(owner),
-            json!({"apiKey": {"name": "scoped", "scopes": scopes}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    created.body["apiKey"]["token"]
-        .as_str()
-        .expect("a key")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn every_operation_enforces_the_scheme_and_scope_its_document_names() {
     let app = spawn_app_with(|c| c.rate_limit.enabled = false).await;
@@ -150,7 +126,7 @@ async fn every_operation_enforces_the_scheme_and_scope_its_document_names() {
         .expect("the document");
     let mut operations = operations(&document);
     let all: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-    let every_scope = key_with(&app, &owner, &all).await;
+    let every_scope = app.api_key(&owner, &all).await.0;
 
     // Refusals first, while every target exists.
     let mut keyed = 0;
@@ -177,7 +153,7 @@ async fn every_operation_enforces_the_scheme_and_scope_its_document_names() {
             assert_eq!(scope, "user:read", "{name}: keys read as their owner");
         }
         let others: Vec<&str> = all.iter().copied().filter(|s| *s != scope).collect();
-        let lacking = key_with(&app, &owner, &others).await;
+        let lacking = app.api_key(&owner, &others).await.0;
         let refused = call(&app, operation, &targets, Some(&lacking)).await;
         assert_error(&refused, 403, "apiKey", "insufficient_scope");
         assert_eq!(
@@ -195,7 +171,7 @@ async fn every_operation_enforces_the_scheme_and_scope_its_document_names() {
     for operation in &operations {
         let name = format!("{} {}", operation.method, operation.path);
         let scope = operation.scope.expect("a scope");
-        let key = key_with(&app, &owner, &[scope]).await;
+        let key = app.api_key(&owner, &[scope]).await.0;
         let allowed = call(&app, operation, &targets, Some(&key)).await;
         if operation.method == Method::PUT && operation.path == "/user" {
             // The example changes the email, which no key may (see `api_keys.rs`).
