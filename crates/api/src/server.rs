@@ -145,6 +145,7 @@ pub fn endpoint(
     let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
     let log_routes = allowed.clone();
     let telemetry_routes = allowed.clone();
+    let cors_routes = allowed.clone();
     let limit = config.server.body_limit_bytes;
     Route::new()
         .nest("/api", api.with(ConditionalGet))
@@ -227,6 +228,7 @@ pub fn endpoint(
                 header::ETAG.as_str(),
                 REQUEST_ID,
             ],
+            cors_routes,
         ))
         // Outermost: every answer above, errors and 429s included, gets the request id
         // and its log line.
@@ -270,6 +272,16 @@ impl Application {
             cache: invalidation,
             rate_limiter: shared_rate_limiter.clone(),
         };
+        let origins = config.http.allowed_origins(config.environment);
+        if origins.is_empty() {
+            tracing::info!("CORS: no browser origin may call the API (http.cors_allowed_origins)");
+        } else {
+            tracing::info!(
+                origins = %origins.join(", "),
+                credentials = config.http.cors_allow_credentials,
+                "CORS: browser pages from these origins may call the API"
+            );
+        }
         let endpoint = endpoint(&app, config, rate_limit, health);
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let acceptor = TcpListener::bind(addr.clone())
