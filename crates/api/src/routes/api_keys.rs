@@ -61,7 +61,7 @@ impl ApiKeysApi {
         auth: TokenAuth,
         body: Json<dto::NewApiKeyRequest>,
     ) -> Result<ApiKeyCreated, CreateApiKeyErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app).await?;
         let input = parse::api_key(body.0.api_key).map_err(conduit_domain::Error::from)?;
         let issued = self.app.create_api_key(user, input).await?;
         let mut key = dto::ApiKeyDto::from(issued.key);
@@ -76,7 +76,7 @@ impl ApiKeysApi {
     /// The caller's keys, revoked ones included, newest first; never their tokens.
     #[oai(path = "/api-keys", method = "get", operation_id = "ListApiKeys")]
     async fn list(&self, auth: TokenAuth) -> Result<Json<dto::ApiKeysResponse>, ListApiKeysErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app).await?;
         let keys = self.app.api_keys(user).await?;
         Ok(Json(dto::ApiKeysResponse {
             api_keys: keys.into_iter().map(Into::into).collect(),
@@ -97,7 +97,7 @@ impl ApiKeysApi {
         /// Id of the key, from `GET /api-keys`.
         id: Path<String>,
     ) -> Result<Deleted, RevokeApiKeyErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app).await?;
         self.app.revoke_api_key(user, &ApiKeyId(id.0)).await?;
         Ok(Deleted::NoContent)
     }

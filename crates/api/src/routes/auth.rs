@@ -89,7 +89,7 @@ impl AuthApi {
     /// itself stays valid until it expires (15 minutes by default).
     #[oai(path = "/auth/logout", method = "post", operation_id = "Logout")]
     async fn logout(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         self.app.logout(&caller).await?;
         Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
     }
@@ -99,7 +99,7 @@ impl AuthApi {
     /// Ends every session of the caller, this one included.
     #[oai(path = "/auth/logout-all", method = "post", operation_id = "LogoutAll")]
     async fn logout_all(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         self.app.logout_all(&caller).await?;
         Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
     }
@@ -113,7 +113,7 @@ impl AuthApi {
         &self,
         auth: TokenAuth,
     ) -> Result<Json<dto::SessionsResponse>, SessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         let sessions = self.app.sessions(&caller).await?;
         Ok(Json(dto::SessionsResponse {
             sessions: sessions.into_iter().map(Into::into).collect(),
@@ -134,7 +134,7 @@ impl AuthApi {
         /// Id of the session, from `GET /auth/sessions`.
         id: Path<String>,
     ) -> Result<Deleted, EndSessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         self.app.end_session(caller.user, &SessionId(id.0)).await?;
         Ok(Deleted::NoContent)
     }
