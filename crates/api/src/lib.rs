@@ -8,6 +8,7 @@ pub mod config;
 mod connection;
 pub mod cors;
 mod dto;
+mod exact;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
