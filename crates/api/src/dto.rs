@@ -187,7 +187,8 @@ pub struct NewArticle {
     /// Markdown body (1 to 100,000 characters).
     pub body: Field<Text>,
     /// Up to 20 tags of 1 to 64 characters; duplicates are dropped, order is kept.
-    #[oai(rename = "tagList")]
+    /// Absent or `null`: no tags.
+    #[oai(rename = "tagList", nullable)]
     pub tag_list: Option<Field<Vec<Text>>>,
 }
 
@@ -417,8 +418,8 @@ pub struct MultipleCommentsResponse {
 #[oai(example)]
 pub struct RefreshRequest {
     /// The refresh token from registration, login or the previous refresh. Leave it out
-    /// when the server keeps it in the `conduit_refresh` cookie.
-    #[oai(rename = "refreshToken")]
+    /// (or send `null`) when the server keeps it in the `conduit_refresh` cookie.
+    #[oai(rename = "refreshToken", nullable)]
     pub refresh_token: Option<Field<Text>>,
 }
 
@@ -519,7 +520,8 @@ pub struct NewApiKey {
     /// What the key may do: any of `articles:write`, `comments:write`,
     /// `favorites:write`, `follows:write`, `user:read`, `user:write`.
     pub scopes: Field<Vec<Text>>,
-    /// When the key stops working (RFC 3339, in the future); absent: never.
+    /// When the key stops working (RFC 3339, in the future); absent or `null`: never.
+    #[oai(nullable)]
     pub expires_at: Option<Field<Text>>,
 }
 

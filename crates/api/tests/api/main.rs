@@ -19,4 +19,5 @@ mod profiles;
 mod property_authorization;
 mod rate_limit;
 mod scopes;
+mod types;
 mod users;
