@@ -222,7 +222,9 @@ impl<T: ParseFromJSON> ParseFromJSON for Field<T> {
         Ok(Field(match value {
             None => Err(Mismatch::Missing),
             Some(Value::Null) => Err(Mismatch::Null),
-            Some(value) => T::parse_from_json(Some(value)).map_err(|_| Mismatch::Type(Self::expected())),
+            Some(value) => {
+                T::parse_from_json(Some(value)).map_err(|_| Mismatch::Type(Self::expected()))
+            }
         }))
     }
 }

@@ -8,8 +8,8 @@ pub mod config;
 mod connection;
 pub mod cors;
 mod dto;
-mod exact;
 pub mod error;
+mod exact;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;

@@ -552,7 +552,9 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
                     expires_at: None,
                 }))
                 .err(),
-                "CreateArticleComment" => parse::comment(Field::new(dto::NewComment { body: blank() })).err(),
+                "CreateArticleComment" => {
+                    parse::comment(Field::new(dto::NewComment { body: blank() })).err()
+                }
                 "GetArticles" | "GetArticlesFeed" => {
                     return crate::routes::page(Some(0), None)
                         .err()

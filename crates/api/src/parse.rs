@@ -196,9 +196,7 @@ pub fn update_article(
 }
 
 /// A new API key.
-pub fn api_key(
-    key: Field<dto::NewApiKey>,
-) -> Result<conduit_app::CreateApiKey, ValidationErrors> {
+pub fn api_key(key: Field<dto::NewApiKey>) -> Result<conduit_app::CreateApiKey, ValidationErrors> {
     let key = object("apiKey", key)?;
     let mut errors = ValidationErrors::new();
     let name = required(&mut errors, "name", key.name, ApiKeyName::parse);
@@ -296,8 +294,10 @@ mod tests {
 
         let errors = comment(read(json!(["text"]))).expect_err("invalid");
         assert_eq!(errors.fields()["comment"], ["must be an object"]);
-        let errors = api_key(read(json!({"name": "n", "scopes": "user:read", "expiresAt": 1})))
-            .expect_err("invalid");
+        let errors = api_key(read(
+            json!({"name": "n", "scopes": "user:read", "expiresAt": 1}),
+        ))
+        .expect_err("invalid");
         assert_eq!(errors.fields()["scopes"], ["must be an array of strings"]);
         assert_eq!(errors.fields()["expiresAt"], ["must be a string"]);
         let errors = refresh_token(read(json!({"refreshToken": 5}))).expect_err("invalid");

@@ -138,10 +138,7 @@ impl OAuthApi {
         user_agent: Header<Option<String>>,
     ) -> Result<SignedIn, OAuthExchangeErrors> {
         let code = parse::login_code(body.0).map_err(conduit_domain::Error::from)?;
-        let signed_in = self
-            .app
-            .oauth_exchange(&code, client(user_agent))
-            .await?;
+        let signed_in = self.app.oauth_exchange(&code, client(user_agent)).await?;
         let (body, cookie) = sign_in_answer(self.cookie, signed_in);
         Ok(SignedIn::Ok(Json(body), cookie))
     }

@@ -31,7 +31,13 @@ impl Property {
     /// JSON values of other types than the declared one.
     fn wrong_values(&self) -> Vec<Value> {
         let mut values = match self.ty.as_str() {
-            "string" => vec![json!(12), json!(1.5), json!(true), json!({"a": "b"}), json!(["x"])],
+            "string" => vec![
+                json!(12),
+                json!(1.5),
+                json!(true),
+                json!({"a": "b"}),
+                json!(["x"]),
+            ],
             "integer" => vec![json!("5"), json!(1.5), json!(true), json!({}), json!([5])],
             "number" => vec![json!("5"), json!(true), json!({}), json!([5])],
             "boolean" => vec![json!("true"), json!(1), json!({}), json!([true])],
@@ -213,7 +219,12 @@ async fn every_request_field_refuses_other_json_types_by_name_and_stores_nothing
             let mut bodies: Vec<(String, Value)> = property
                 .wrong_values()
                 .into_iter()
-                .map(|v| (v.to_string(), with(&operation.example, &property.path, Some(v))))
+                .map(|v| {
+                    (
+                        v.to_string(),
+                        with(&operation.example, &property.path, Some(v)),
+                    )
+                })
                 .collect();
             if property.required {
                 bodies.push((
@@ -414,7 +425,14 @@ async fn an_oversized_invalid_body_is_refused_with_413() {
         "title": "",
         "body": format!("Sn{}", "\u{1f435}".repeat(300_000)),
     }});
-    let got = send(&app, &Method::PUT, &format!("/articles/{slug}"), &token, &body).await;
+    let got = send(
+        &app,
+        &Method::PUT,
+        &format!("/articles/{slug}"),
+        &token,
+        &body,
+    )
+    .await;
     assert_error(&got, 413, "body", "payload_too_large");
     let article = app.get(&format!("/articles/{slug}"), Some(&token)).await;
     assert_eq!(article.body["article"]["title"], "Big");
