@@ -187,7 +187,7 @@ impl ErrorCode {
                 "The body was not sent as `Content-Type: application/json`."
             }
             ErrorCode::ValidationFailed => {
-                "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). Fix every listed field."
+                "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). A field of another JSON type than documented is refused by name too (\"must be a string\", \"can't be null\", \"is missing\"); a number is never read as a string. Fix every listed field."
             }
             ErrorCode::RateLimited => {
                 "The caller used up its allowance for this group of endpoints (see the `RateLimit` and `RateLimit-Policy` headers). Wait the `Retry-After` seconds, then retry; the request was not processed."

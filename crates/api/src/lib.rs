@@ -9,6 +9,7 @@ mod connection;
 pub mod cors;
 mod dto;
 pub mod error;
+mod exact;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;

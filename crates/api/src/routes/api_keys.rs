@@ -11,7 +11,7 @@ crate::operation_errors!(
     /// Errors of `POST /api-keys`.
     CreateApiKeyErrors with_body {
         Unauthorized = 401: "No access token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`). API keys cannot create API keys.",
-        Unprocessable = 422: "The name is blank or too long, a scope is unknown or none is given, or `expiresAt` is malformed or not in the future (`validation_failed`).",
+        Unprocessable = 422: "The name is missing, blank or too long, a scope is unknown or none is given, `expiresAt` is malformed or not in the future, or a field is not of its documented JSON type (`validation_failed`).",
     }
 );
 

@@ -20,4 +20,5 @@ mod property_authorization;
 mod rate_limit;
 mod scopes;
 mod session_tokens;
+mod types;
 mod users;
