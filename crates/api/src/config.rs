@@ -117,6 +117,13 @@ pub struct HttpConfig {
     /// (directly or by the proxy in front); 0 sends none. Unset: one year in production,
     /// none in development.
     pub hsts_max_age_seconds: Option<u64>,
+    /// Whether answers are compressed (gzip, Brotli, zstd) for clients that accept it
+    /// (ADR 0024).
+    pub compression: bool,
+    /// Bodies shorter than this many bytes are sent unencoded.
+    pub compression_min_bytes: usize,
+    /// Bytes of encoded bodies kept in memory for reuse, by entity tag (0: none).
+    pub compression_cache_bytes: u64,
 }
 
 impl Default for HttpConfig {
@@ -126,6 +133,9 @@ impl Default for HttpConfig {
             cors_extra_origins: Vec::new(),
             cors_allow_credentials: true,
             hsts_max_age_seconds: None,
+            compression: true,
+            compression_min_bytes: crate::compression::DEFAULT_MIN_BYTES,
+            compression_cache_bytes: crate::compression::DEFAULT_CACHE_BYTES,
         }
     }
 }

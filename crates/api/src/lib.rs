@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod client_addr;
+pub mod compression;
 pub mod conditional;
 pub mod config;
 mod connection;

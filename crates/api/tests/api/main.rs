@@ -7,6 +7,7 @@ mod articles;
 mod auth;
 mod caching;
 mod comments;
+mod compression;
 mod concurrency;
 mod docs;
 mod edge;
