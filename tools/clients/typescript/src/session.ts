@@ -1,11 +1,11 @@
 // One session through a TypeScript client generated from docs/openapi.yaml (types by
-// openapi-typescript in generated/conduit.d.ts, requests by openapi-fetch), against a
+// openapi-typescript in generated/conduit.ts, requests by openapi-fetch), against a
 // live server: register, sign in, create an article with tags, list it, favorite it,
 // comment, refresh the session, sign out. tsc type-checks every call and every field read
 // against the generated types, and each step checks what the server answered, so a wrong
 // document or a wrong server fails the run.
 //
-//   node dist/session.js ORIGIN        e.g. node dist/session.js http://127.0.0.1:8080
+//   node dist/src/session.js ORIGIN        e.g. node dist/src/session.js http://127.0.0.1:8080
 
 import createClient from "openapi-fetch";
 import type { components, paths } from "../generated/conduit.js";
@@ -15,7 +15,7 @@ type ErrorCode = components["schemas"]["ErrorCode"];
 
 const origin = process.argv[2];
 if (!origin) {
-  console.error("usage: node dist/session.js ORIGIN");
+  console.error("usage: node dist/src/session.js ORIGIN");
   process.exit(2);
 }
 // The document's server is `/api`.
