@@ -171,6 +171,7 @@ fn complete(mut doc: Value) -> Value {
                 continue;
             };
             for (method, operation) in methods.iter_mut() {
+                plain_json_request_body(operation);
                 complete_operation(path, operation);
                 if method == "get" {
                     make_conditional(operation);
@@ -280,6 +281,23 @@ fn constrain_paging(operation: &mut Value) {
             schema.insert("maximum".into(), json!(maximum));
             schema.insert("default".into(), json!(default));
         }
+    }
+}
+
+/// Request bodies are declared as `application/json`, the media type JSON is registered
+/// under (RFC 8259 defines no `charset` parameter for it); the server accepts it with or
+/// without a charset. poem-openapi declares the type it answers with,
+/// `application/json; charset=utf-8`, for requests too, and tools that look the request
+/// media type up by name then make no example body (Insomnia's importer: `.ci/clients`).
+fn plain_json_request_body(operation: &mut Value) {
+    let Some(content) = operation
+        .pointer_mut("/requestBody/content")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if let Some(media) = content.remove("application/json; charset=utf-8") {
+        content.insert("application/json".into(), media);
     }
 }
 
