@@ -2,7 +2,7 @@
 
 use conduit_domain::{
     Error, Resource, UserId,
-    error::AuthFailure,
+    error::{AuthFailure, StoreError},
     ports::AccessClaims,
     session::{NewSession, Rotation, RotationRules, Session, SessionId},
     time::Timestamp,
@@ -58,25 +58,39 @@ impl Conduit {
     /// must still be within its freshness window. So a client that only ever sends the
     /// token it got at sign-in keeps working for as long as its session lives, and no
     /// longer. An accepted token counts as a use of its session (for the idle lifetime).
-    /// Any refusal is `Unauthorized(TokenInvalid)`; a store that cannot answer is a store
-    /// error (503), never a sign-out.
+    /// Any refusal is `Unauthorized(TokenInvalid)`, never a store error.
+    ///
+    /// A session store that cannot answer (Redis or the database down) is not a sign-out:
+    /// a token within its freshness window (`auth.token_ttl_seconds` after issue) is
+    /// accepted on its signature alone, as every token was before tokens were bound to
+    /// sessions, and an older one is a store error (503, retry later). A missed `touch`
+    /// is not an error either: the next use writes it.
     pub async fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
         let claims = self.token_claims(token)?;
         let invalid = || Error::Unauthorized(AuthFailure::TokenInvalid);
         let now = self.ports.clock.now();
-        let status = self
-            .ports
-            .sessions
-            .status(&claims.session)
-            .await?
+        let status = match self.ports.sessions.status(&claims.session).await {
+            Ok(status) => status,
+            Err(StoreError::Unavailable(source)) if now < claims.fresh_until => {
+                tracing::warn!(
+                    error = %source,
+                    "session store unavailable: a fresh access token is accepted on its signature"
+                );
+                return Ok(claims);
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let status = status
             .filter(|s| s.user_id == claims.user && s.is_live(now, self.ports.session_policy.idle))
             .ok_or_else(invalid)?;
         if superseded(&claims, status.refreshed_at, now) {
             return Err(invalid());
         }
         let touch_every = TOUCH_EVERY.min(self.ports.session_policy.idle / 4);
-        if now.as_offset_date_time() - status.last_used_at.as_offset_date_time() >= touch_every {
-            self.ports.sessions.touch(&claims.session, now).await?;
+        if now.as_offset_date_time() - status.last_used_at.as_offset_date_time() >= touch_every
+            && let Err(err) = self.ports.sessions.touch(&claims.session, now).await
+        {
+            tracing::warn!(error = %err, "a session's last use was not recorded");
         }
         Ok(claims)
     }

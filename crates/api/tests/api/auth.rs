@@ -419,7 +419,25 @@ async fn browser_mode_keeps_the_refresh_token_in_an_http_only_cookie() {
         .await
         .expect("sent");
     assert_eq!(after_reuse.status(), StatusCode::UNAUTHORIZED);
+    // And so is the access token that refresh gave (ADR 0009).
+    assert_eq!(
+        app.get("/user", Some(&access)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
+    // Signing out of a live session clears the cookie.
+    let login = app
+        .client
+        .post(format!("{}/api/users/login", app.address))
+        .json(&json!({"user": {"email": "browser@test.com", "password": "password123"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert!(login.headers().get("set-cookie").is_some());
+    let access = reply(login).await.body["user"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let out = app
         .client
         .post(format!("{}/api/auth/logout", app.address))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Reply, TestApp, assert_error, spawn_app_with};
+use crate::helpers::{Reply, TestApp, assert_error, spawn_app_behind_redis_relay, spawn_app_with};
 
 /// A server whose access tokens have a freshness window of one second.
 async fn short_tokens() -> TestApp {
@@ -206,5 +206,38 @@ async fn token_use_keeps_a_session_from_going_idle_but_not_past_its_end() {
         last = app.get("/user", Some(&busy)).await;
     }
     assert_signed_out(&last);
+    app.cleanup().await;
+}
+
+/// Sessions in Redis, and Redis gone: a token within its freshness window still acts
+/// (on its signature, as before tokens were bound to sessions); an older one is 503, a
+/// retry-later, never a sign-out; with Redis back, the older one works again.
+#[tokio::test]
+async fn a_session_store_outage_is_never_a_sign_out() {
+    let Some((app, relay)) =
+        spawn_app_behind_redis_relay(|config| config.auth.token_ttl_seconds = 2).await
+    else {
+        return;
+    };
+    let (token, _) = app.sign_up("outage").await;
+    relay.cut();
+    let fresh = app.get("/user", Some(&token)).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{:?}", fresh.body);
+
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let stale = app.get("/user", Some(&token)).await;
+    assert_error(&stale, 503, "server", "unavailable");
+
+    relay.restore().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let back = app.get("/user", Some(&token)).await;
+        if back.status == StatusCode::OK {
+            break;
+        }
+        assert_error(&back, 503, "server", "unavailable");
+        assert!(std::time::Instant::now() < deadline, "Redis never came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     app.cleanup().await;
 }
