@@ -13,6 +13,7 @@ pub mod error;
 pub mod fuzzing;
 mod headers;
 pub mod health;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 mod parse;

@@ -13,6 +13,7 @@ mod edge;
 mod errors;
 mod faults;
 mod helpers;
+mod idempotency;
 mod oauth;
 mod object_authorization;
 mod profiles;
