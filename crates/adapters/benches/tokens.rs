@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use conduit_adapters::crypto::{JwtSettings, JwtTokens};
-use conduit_domain::{UserId, ports::TokenService, session::SessionId};
+use conduit_domain::{UserId, ports::TokenService, session::SessionId, time::Timestamp};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn tokens() -> JwtTokens {
@@ -33,14 +33,15 @@ fn tampered(token: &str) -> String {
 fn access_tokens(c: &mut Criterion) {
     let tokens = tokens();
     let session = SessionId("bench-session-0123456789".into());
-    let token = tokens.issue(UserId(42), &session).expect("issued");
+    let ends = Timestamp::new(time::OffsetDateTime::now_utc() + time::Duration::days(60));
+    let token = tokens.issue(UserId(42), &session, ends).expect("issued");
     let bad = tampered(&token);
     assert!(tokens.verify(&token).is_ok());
     assert!(tokens.verify(&bad).is_err());
 
     let mut group = c.benchmark_group("access_token");
     group.bench_function("issue", |b| {
-        b.iter(|| tokens.issue(black_box(UserId(42)), black_box(&session)))
+        b.iter(|| tokens.issue(black_box(UserId(42)), black_box(&session), ends))
     });
     group.bench_function("verify_valid", |b| {
         b.iter(|| tokens.verify(black_box(&token)))

@@ -41,13 +41,16 @@
 //!
 //! 1. Unparsable, too long, signed by another key, over the run limits, or any
 //!    evaluation error: `Invalid`.
-//! 2. Every check passed but no `right` matched the operation: `InsufficientScope`.
+//! 2. Every check passed but no `right` matched the operation: `InsufficientScope`,
+//!    naming the key (read with an `allow if true` policy), so that the caller can find
+//!    a revoked key invalid before it looks at scopes.
 //! 3. A check of the authority block failed: `Invalid`. The authority block's only
 //!    check is the expiry, which does not depend on the operation.
 //! 4. A check of an attenuation block failed: the token is authorized again with every
 //!    *other* scope as the operation and an `allow if true` policy (rights ignored). If
 //!    all its checks pass for some operation, what failed depends on the operation, so
-//!    the key is alive but attenuated away from this one: `InsufficientScope`. If no
+//!    the key is alive but attenuated away from this one: `InsufficientScope`, naming the
+//!    key as in step 2. If no
 //!    operation passes, the failure does not depend on the operation (an earlier expiry
 //!    added by the holder, `check if false`): `Invalid`.
 //!
@@ -184,10 +187,11 @@ impl BiscuitApiKeys {
         authorizer.query_exactly_one(rule!("data($u, $k) <- user($u), api_key($k)"))
     }
 
-    /// Whether every check of every block passes with `operation` at `now`, whatever the
-    /// rights: the probe of step 4 in the module docs.
-    fn checks_pass(token: &Biscuit, now: &Term, operation: &str) -> bool {
-        let authorizer = authorizer!(
+    /// The owner and key id of `token` if every check of every block passes with
+    /// `operation` at `now`, whatever the rights: the probe of steps 2 and 4 in the module
+    /// docs.
+    fn identify(token: &Biscuit, now: &Term, operation: &str) -> Option<VerifiedKey> {
+        let mut authorizer = authorizer!(
             r#"
             time({now});
             operation({operation});
@@ -197,8 +201,16 @@ impl BiscuitApiKeys {
             operation = operation,
         )
         .set_limits(run_limits())
-        .build(token);
-        authorizer.and_then(|mut a| a.authorize()).is_ok()
+        .build(token)
+        .ok()?;
+        authorizer.authorize().ok()?;
+        let (user, key): (i64, String) = authorizer
+            .query_exactly_one(rule!("data($u, $k) <- user($u), api_key($k)"))
+            .ok()?;
+        Some(VerifiedKey {
+            key: ApiKeyId(key),
+            user: UserId(user),
+        })
     }
 
     /// Why `token` was refused for `scope`, from the error of its authorization.
@@ -209,24 +221,20 @@ impl BiscuitApiKeys {
             ) => checks,
             _ => return ApiKeyFailure::Invalid,
         };
-        if checks.is_empty() {
-            return ApiKeyFailure::InsufficientScope;
-        }
-        let authority_failed = checks
+        let found = if checks.is_empty() {
+            Self::identify(token, now, scope.as_str())
+        } else if checks
             .iter()
-            .any(|c| matches!(c, FailedCheck::Block(b) if b.block_id == 0));
-        if authority_failed {
-            return ApiKeyFailure::Invalid;
-        }
-        let usable_for_another = Scope::ALL
-            .into_iter()
-            .filter(|other| *other != scope)
-            .any(|other| Self::checks_pass(token, now, other.as_str()));
-        if usable_for_another {
-            ApiKeyFailure::InsufficientScope
+            .any(|c| matches!(c, FailedCheck::Block(b) if b.block_id == 0))
+        {
+            None
         } else {
-            ApiKeyFailure::Invalid
-        }
+            Scope::ALL
+                .into_iter()
+                .filter(|other| *other != scope)
+                .find_map(|other| Self::identify(token, now, other.as_str()))
+        };
+        found.map_or(ApiKeyFailure::Invalid, ApiKeyFailure::InsufficientScope)
     }
 }
 
@@ -416,7 +424,7 @@ mod tests {
         {
             assert_eq!(
                 tokens.verify(&token, scope, t0()),
-                Err(ApiKeyFailure::InsufficientScope),
+                Err(ApiKeyFailure::InsufficientScope(verified(&key))),
                 "{scope}"
             );
         }
@@ -547,7 +555,7 @@ mod tests {
         for scope in [Scope::ArticlesWrite, Scope::UserRead, Scope::FollowsWrite] {
             assert_eq!(
                 tokens.verify(&child, scope, t0()),
-                Err(ApiKeyFailure::InsufficientScope),
+                Err(ApiKeyFailure::InsufficientScope(verified(&key))),
                 "{scope}"
             );
         }
@@ -583,7 +591,7 @@ mod tests {
         assert!(tokens.verify(&child, Scope::CommentsWrite, t0()).is_ok());
         assert_eq!(
             tokens.verify(&child, Scope::ArticlesWrite, t0()),
-            Err(ApiKeyFailure::InsufficientScope)
+            Err(ApiKeyFailure::InsufficientScope(verified(&key)))
         );
     }
 
@@ -616,7 +624,7 @@ mod tests {
         );
         assert_eq!(
             tokens.verify(&child, Scope::ArticlesWrite, t0()),
-            Err(ApiKeyFailure::InsufficientScope)
+            Err(ApiKeyFailure::InsufficientScope(verified(&key)))
         );
         assert!(tokens.verify(&child, Scope::CommentsWrite, t0()).is_ok());
     }

@@ -15,6 +15,7 @@ use conduit_domain::{
     error::{AuthFailure, BoxError},
     ports::{AccessClaims, PasswordHasher, TokenService},
     session::SessionId,
+    time::Timestamp,
     user::{Password, PasswordHash},
 };
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
@@ -244,7 +245,9 @@ pub struct JwtSettings {
     pub issuer: String,
     /// `aud` claim written and required.
     pub audience: String,
-    /// Lifetime of a token, in seconds.
+    /// How long a token stays usable once a refresh of its session has superseded it, in
+    /// seconds (its freshness window). A token nobody superseded lives as long as its
+    /// session (ADR 0009).
     pub ttl_seconds: u64,
 }
 
@@ -353,7 +356,12 @@ impl JwtTokens {
 }
 
 impl TokenService for JwtTokens {
-    fn issue(&self, user: UserId, session: &SessionId) -> Result<String, BoxError> {
+    fn issue(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        session_ends: Timestamp,
+    ) -> Result<String, BoxError> {
         let now = jsonwebtoken::get_current_timestamp();
         let jti: [u8; 16] = rand::random();
         let claims = Claims {
@@ -361,7 +369,8 @@ impl TokenService for JwtTokens {
             sid: session.0.clone(),
             jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
             iat: now,
-            exp: now + self.settings.ttl_seconds,
+            // Bound to the session: it lives as long as the session may (ADR 0009).
+            exp: u64::try_from(session_ends.as_offset_date_time().unix_timestamp()).unwrap_or(0),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         };
@@ -388,8 +397,20 @@ impl TokenService for JwtTokens {
         Ok(AccessClaims {
             user,
             session: SessionId(data.claims.sid),
+            issued_at: at_second(data.claims.iat)?,
+            fresh_until: at_second(data.claims.iat.saturating_add(self.settings.ttl_seconds))?,
+            session_ends: at_second(data.claims.exp)?,
         })
     }
+}
+
+/// The instant `seconds` after the epoch; a claim too large for a date is no token of ours.
+fn at_second(seconds: u64) -> Result<Timestamp, AuthFailure> {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .map(Timestamp::new)
+        .ok_or(AuthFailure::TokenInvalid)
 }
 
 #[cfg(test)]
@@ -410,17 +431,24 @@ mod tests {
         SessionId("s1".into())
     }
 
+    /// A session end an hour from now.
+    fn ends() -> Timestamp {
+        Timestamp::new(time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+    }
+
     #[test]
     fn issued_tokens_verify_to_their_user_and_session() {
         let t = tokens(&[7; 32], 60);
-        let token = t.issue(UserId(42), &sid()).expect("issued");
-        assert_eq!(
-            t.verify(&token),
-            Ok(AccessClaims {
-                user: UserId(42),
-                session: sid()
-            })
-        );
+        let session_ends = ends();
+        let token = t.issue(UserId(42), &sid(), session_ends).expect("issued");
+        let claims = t.verify(&token).expect("verified");
+        assert_eq!((claims.user, claims.session), (UserId(42), sid()));
+        // `exp` is the session's end (whole seconds); the freshness window follows `iat`.
+        let second = |at: Timestamp| at.as_offset_date_time().unix_timestamp();
+        assert_eq!(second(claims.session_ends), second(session_ends));
+        assert_eq!(second(claims.fresh_until) - second(claims.issued_at), 60);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert!((now - second(claims.issued_at)).abs() <= 2);
         let header = jsonwebtoken::decode_header(&token).expect("header");
         assert_eq!(header.kid.as_deref(), Some("primary"));
     }
@@ -428,7 +456,7 @@ mod tests {
     #[test]
     fn rejects_tampered_foreign_expired_and_unsigned_tokens() {
         let t = tokens(&[7; 32], 60);
-        let token = t.issue(UserId(1), &sid()).expect("issued");
+        let token = t.issue(UserId(1), &sid(), ends()).expect("issued");
         let mut tampered = token.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -470,7 +498,7 @@ mod tests {
     #[test]
     fn keys_rotate_by_kid() {
         let old = JwtTokens::new(JwtSettings::single_key(vec![1; 32], "i", "a", 60)).expect("old");
-        let token = old.issue(UserId(5), &sid()).expect("issued");
+        let token = old.issue(UserId(5), &sid(), ends()).expect("issued");
         // The new configuration signs with "next" but still verifies "primary".
         let rotated = JwtTokens::new(JwtSettings {
             keys: vec![
@@ -484,7 +512,7 @@ mod tests {
         })
         .expect("rotated");
         assert_eq!(rotated.verify(&token).map(|c| c.user), Ok(UserId(5)));
-        let fresh = rotated.issue(UserId(6), &sid()).expect("issued");
+        let fresh = rotated.issue(UserId(6), &sid(), ends()).expect("issued");
         assert_eq!(
             jsonwebtoken::decode_header(&fresh)
                 .expect("header")

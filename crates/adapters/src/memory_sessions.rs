@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use conduit_domain::{
     StoreError, UserId,
     ports::SessionStore,
-    session::{NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId},
+    session::{
+        NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId, SessionStatus,
+    },
     time::Timestamp,
 };
 
@@ -27,6 +29,7 @@ struct State {
 #[derive(Debug, Clone)]
 struct Entry {
     session: Session,
+    refreshed_at: Timestamp,
     revoked: bool,
 }
 
@@ -47,13 +50,6 @@ impl MemorySessions {
             .lock()
             .map_err(|_| StoreError::Unexpected("session store lock poisoned".into()))
     }
-}
-
-/// Whether `session` is usable at `now`: not past its absolute or idle lifetime.
-pub(crate) fn is_live(session: &Session, now: Timestamp, idle: time::Duration) -> bool {
-    let now = now.as_offset_date_time();
-    now < session.expires_at.as_offset_date_time()
-        && now < session.last_used_at.as_offset_date_time() + idle
 }
 
 /// Whether a token retired at `retired_at` may still be exchanged at `now`.
@@ -85,6 +81,7 @@ impl SessionStore for MemorySessions {
             new.id,
             Entry {
                 session,
+                refreshed_at: new.created_at,
                 revoked: false,
             },
         );
@@ -104,16 +101,18 @@ impl SessionStore for MemorySessions {
         let Some(entry) = state.sessions.get_mut(&token.session) else {
             return Ok(Rotation::Rejected);
         };
-        if entry.revoked || !is_live(&entry.session, rules.now, rules.idle) {
+        if entry.revoked || !entry.session.is_live(rules.now, rules.idle) {
             return Ok(Rotation::Rejected);
         }
         let outcome = match token.retired_at {
             None => {
                 entry.session.last_used_at = rules.now;
+                entry.refreshed_at = rules.now;
                 Rotation::Rotated(entry.session.clone())
             }
             Some(retired_at) if within_grace(retired_at, &rules) => {
                 entry.session.last_used_at = rules.now;
+                entry.refreshed_at = rules.now;
                 Rotation::GraceReissue(entry.session.clone())
             }
             Some(_) => {
@@ -146,7 +145,7 @@ impl SessionStore for MemorySessions {
         let mut sessions: Vec<Session> = state
             .sessions
             .values()
-            .filter(|e| e.session.user_id == user && !e.revoked && is_live(&e.session, now, idle))
+            .filter(|e| e.session.user_id == user && !e.revoked && e.session.is_live(now, idle))
             .map(|e| e.session.clone())
             .collect();
         sessions.sort_by(|a, b| {
@@ -178,5 +177,30 @@ impl SessionStore for MemorySessions {
             }
         }
         Ok(revoked)
+    }
+
+    async fn status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
+        let state = self.lock()?;
+        Ok(state
+            .sessions
+            .get(id)
+            .filter(|entry| !entry.revoked)
+            .map(|entry| SessionStatus {
+                user_id: entry.session.user_id,
+                last_used_at: entry.session.last_used_at,
+                refreshed_at: entry.refreshed_at,
+                expires_at: entry.session.expires_at,
+            }))
+    }
+
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        if let Some(entry) = state.sessions.get_mut(id)
+            && !entry.revoked
+            && entry.session.last_used_at < at
+        {
+            entry.session.last_used_at = at;
+        }
+        Ok(())
     }
 }

@@ -186,6 +186,18 @@ async fn indexes(conn: &DatabaseConnection) -> BTreeSet<String> {
     strings(conn, sql).await
 }
 
+/// The columns of `table`.
+async fn columns(conn: &DatabaseConnection, table: &str) -> BTreeSet<String> {
+    let sql = match conn.get_database_backend() {
+        DatabaseBackend::Sqlite => format!("SELECT name FROM pragma_table_info('{table}')"),
+        _ => format!(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = '{table}'"
+        ),
+    };
+    strings(conn, &sql).await
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
@@ -255,6 +267,12 @@ async fn later_migrations_go_down_and_up_one_at_a_time() {
         let conn = store.connection();
         store.rollback(1).await.expect("idempotency records down");
         assert_eq!(tables(conn).await, set(&COUNTED_TABLES), "{}", db.url());
+        assert_eq!(applied(&store).await, 6, "{}", db.url());
+        let refreshed_at = || async { columns(conn, "sessions").await.contains("refreshed_at") };
+        assert!(refreshed_at().await, "{}", db.url());
+        store.rollback(1).await.expect("sessions.refreshed_at down");
+        assert!(!refreshed_at().await, "{}", db.url());
+        assert_eq!(tables(conn).await, set(&COUNTED_TABLES), "{}", db.url());
         assert_eq!(applied(&store).await, 5, "{}", db.url());
         store.rollback(1).await.expect("article counts down");
         assert_eq!(tables(conn).await, set(&SIGN_IN_TABLES), "{}", db.url());
@@ -271,6 +289,7 @@ async fn later_migrations_go_down_and_up_one_at_a_time() {
         store.migrate().await.expect("up again");
         assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
         assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
+        assert!(refreshed_at().await, "{}", db.url());
         db.cleanup().await;
     }
 }

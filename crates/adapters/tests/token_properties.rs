@@ -19,6 +19,11 @@ fn now() -> Timestamp {
     Timestamp::new(time::OffsetDateTime::now_utc())
 }
 
+/// A session end an hour from now.
+fn later() -> Timestamp {
+    Timestamp::new(time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+}
+
 fn jwt() -> JwtTokens {
     JwtTokens::new(JwtSettings::single_key(
         vec![7; 32],
@@ -73,7 +78,7 @@ proptest! {
     #[test]
     fn an_access_token_with_one_character_changed_is_refused(at in any::<usize>(), pick in any::<u8>()) {
         let tokens = jwt();
-        let token = tokens.issue(UserId(1), &SessionId("s".into())).expect("issued");
+        let token = tokens.issue(UserId(1), &SessionId("s".into()), later()).expect("issued");
         prop_assert!(tokens.verify(&token).is_ok());
         let changed = with_one_change(&token, at, pick);
         // A change in the signature's last character can leave its decoded bytes the

@@ -15,6 +15,8 @@ use poem::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::headers::vary_on;
+
 /// Adds `ETag` to successful `GET`/`HEAD` responses and answers `If-None-Match`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConditionalGet;
@@ -68,13 +70,29 @@ impl<E: Endpoint> Endpoint for ConditionalGetEndpoint<E> {
         {
             response.set_status(StatusCode::NOT_MODIFIED);
             let headers = response.headers_mut();
-            headers.remove(header::CONTENT_TYPE);
+            let content_type = headers.remove(header::CONTENT_TYPE);
             headers.remove(header::CONTENT_LENGTH);
+            // What the 200 would have been, for the layers outside (compression).
+            response.set_data(NotModified {
+                content_type,
+                len: body.len(),
+            });
             return Ok(response);
         }
         response.set_body(Body::from_bytes(body));
         Ok(response)
     }
+}
+
+/// Attached to a `304` answered here: the media type and length of the representation
+/// the client holds, so that outer layers can send the headers the `200` would have had
+/// (`Vary: Accept-Encoding`, the tag's strength; see [`crate::compression`]).
+#[derive(Debug, Clone)]
+pub struct NotModified {
+    /// The representation's `Content-Type`.
+    pub content_type: Option<HeaderValue>,
+    /// Its length in bytes, unencoded.
+    pub len: usize,
 }
 
 /// A strong entity tag: the first 128 bits of the body's SHA-256, quoted.
@@ -94,21 +112,8 @@ fn matches_any(if_none_match: &str, etag: &str) -> bool {
 
 /// Adds the credential headers to `Vary`, keeping what is there.
 fn add_vary(headers: &mut HeaderMap) {
-    const CREDENTIALS: [&str; 3] = ["Authorization", "X-API-Key", "Cookie"];
-    let existing: Vec<String> = headers
-        .get_all(header::VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_ascii_lowercase())
-        .collect();
-    for name in CREDENTIALS {
-        if !existing
-            .iter()
-            .any(|e| e == "*" || *e == name.to_ascii_lowercase())
-        {
-            headers.append(header::VARY, HeaderValue::from_static(name));
-        }
+    for name in ["Authorization", "X-API-Key", "Cookie"] {
+        vary_on(headers, name);
     }
 }
 

@@ -125,35 +125,59 @@ pub struct HttpConfig {
     /// (`CONDUIT_HTTP__CORS_ALLOWED_ORIGINS=https://app.example.com`).
     #[serde(deserialize_with = "list_or_comma_separated_opt")]
     pub cors_allowed_origins: Option<Vec<String>>,
+    /// Origins added to `cors_allowed_origins`, whether that is set or left to its
+    /// default: the way to allow one more frontend in development without listing the
+    /// defaults again. Env: a comma-separated list
+    /// (`CONDUIT_HTTP__CORS_EXTRA_ORIGINS=http://localhost:3001`).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub cors_extra_origins: Vec<String>,
     /// Whether cross-origin requests may carry cookies (the refresh cookie needs it).
     pub cors_allow_credentials: bool,
     /// `Strict-Transport-Security` max-age in seconds, for deployments served over TLS
     /// (directly or by the proxy in front); 0 sends none. Unset: one year in production,
     /// none in development.
     pub hsts_max_age_seconds: Option<u64>,
+    /// Whether answers are compressed (gzip, Brotli, zstd) for clients that accept it
+    /// (ADR 0024).
+    pub compression: bool,
+    /// Bodies shorter than this many bytes are sent unencoded.
+    pub compression_min_bytes: usize,
+    /// Bytes of encoded bodies kept in memory for reuse, by entity tag (0: none).
+    pub compression_cache_bytes: u64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             cors_allowed_origins: None,
+            cors_extra_origins: Vec::new(),
             cors_allow_credentials: true,
             hsts_max_age_seconds: None,
+            compression: true,
+            compression_min_bytes: crate::compression::DEFAULT_MIN_BYTES,
+            compression_cache_bytes: crate::compression::DEFAULT_CACHE_BYTES,
         }
     }
 }
 
 impl HttpConfig {
-    /// The allowed origins in `environment`.
+    /// The allowed origins in `environment`: the configured list (or the environment's
+    /// default), then the extra origins not already in it.
     pub fn allowed_origins(&self, environment: Environment) -> Vec<String> {
-        match (&self.cors_allowed_origins, environment) {
+        let mut origins = match (&self.cors_allowed_origins, environment) {
             (Some(origins), _) => origins.clone(),
             (None, Environment::Development) => DEVELOPMENT_ORIGINS
                 .iter()
                 .map(|o| (*o).to_owned())
                 .collect(),
             (None, Environment::Production) => Vec::new(),
+        };
+        for extra in &self.cors_extra_origins {
+            if !origins.contains(extra) {
+                origins.push(extra.clone());
+            }
         }
+        origins
     }
 
     /// The `Strict-Transport-Security` max-age in `environment`, if one is sent.
@@ -927,6 +951,51 @@ mod tests {
                 ["https://a.example", "https://b.example"]
             );
             assert_eq!(config.http.hsts(config.environment), None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    // figment's error type is large; the closure signature is figment's, not ours.
+    #[allow(clippy::result_large_err)]
+    fn extra_origins_add_to_the_defaults_or_to_the_list() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CONDUIT_HTTP__CORS_EXTRA_ORIGINS",
+                "http://localhost:3001,http://localhost:4200",
+            );
+            let config: Config = Config::figment("absent.toml".into()).extract()?;
+            let origins = config.http.allowed_origins(config.environment);
+            assert!(
+                origins.iter().any(|o| o == "http://localhost:3000"),
+                "{origins:?}"
+            );
+            assert_eq!(
+                origins.last().map(String::as_str),
+                Some("http://localhost:3001")
+            );
+            assert_eq!(
+                origins
+                    .iter()
+                    .filter(|o| *o == "http://localhost:4200")
+                    .count(),
+                1
+            );
+
+            jail.set_env("CONDUIT_HTTP__CORS_ALLOWED_ORIGINS", "https://a.example");
+            let config: Config = Config::figment("absent.toml".into()).extract()?;
+            assert_eq!(
+                config.http.allowed_origins(config.environment),
+                [
+                    "https://a.example",
+                    "http://localhost:3001",
+                    "http://localhost:4200"
+                ]
+            );
+            jail.set_env("CONDUIT_HTTP__CORS_EXTRA_ORIGINS", "localhost:3001");
+            let config: Config = Config::figment("absent.toml".into()).extract()?;
+            let err = config.validated().expect_err("not an origin").to_string();
+            assert!(err.contains("\"localhost:3001\" is not an origin"), "{err}");
             Ok(())
         });
     }

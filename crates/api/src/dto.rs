@@ -11,6 +11,8 @@ use poem_openapi::{
     types::{Example, MaybeUndefined},
 };
 
+use crate::exact::{Field, Text};
+
 // ---- users -------------------------------------------------------------------------
 
 /// Credentials for `POST /users/login`.
@@ -18,9 +20,9 @@ use poem_openapi::{
 #[oai(rename = "LoginUser")]
 pub struct LoginUser {
     /// Email address of the account (any case).
-    pub email: String,
+    pub email: Field<Text>,
     /// Password.
-    pub password: String,
+    pub password: Field<Text>,
 }
 
 /// Body of `POST /users/login`.
@@ -28,18 +30,18 @@ pub struct LoginUser {
 #[oai(example)]
 pub struct LoginUserRequest {
     /// The credentials.
-    pub user: LoginUser,
+    pub user: Field<LoginUser>,
 }
 
 /// A new account for `POST /users`.
 #[derive(Debug, Object)]
 pub struct NewUser {
     /// Unique username: 1 to 64 of letters, digits, `_`, `-`, `.`.
-    pub username: String,
+    pub username: Field<Text>,
     /// Unique email address.
-    pub email: String,
+    pub email: Field<Text>,
     /// 8 to 128 characters.
-    pub password: String,
+    pub password: Field<Text>,
 }
 
 /// Body of `POST /users`.
@@ -47,7 +49,7 @@ pub struct NewUser {
 #[oai(example)]
 pub struct NewUserRequest {
     /// The new account.
-    pub user: NewUser,
+    pub user: Field<NewUser>,
 }
 
 /// Changes for `PUT /user`. Absent fields stay as they are. `bio` and `image` may be
@@ -55,17 +57,17 @@ pub struct NewUserRequest {
 #[derive(Debug, Object)]
 pub struct UpdateUser {
     /// New email address.
-    pub email: MaybeUndefined<String>,
+    pub email: MaybeUndefined<Field<Text>>,
     /// New password (8 to 128 characters).
-    pub password: MaybeUndefined<String>,
+    pub password: MaybeUndefined<Field<Text>>,
     /// New username.
-    pub username: MaybeUndefined<String>,
+    pub username: MaybeUndefined<Field<Text>>,
     /// New bio; `null` or `""` clears it.
     #[oai(nullable)]
-    pub bio: MaybeUndefined<String>,
+    pub bio: MaybeUndefined<Field<Text>>,
     /// New image URL; `null` or `""` clears it.
     #[oai(nullable)]
-    pub image: MaybeUndefined<String>,
+    pub image: MaybeUndefined<Field<Text>>,
 }
 
 /// Body of `PUT /user`.
@@ -73,7 +75,7 @@ pub struct UpdateUser {
 #[oai(example)]
 pub struct UpdateUserRequest {
     /// The changes.
-    pub user: UpdateUser,
+    pub user: Field<UpdateUser>,
 }
 
 /// The signed-in user.
@@ -179,14 +181,15 @@ pub struct ProfileResponse {
 #[derive(Debug, Object)]
 pub struct NewArticle {
     /// Title (1 to 255 characters); the slug is derived from it.
-    pub title: String,
+    pub title: Field<Text>,
     /// One-line summary (1 to 1000 characters).
-    pub description: String,
+    pub description: Field<Text>,
     /// Markdown body (1 to 100,000 characters).
-    pub body: String,
+    pub body: Field<Text>,
     /// Up to 20 tags of 1 to 64 characters; duplicates are dropped, order is kept.
-    #[oai(rename = "tagList")]
-    pub tag_list: Option<Vec<String>>,
+    /// Absent or `null`: no tags.
+    #[oai(rename = "tagList", nullable)]
+    pub tag_list: Option<Field<Vec<Text>>>,
 }
 
 /// Body of `POST /articles`.
@@ -194,7 +197,7 @@ pub struct NewArticle {
 #[oai(example)]
 pub struct NewArticleRequest {
     /// The article.
-    pub article: NewArticle,
+    pub article: Field<NewArticle>,
 }
 
 /// Changes for `PUT /articles/{slug}`. Absent fields stay as they are; none may be
@@ -202,14 +205,14 @@ pub struct NewArticleRequest {
 #[derive(Debug, Object)]
 pub struct UpdateArticle {
     /// New title.
-    pub title: MaybeUndefined<String>,
+    pub title: MaybeUndefined<Field<Text>>,
     /// New description.
-    pub description: MaybeUndefined<String>,
+    pub description: MaybeUndefined<Field<Text>>,
     /// New body.
-    pub body: MaybeUndefined<String>,
+    pub body: MaybeUndefined<Field<Text>>,
     /// New tags.
     #[oai(rename = "tagList")]
-    pub tag_list: MaybeUndefined<Vec<String>>,
+    pub tag_list: MaybeUndefined<Field<Vec<Text>>>,
 }
 
 /// Body of `PUT /articles/{slug}`.
@@ -217,7 +220,7 @@ pub struct UpdateArticle {
 #[oai(example)]
 pub struct UpdateArticleRequest {
     /// The changes.
-    pub article: UpdateArticle,
+    pub article: Field<UpdateArticle>,
 }
 
 /// A whole article.
@@ -353,7 +356,7 @@ pub struct TagsResponse {
 #[derive(Debug, Object)]
 pub struct NewComment {
     /// Text (1 to 10,000 characters).
-    pub body: String,
+    pub body: Field<Text>,
 }
 
 /// Body of `POST /articles/{slug}/comments`.
@@ -361,7 +364,7 @@ pub struct NewComment {
 #[oai(example)]
 pub struct NewCommentRequest {
     /// The comment.
-    pub comment: NewComment,
+    pub comment: Field<NewComment>,
 }
 
 /// A comment.
@@ -415,9 +418,9 @@ pub struct MultipleCommentsResponse {
 #[oai(example)]
 pub struct RefreshRequest {
     /// The refresh token from registration, login or the previous refresh. Leave it out
-    /// when the server keeps it in the `conduit_refresh` cookie.
-    #[oai(rename = "refreshToken")]
-    pub refresh_token: Option<String>,
+    /// (or send `null`) when the server keeps it in the `conduit_refresh` cookie.
+    #[oai(rename = "refreshToken", nullable)]
+    pub refresh_token: Option<Field<Text>>,
 }
 
 /// One sign-in of the caller.
@@ -461,6 +464,22 @@ pub struct SessionsResponse {
     pub sessions: Vec<SessionDto>,
 }
 
+/// Body of `POST /auth/oauth/exchange`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LoginCodeRequest {
+    /// The `code` from the fragment of the frontend URL the sign-in ended on.
+    pub code: Field<Text>,
+}
+
+impl Example for LoginCodeRequest {
+    fn example() -> Self {
+        LoginCodeRequest {
+            code: "rt_9kQ2xVb7LmN4pR8sT1uW3yZ5aC6dE0fGhJ2kL4mN6pQ".into(),
+        }
+    }
+}
+
 impl Example for RefreshRequest {
     fn example() -> Self {
         RefreshRequest {
@@ -497,12 +516,13 @@ impl Example for SessionsResponse {
 #[oai(rename_all = "camelCase")]
 pub struct NewApiKey {
     /// Your name for the key (1 to 100 characters), shown in the list.
-    pub name: String,
+    pub name: Field<Text>,
     /// What the key may do: any of `articles:write`, `comments:write`,
     /// `favorites:write`, `follows:write`, `user:read`, `user:write`.
-    pub scopes: Vec<String>,
-    /// When the key stops working (RFC 3339, in the future); absent: never.
-    pub expires_at: Option<String>,
+    pub scopes: Field<Vec<Text>>,
+    /// When the key stops working (RFC 3339, in the future); absent or `null`: never.
+    #[oai(nullable)]
+    pub expires_at: Option<Field<Text>>,
 }
 
 /// Body of `POST /api-keys`.
@@ -510,7 +530,7 @@ pub struct NewApiKey {
 #[oai(rename_all = "camelCase", example)]
 pub struct NewApiKeyRequest {
     /// The key.
-    pub api_key: NewApiKey,
+    pub api_key: Field<NewApiKey>,
 }
 
 /// An API key's metadata.
@@ -581,11 +601,11 @@ fn example_api_key(token: bool) -> ApiKeyDto {
 impl Example for NewApiKeyRequest {
     fn example() -> Self {
         NewApiKeyRequest {
-            api_key: NewApiKey {
+            api_key: Field::new(NewApiKey {
                 name: "deploy bot".into(),
-                scopes: vec!["articles:write".into(), "comments:write".into()],
+                scopes: ["articles:write", "comments:write"].into_iter().collect(),
                 expires_at: Some(EXAMPLE_KEY_EXPIRY.into()),
-            },
+            }),
         }
     }
 }
@@ -652,10 +672,10 @@ fn example_comment() -> Comment {
 impl Example for LoginUserRequest {
     fn example() -> Self {
         LoginUserRequest {
-            user: LoginUser {
+            user: Field::new(LoginUser {
                 email: "jake@jake.jake".into(),
                 password: "jakejake".into(),
-            },
+            }),
         }
     }
 }
@@ -663,11 +683,11 @@ impl Example for LoginUserRequest {
 impl Example for NewUserRequest {
     fn example() -> Self {
         NewUserRequest {
-            user: NewUser {
+            user: Field::new(NewUser {
                 username: "jake".into(),
                 email: "jake@jake.jake".into(),
                 password: "jakejake".into(),
-            },
+            }),
         }
     }
 }
@@ -675,13 +695,13 @@ impl Example for NewUserRequest {
 impl Example for UpdateUserRequest {
     fn example() -> Self {
         UpdateUserRequest {
-            user: UpdateUser {
+            user: Field::new(UpdateUser {
                 email: MaybeUndefined::Value("jake@jake.jake".into()),
                 password: MaybeUndefined::Undefined,
                 username: MaybeUndefined::Undefined,
                 bio: MaybeUndefined::Value("I like to skateboard".into()),
                 image: MaybeUndefined::Value("https://i.stack.imgur.com/xHWG8.jpg".into()),
-            },
+            }),
         }
     }
 }
@@ -712,12 +732,12 @@ impl Example for ProfileResponse {
 impl Example for NewArticleRequest {
     fn example() -> Self {
         NewArticleRequest {
-            article: NewArticle {
+            article: Field::new(NewArticle {
                 title: "How to train your dragon".into(),
                 description: "Ever wonder how?".into(),
                 body: "You have to believe".into(),
-                tag_list: Some(vec!["reactjs".into(), "angularjs".into(), "dragons".into()]),
-            },
+                tag_list: Some(["reactjs", "angularjs", "dragons"].into_iter().collect()),
+            }),
         }
     }
 }
@@ -725,12 +745,12 @@ impl Example for NewArticleRequest {
 impl Example for UpdateArticleRequest {
     fn example() -> Self {
         UpdateArticleRequest {
-            article: UpdateArticle {
+            article: Field::new(UpdateArticle {
                 title: MaybeUndefined::Value("Did you train your dragon?".into()),
                 description: MaybeUndefined::Undefined,
                 body: MaybeUndefined::Undefined,
                 tag_list: MaybeUndefined::Undefined,
-            },
+            }),
         }
     }
 }
@@ -774,9 +794,9 @@ impl Example for TagsResponse {
 impl Example for NewCommentRequest {
     fn example() -> Self {
         NewCommentRequest {
-            comment: NewComment {
+            comment: Field::new(NewComment {
                 body: "His name was my name too.".into(),
-            },
+            }),
         }
     }
 }

@@ -198,7 +198,7 @@ impl ErrorCode {
                 "The body was not sent as `Content-Type: application/json`."
             }
             ErrorCode::ValidationFailed => {
-                "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). Fix every listed field."
+                "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). A field of another JSON type than documented is refused by name too (\"must be a string\", \"can't be null\", \"is missing\"); a number is never read as a string. Fix every listed field."
             }
             ErrorCode::IdempotencyKeyReused => {
                 "This `Idempotency-Key` was already used (within its retention, 24 hours by default) for a request with another method, path or body; nothing was done. Use a new key for a new request."

@@ -1,7 +1,8 @@
 //! Request-body parsing as the handlers do it, for the fuzz target in `fuzz/`: bytes to
 //! JSON and JSON to the request DTO (as poem-openapi's `Json<T>` does), the DTO to the use
-//! case's input (`parse`), and any refusal to the error answer the client would get
-//! (`error::normalize`). Not part of the API; hidden from its documentation.
+//! case's input (`parse`, which also reports fields of the wrong JSON type), and any
+//! refusal to the error answer the client would get (`error::normalize`). Not part of
+//! the API; hidden from its documentation.
 
 use poem::{IntoResponse, http::StatusCode};
 use poem_openapi::{error::ParseRequestPayloadError, types::ParseFromJSON};
@@ -31,11 +32,13 @@ pub enum Body {
     ApiKey,
     /// `POST /auth/refresh`.
     Refresh,
+    /// `POST /auth/oauth/exchange`.
+    LoginCode,
 }
 
 impl Body {
     /// Every body, in a fixed order (a fuzz input's first byte picks one).
-    pub const ALL: [Body; 8] = [
+    pub const ALL: [Body; 9] = [
         Body::Register,
         Body::Login,
         Body::UpdateUser,
@@ -44,6 +47,7 @@ impl Body {
         Body::Comment,
         Body::ApiKey,
         Body::Refresh,
+        Body::LoginCode,
     ];
 }
 
@@ -94,7 +98,12 @@ fn check(body: Body, bytes: &[u8]) -> Result<(), StatusCode> {
         Body::ApiKey => dto_then(json, |r: dto::NewApiKeyRequest| {
             parse::api_key(r.api_key).map(drop)
         }),
-        Body::Refresh => dto_then(json, |_: dto::RefreshRequest| Ok(())),
+        Body::Refresh => dto_then(json, |r: dto::RefreshRequest| {
+            parse::refresh_token(r).map(drop)
+        }),
+        Body::LoginCode => dto_then(json, |r: dto::LoginCodeRequest| {
+            parse::login_code(r).map(drop)
+        }),
     }
 }
 
@@ -120,6 +129,28 @@ fn unreadable(reason: String) -> StatusCode {
 mod tests {
     use super::*;
 
+    /// A new operation with a JSON body needs its own `Body` (and a seed in
+    /// `fuzz/corpus/request_body`).
+    #[test]
+    fn every_documented_request_body_has_a_body_here() {
+        let document = crate::openapi::standalone_document();
+        let with_body = document["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|item| item.as_object().expect("operations").values())
+            .filter(|operation| operation.get("requestBody").is_some())
+            .count();
+        assert_eq!(with_body, Body::ALL.len());
+        let seeds = std::fs::read_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fuzz/corpus/request_body"
+        ))
+        .expect("the seeds")
+        .count();
+        assert!(seeds >= Body::ALL.len(), "{seeds} seeds");
+    }
+
     #[test]
     fn the_documented_examples_are_accepted_and_garbage_refused() {
         let register =
@@ -134,6 +165,30 @@ mod tests {
         assert_eq!(parse_body(Body::CreateArticle, article), Outcome::Accepted);
         assert_eq!(
             parse_body(Body::UpdateArticle, br#"{"article": {"tagList": null}}"#),
+            Outcome::Refused(422)
+        );
+        for wrong_type in [
+            &br#"{"article": {"title": 12, "description": "D", "body": "B"}}"#[..],
+            br#"{"article": {"title": "T", "description": true, "body": "B"}}"#,
+            br#"{"article": {"title": "T", "description": "D", "body": null}}"#,
+            br#"{"article": {"title": "T", "description": "D", "body": "B", "tagList": "a"}}"#,
+            br#"{"article": "T"}"#,
+        ] {
+            assert_eq!(
+                parse_body(Body::CreateArticle, wrong_type),
+                Outcome::Refused(422)
+            );
+        }
+        assert_eq!(
+            parse_body(Body::Refresh, br#"{"refreshToken": 1}"#),
+            Outcome::Refused(422)
+        );
+        assert_eq!(
+            parse_body(Body::LoginCode, br#"{"code": "c"}"#),
+            Outcome::Accepted
+        );
+        assert_eq!(
+            parse_body(Body::LoginCode, br#"{"code": ["c"]}"#),
             Outcome::Refused(422)
         );
         assert_eq!(

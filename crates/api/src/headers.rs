@@ -6,7 +6,10 @@
 //! exactly its inline scripts, by hash, and nothing from elsewhere.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::HeaderValue};
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    http::{HeaderMap, HeaderValue, header},
+};
 use sha2::{Digest, Sha256};
 
 /// The API's policy: nothing may load, nothing may frame it.
@@ -54,6 +57,20 @@ fn inline_blocks<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
         rest = &body_and_rest[end + close.len()..];
     }
     blocks
+}
+
+/// Adds `name` to `Vary` unless it (or `*`) is there, keeping every other value.
+pub fn vary_on(headers: &mut HeaderMap, name: &'static str) {
+    let present = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|v| v == "*" || v.eq_ignore_ascii_case(name));
+    if !present {
+        headers.append(header::VARY, HeaderValue::from_static(name));
+    }
 }
 
 /// Adds the security headers to every response; keeps a CSP the endpoint set itself.

@@ -3,12 +3,14 @@
 
 pub mod cli;
 pub mod client_addr;
+pub mod compression;
 pub mod conditional;
 pub mod config;
 mod connection;
 pub mod cors;
 mod dto;
 pub mod error;
+mod exact;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;

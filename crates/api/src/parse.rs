@@ -1,5 +1,6 @@
-//! From request bodies to use-case inputs: every field goes through its domain value
-//! object, and every failure is collected into one 422 answer.
+//! From request bodies to use-case inputs: every field is read with its documented JSON
+//! type (`exact`), then goes through its domain value object, and every failure is
+//! collected into one 422 answer, under the field's JSON name.
 
 use conduit_app::{CreateArticle, Login, Register, UpdateArticle, UpdateUser};
 use conduit_domain::{
@@ -12,20 +13,58 @@ use conduit_domain::{
 };
 use poem_openapi::types::MaybeUndefined;
 
-use crate::dto;
+use crate::{
+    dto,
+    exact::{Field, Text},
+};
+
+/// The object under a body's one top-level key (`user`, `article`, ...), or a 422 naming
+/// that key when it is absent, `null` or not an object.
+fn object<T>(key: &str, field: Field<T>) -> Result<T, ValidationErrors> {
+    field
+        .into_result()
+        .map_err(|mismatch| ValidationErrors::single(key, mismatch))
+}
+
+/// A field's value read as its documented type; a mismatch is recorded under `field`.
+fn typed<T>(errors: &mut ValidationErrors, field: &str, value: Field<T>) -> Option<T> {
+    match value.into_result() {
+        Ok(value) => Some(value),
+        Err(mismatch) => {
+            errors.add(field, mismatch);
+            None
+        }
+    }
+}
+
+/// A required string field, through its value object.
+fn required<T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Field<Text>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Option<T> {
+    let raw = typed(errors, field, value)?;
+    errors.check(field, parse(raw.as_str()))
+}
+
+/// A list of strings, as plain strings.
+fn strings(list: Vec<Text>) -> Vec<String> {
+    list.into_iter().map(Text::into_string).collect()
+}
 
 /// A field that may be absent but, when present, may not be `null`.
 /// `None` means "rejected" (the error is recorded), `Some(None)` "absent".
 fn optional<T>(
     errors: &mut ValidationErrors,
     field: &str,
-    value: MaybeUndefined<String>,
+    value: MaybeUndefined<Field<Text>>,
     parse: impl FnOnce(&str) -> Result<T, Invalid>,
 ) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => Some(None),
         MaybeUndefined::Null => errors.check(field, Err(Invalid::Null)),
-        MaybeUndefined::Value(raw) => errors.check(field, parse(&raw)).map(Some),
+        MaybeUndefined::Value(raw) => required(errors, field, raw, parse).map(Some),
     }
 }
 
@@ -34,22 +73,23 @@ fn optional<T>(
 fn clearable<T>(
     errors: &mut ValidationErrors,
     field: &str,
-    value: MaybeUndefined<String>,
+    value: MaybeUndefined<Field<Text>>,
     parse: impl FnOnce(&str) -> Result<Option<T>, Invalid>,
 ) -> Option<Option<Option<T>>> {
     match value {
         MaybeUndefined::Undefined => Some(None),
         MaybeUndefined::Null => Some(Some(None)),
-        MaybeUndefined::Value(raw) => errors.check(field, parse(&raw)).map(Some),
+        MaybeUndefined::Value(raw) => required(errors, field, raw, parse).map(Some),
     }
 }
 
 /// Registration input.
-pub fn register(user: dto::NewUser) -> Result<Register, ValidationErrors> {
+pub fn register(user: Field<dto::NewUser>) -> Result<Register, ValidationErrors> {
+    let user = object("user", user)?;
     let mut errors = ValidationErrors::new();
-    let username = errors.check("username", Username::parse(&user.username));
-    let email = errors.check("email", Email::parse(&user.email));
-    let password = errors.check("password", Password::new_secret(&user.password));
+    let username = required(&mut errors, "username", user.username, Username::parse);
+    let email = required(&mut errors, "email", user.email, Email::parse);
+    let password = required(&mut errors, "password", user.password, Password::new_secret);
     let input = (|| {
         Some(Register {
             username: username?,
@@ -61,10 +101,11 @@ pub fn register(user: dto::NewUser) -> Result<Register, ValidationErrors> {
 }
 
 /// Login input.
-pub fn login(user: dto::LoginUser) -> Result<Login, ValidationErrors> {
+pub fn login(user: Field<dto::LoginUser>) -> Result<Login, ValidationErrors> {
+    let user = object("user", user)?;
     let mut errors = ValidationErrors::new();
-    let email = errors.check("email", Email::parse(&user.email));
-    let password = errors.check("password", Password::presented(&user.password));
+    let email = required(&mut errors, "email", user.email, Email::parse);
+    let password = required(&mut errors, "password", user.password, Password::presented);
     errors.finish(
         email
             .zip(password)
@@ -73,7 +114,8 @@ pub fn login(user: dto::LoginUser) -> Result<Login, ValidationErrors> {
 }
 
 /// Account changes.
-pub fn update_user(user: dto::UpdateUser) -> Result<UpdateUser, ValidationErrors> {
+pub fn update_user(user: Field<dto::UpdateUser>) -> Result<UpdateUser, ValidationErrors> {
+    let user = object("user", user)?;
     let mut errors = ValidationErrors::new();
     let email = optional(&mut errors, "email", user.email, Email::parse);
     let username = optional(&mut errors, "username", user.username, Username::parse);
@@ -93,18 +135,23 @@ pub fn update_user(user: dto::UpdateUser) -> Result<UpdateUser, ValidationErrors
 }
 
 /// A new article.
-pub fn create_article(article: dto::NewArticle) -> Result<CreateArticle, ValidationErrors> {
+pub fn create_article(article: Field<dto::NewArticle>) -> Result<CreateArticle, ValidationErrors> {
+    let article = object("article", article)?;
     let mut errors = ValidationErrors::new();
-    let title = errors.check("title", ArticleTitle::parse(&article.title));
-    let description = errors.check(
+    let title = required(&mut errors, "title", article.title, ArticleTitle::parse);
+    let description = required(
+        &mut errors,
         "description",
-        ArticleDescription::parse(&article.description),
+        article.description,
+        ArticleDescription::parse,
     );
-    let body = errors.check("body", ArticleBody::parse(&article.body));
-    let tags = errors.check(
-        "tagList",
-        TagName::parse_list(&article.tag_list.unwrap_or_default()),
-    );
+    let body = required(&mut errors, "body", article.body, ArticleBody::parse);
+    // Absent or `null`: no tags.
+    let tags = match article.tag_list {
+        None => Some(Vec::new()),
+        Some(list) => typed(&mut errors, "tagList", list)
+            .and_then(|list| errors.check("tagList", TagName::parse_list(&list))),
+    };
     let input = (|| {
         Some(CreateArticle {
             title: title?,
@@ -117,7 +164,10 @@ pub fn create_article(article: dto::NewArticle) -> Result<CreateArticle, Validat
 }
 
 /// Article changes.
-pub fn update_article(article: dto::UpdateArticle) -> Result<UpdateArticle, ValidationErrors> {
+pub fn update_article(
+    article: Field<dto::UpdateArticle>,
+) -> Result<UpdateArticle, ValidationErrors> {
+    let article = object("article", article)?;
     let mut errors = ValidationErrors::new();
     let title = optional(&mut errors, "title", article.title, ArticleTitle::parse);
     let description = optional(
@@ -130,8 +180,8 @@ pub fn update_article(article: dto::UpdateArticle) -> Result<UpdateArticle, Vali
     let tags = match article.tag_list {
         MaybeUndefined::Undefined => Some(None),
         MaybeUndefined::Null => errors.check("tagList", Err(Invalid::Null)),
-        MaybeUndefined::Value(list) => errors
-            .check("tagList", TagName::parse_list(&list))
+        MaybeUndefined::Value(list) => typed(&mut errors, "tagList", list)
+            .and_then(|list| errors.check("tagList", TagName::parse_list(&list)))
             .map(Some),
     };
     let input = (|| {
@@ -146,20 +196,20 @@ pub fn update_article(article: dto::UpdateArticle) -> Result<UpdateArticle, Vali
 }
 
 /// A new API key.
-pub fn api_key(key: dto::NewApiKey) -> Result<conduit_app::CreateApiKey, ValidationErrors> {
+pub fn api_key(key: Field<dto::NewApiKey>) -> Result<conduit_app::CreateApiKey, ValidationErrors> {
+    let key = object("apiKey", key)?;
     let mut errors = ValidationErrors::new();
-    let name = errors.check("name", ApiKeyName::parse(&key.name));
-    let scopes = errors.check("scopes", Scope::parse_list(&key.scopes));
+    let name = required(&mut errors, "name", key.name, ApiKeyName::parse);
+    let scopes = typed(&mut errors, "scopes", key.scopes)
+        .and_then(|list| errors.check("scopes", Scope::parse_list(&strings(list))));
     let expires_at = match key.expires_at {
         None => Some(None),
-        Some(raw) => errors
-            .check(
-                "expiresAt",
-                Timestamp::parse_rfc3339(&raw).ok_or(Invalid::Format {
-                    expected: "an RFC 3339 date-time such as 2030-01-31T00:00:00Z",
-                }),
-            )
-            .map(Some),
+        Some(raw) => required(&mut errors, "expiresAt", raw, |raw| {
+            Timestamp::parse_rfc3339(raw).ok_or(Invalid::Format {
+                expected: "an RFC 3339 date-time such as 2030-01-31T00:00:00Z",
+            })
+        })
+        .map(Some),
     };
     let input = (|| {
         Some(conduit_app::CreateApiKey {
@@ -172,21 +222,44 @@ pub fn api_key(key: dto::NewApiKey) -> Result<conduit_app::CreateApiKey, Validat
 }
 
 /// A comment's text.
-pub fn comment(comment: dto::NewComment) -> Result<CommentBody, ValidationErrors> {
-    CommentBody::parse(&comment.body).map_err(|invalid| ValidationErrors::single("body", invalid))
+pub fn comment(comment: Field<dto::NewComment>) -> Result<CommentBody, ValidationErrors> {
+    let comment = object("comment", comment)?;
+    let mut errors = ValidationErrors::new();
+    let body = required(&mut errors, "body", comment.body, CommentBody::parse);
+    errors.finish(body)
+}
+
+/// The refresh token sent in the body, if any (`null` counts as none).
+pub fn refresh_token(request: dto::RefreshRequest) -> Result<Option<String>, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let token = match request.refresh_token {
+        None => Some(None),
+        Some(raw) => typed(&mut errors, "refreshToken", raw).map(|t| Some(t.into_string())),
+    };
+    errors.finish(token)
+}
+
+/// The one-time login code of an OAuth sign-in.
+pub fn login_code(request: dto::LoginCodeRequest) -> Result<String, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let code = typed(&mut errors, "code", request.code).map(Text::into_string);
+    errors.finish(code)
 }
 
 #[cfg(test)]
 mod tests {
+    use poem_openapi::types::ParseFromJSON;
+    use serde_json::json;
+
     use super::*;
 
     #[test]
     fn registration_reports_every_bad_field_at_once() {
-        let errors = register(dto::NewUser {
-            username: String::new(),
+        let errors = register(Field::new(dto::NewUser {
+            username: "".into(),
             email: "nope".into(),
             password: "short".into(),
-        })
+        }))
         .expect_err("invalid");
         assert_eq!(errors.fields()["username"], ["can't be blank"]);
         assert!(errors.fields()["email"][0].starts_with("is invalid"));
@@ -194,6 +267,47 @@ mod tests {
             errors.fields()["password"],
             ["is too short (minimum is 8 characters)"]
         );
+    }
+
+    /// The DTO as poem-openapi reads it from `json`.
+    fn read<T: ParseFromJSON>(json: serde_json::Value) -> T {
+        T::parse_from_json(Some(json))
+            .map_err(|e| e.into_message())
+            .expect("the body's outer shape")
+    }
+
+    #[test]
+    fn type_mismatches_are_reported_per_field_with_the_rule_breakers() {
+        let errors = create_article(read(json!({
+            "title": 12, "description": "", "body": true, "tagList": "dragons"
+        })))
+        .expect_err("invalid");
+        assert_eq!(errors.fields()["title"], ["must be a string"]);
+        assert_eq!(errors.fields()["description"], ["can't be blank"]);
+        assert_eq!(errors.fields()["body"], ["must be a string"]);
+        assert_eq!(errors.fields()["tagList"], ["must be an array of strings"]);
+
+        let errors = register(read(json!({"email": null, "password": {}}))).expect_err("invalid");
+        assert_eq!(errors.fields()["username"], ["is missing"]);
+        assert_eq!(errors.fields()["email"], ["can't be null"]);
+        assert_eq!(errors.fields()["password"], ["must be a string"]);
+
+        let errors = comment(read(json!(["text"]))).expect_err("invalid");
+        assert_eq!(errors.fields()["comment"], ["must be an object"]);
+        let errors = api_key(read(
+            json!({"name": "n", "scopes": "user:read", "expiresAt": 1}),
+        ))
+        .expect_err("invalid");
+        assert_eq!(errors.fields()["scopes"], ["must be an array of strings"]);
+        assert_eq!(errors.fields()["expiresAt"], ["must be a string"]);
+        let errors = refresh_token(read(json!({"refreshToken": 5}))).expect_err("invalid");
+        assert_eq!(errors.fields()["refreshToken"], ["must be a string"]);
+        assert_eq!(
+            refresh_token(read(json!({"refreshToken": null}))).expect("valid"),
+            None
+        );
+        let errors = login_code(read(json!({"code": false}))).expect_err("invalid");
+        assert_eq!(errors.fields()["code"], ["must be a string"]);
     }
 
     #[test]
@@ -205,28 +319,30 @@ mod tests {
             bio: MaybeUndefined::Undefined,
             image: MaybeUndefined::Undefined,
         };
-        let cleared = update_user(dto::UpdateUser {
-            bio: MaybeUndefined::Value(String::new()),
+        let cleared = update_user(Field::new(dto::UpdateUser {
+            bio: MaybeUndefined::Value("".into()),
             image: MaybeUndefined::Null,
             ..base()
-        })
+        }))
         .expect("valid");
         assert!(matches!(cleared.bio, Some(None)));
         assert!(matches!(cleared.image, Some(None)));
         assert!(cleared.email.is_none());
 
-        let null_email = update_user(dto::UpdateUser {
+        let null_email = update_user(Field::new(dto::UpdateUser {
             email: MaybeUndefined::Null,
             ..base()
-        })
+        }))
         .expect_err("null email");
         assert_eq!(null_email.fields()["email"], ["can't be null"]);
-        let blank_username = update_user(dto::UpdateUser {
-            username: MaybeUndefined::Value(String::new()),
+        let blank_username = update_user(Field::new(dto::UpdateUser {
+            username: MaybeUndefined::Value("".into()),
             ..base()
-        })
+        }))
         .expect_err("blank username");
         assert_eq!(blank_username.fields()["username"], ["can't be blank"]);
+        let numeric_bio = update_user(read(json!({"bio": 7}))).expect_err("a number");
+        assert_eq!(numeric_bio.fields()["bio"], ["must be a string"]);
     }
 
     #[test]
@@ -237,15 +353,15 @@ mod tests {
             body: MaybeUndefined::Undefined,
             tag_list: MaybeUndefined::Undefined,
         };
-        let null = update_article(dto::UpdateArticle {
+        let null = update_article(Field::new(dto::UpdateArticle {
             tag_list: MaybeUndefined::Null,
             ..base()
-        });
+        }));
         assert!(null.is_err_and(|e| e.fields().contains_key("tagList")));
-        let empty = update_article(dto::UpdateArticle {
-            tag_list: MaybeUndefined::Value(vec![]),
+        let empty = update_article(Field::new(dto::UpdateArticle {
+            tag_list: MaybeUndefined::Value(Field::new(vec![])),
             ..base()
-        })
+        }))
         .expect("valid");
         assert!(matches!(empty.tags, Some(ref t) if t.is_empty()));
     }

@@ -168,7 +168,10 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             )
             .into_response();
             for (name, value) in response.headers() {
-                if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                if name != header::CONTENT_TYPE
+                    && name != header::CONTENT_LENGTH
+                    && name != header::CONTENT_ENCODING
+                {
                     named.headers_mut().insert(name, value.clone());
                 }
             }

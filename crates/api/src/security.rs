@@ -29,17 +29,18 @@ impl std::fmt::Debug for TokenAuth {
 }
 
 impl TokenAuth {
-    /// Who the token speaks for, or 401 when the header is not a valid token.
-    pub fn claims(&self, app: &Conduit) -> Result<AccessClaims, ApiError> {
+    /// Who the token speaks for, or 401 when the header is not a valid token of a live
+    /// session.
+    pub async fn claims(&self, app: &Conduit) -> Result<AccessClaims, ApiError> {
         let token = bearer_token(&self.0.key).ok_or_else(ApiError::token_invalid)?;
-        let claims = app.authenticate(token)?;
+        let claims = app.authenticate(token).await?;
         record_user(claims.user);
         Ok(claims)
     }
 
-    /// The signed-in user, or 401 when the header is not a valid token.
-    pub fn user(&self, app: &Conduit) -> Result<UserId, ApiError> {
-        self.claims(app).map(|claims| claims.user)
+    /// The signed-in user, or 401 when the header is not a valid token of a live session.
+    pub async fn user(&self, app: &Conduit) -> Result<UserId, ApiError> {
+        self.claims(app).await.map(|claims| claims.user)
     }
 }
 
@@ -103,10 +104,12 @@ impl std::fmt::Debug for UserAuth {
 }
 
 impl UserAuth {
-    /// The caller, or 401 for a bad credential, or 403 for a key without `scope`.
+    /// The caller, or 401 for a bad credential (whatever `scope` is: a revoked, expired or
+    /// forged key is 401 before its scopes are looked at), or 403 for a valid key without
+    /// `scope`.
     pub async fn caller(&self, app: &Conduit, scope: Scope) -> Result<Caller, ApiError> {
         match self {
-            UserAuth::Token(auth) => auth.claims(app).map(Caller::Session),
+            UserAuth::Token(auth) => auth.claims(app).await.map(Caller::Session),
             UserAuth::ApiKey(key) => {
                 let user = app.authenticate_api_key(&key.0.key, scope).await?;
                 record_user(user);
@@ -151,7 +154,7 @@ impl OptionalAuth {
     /// `None` for anonymous callers, the user for valid credentials, 401 for bad ones.
     pub async fn viewer(&self, app: &Conduit) -> Result<Option<UserId>, ApiError> {
         match self {
-            OptionalAuth::Token(auth) => auth.user(app).map(Some),
+            OptionalAuth::Token(auth) => auth.user(app).await.map(Some),
             OptionalAuth::ApiKey(key) => {
                 let user = app
                     .authenticate_api_key(&key.0.key, Scope::UserRead)

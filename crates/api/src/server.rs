@@ -21,18 +21,18 @@ use conduit_domain::ports::{
     OneTimeStore, RateLimiter, SessionStore, Stores,
 };
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Route, Server,
+    Endpoint, EndpointExt, IntoResponse, Response, Route, Server,
     endpoint::{BoxEndpoint, make_sync},
     error::{MethodNotAllowedError, ReadBodyError},
     get,
     http::header,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::CatchPanic,
-    web::Html,
 };
 use poem_openapi::OpenApiService;
 
 use crate::{
+    compression::Compression,
     conditional::ConditionalGet,
     config::{AuthConfig, Config, OAuthConfig, ProviderKind},
     connection::IdleTimeout,
@@ -155,28 +155,29 @@ pub fn endpoint(
         std::time::Duration::from_secs(config.server.request_timeout_seconds),
         std::time::Duration::from_secs(config.idempotency.ttl_seconds),
     );
+    let cors_routes = allowed.clone();
     let limit = config.server.body_limit_bytes;
+    let compression = Compression::new(
+        config.http.compression_min_bytes,
+        config.http.compression_cache_bytes,
+    );
     Route::new()
         .nest("/api", api.with(ConditionalGet))
         .at(
             "/openapi.json",
-            get(make_sync(move |_| {
-                json.clone()
-                    .with_content_type("application/json; charset=utf-8")
-            })),
+            document_endpoint(json, "application/json; charset=utf-8", None),
         )
         .at(
             "/openapi.yaml",
-            get(make_sync(move |_| {
-                yaml.clone()
-                    .with_content_type("application/yaml; charset=utf-8")
-            })),
+            document_endpoint(yaml, "application/yaml; charset=utf-8", None),
         )
         .at(
             "/docs",
-            get(make_sync(move |_| {
-                Html(docs_html.clone()).with_header("content-security-policy", docs_csp.clone())
-            })),
+            document_endpoint(
+                docs_html,
+                "text/html; charset=utf-8",
+                Some(("content-security-policy", docs_csp)),
+            ),
         )
         .at("/health/live", get(make_sync(|_| "ok")))
         .at(
@@ -242,12 +243,39 @@ pub fn endpoint(
                 REQUEST_ID,
                 IDEMPOTENT_REPLAYED,
             ],
+            cors_routes,
         ))
+        // Outside every layer that writes a body, so that refusals are compressed too;
+        // inside the request log, so that its time counts (ADR 0024).
+        .with_if(config.http.compression, compression)
         // Outermost: every answer above, errors and 429s included, gets the request id
         // and its log line.
         .with(RequestLog::new(log_routes))
         .with(crate::telemetry::HttpTelemetry::new(telemetry_routes))
         .boxed()
+}
+
+/// A fixed document (`body` of `content_type`, with an `extra` header), with an entity
+/// tag computed once and conditional requests answered.
+fn document_endpoint(
+    body: String,
+    content_type: &'static str,
+    extra: Option<(&'static str, String)>,
+) -> impl Endpoint<Output = Response> {
+    let etag = crate::conditional::entity_tag(body.as_bytes());
+    let body = bytes::Bytes::from(body);
+    get(make_sync(move |_| {
+        let mut response = Response::builder()
+            .content_type(content_type)
+            .header(header::ETAG, etag.clone())
+            // Anyone may keep it, and must ask whether it changed.
+            .header(header::CACHE_CONTROL, "no-cache");
+        if let Some((name, value)) = &extra {
+            response = response.header(*name, value.clone());
+        }
+        response.body(body.clone())
+    }))
+    .with(ConditionalGet)
 }
 
 /// A built, bound server, ready to run.
@@ -286,6 +314,16 @@ impl Application {
             cache: invalidation,
             rate_limiter: shared_rate_limiter.clone(),
         };
+        let origins = config.http.allowed_origins(config.environment);
+        if origins.is_empty() {
+            tracing::info!("CORS: no browser origin may call the API (http.cors_allowed_origins)");
+        } else {
+            tracing::info!(
+                origins = %origins.join(", "),
+                credentials = config.http.cors_allow_credentials,
+                "CORS: browser pages from these origins may call the API"
+            );
+        }
         let endpoint = endpoint(&app, config, rate_limit, idempotency, health);
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let acceptor = TcpListener::bind(addr.clone())

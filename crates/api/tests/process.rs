@@ -107,6 +107,125 @@ async fn post(client: &Client, url: String, body: Value, headers: &[(&str, &str)
     response.json().await.expect("json")
 }
 
+/// Stops `server` with SIGTERM, waits for it to exit, and returns everything it logged.
+fn stop_and_read_log(mut server: Server) -> String {
+    terminate(&server);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.process.try_wait().expect("status").is_none() {
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut log = String::new();
+    File::open(server.dir.join("server.log"))
+        .and_then(|mut f| f.read_to_string(&mut log))
+        .expect("log read");
+    log
+}
+
+/// The JSON log lines of `target`.
+fn lines_of(log: &str, target: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == target)
+        .collect()
+}
+
+/// CORS explains itself: the allowed origins at start (the development defaults plus an
+/// extra one), and each refused origin at `warn` with its route, at most ten a minute
+/// however many a scanner sends. The API's own pages are not refusals.
+#[tokio::test]
+async fn refused_origins_are_logged_with_their_route_and_rate_limited() {
+    let server = start_with(
+        None,
+        &[("CONDUIT_HTTP__CORS_EXTRA_ORIGINS", "https://extra.example")],
+    );
+    let client = Client::new();
+    let preflight = |origin: &str, path: &str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", server.origin))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    for allowed in ["https://extra.example", "http://localhost:4200"] {
+        let answer = preflight(allowed, "/api/articles").await.expect("sent");
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT, "{allowed}");
+    }
+    let refused = preflight(
+        "https://blank-page.example",
+        "/api/articles/some-slug/comments",
+    )
+    .await
+    .expect("sent");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // A simple cross-origin GET is answered without CORS headers, and logged too.
+    let simple = client
+        .get(format!("{}/api/tags", server.origin))
+        .header("origin", "https://other.example")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(simple.status(), StatusCode::OK);
+    assert!(
+        simple
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // The API's own documentation page calling it is same-origin, not a refusal.
+    let own = client
+        .get(format!("{}/api/tags", server.origin))
+        .header("origin", server.origin.as_str())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(own.status(), StatusCode::OK);
+    for i in 0..40 {
+        let _ = preflight(&format!("https://scanner{i}.example"), "/api/user").await;
+    }
+
+    let own_origin = server.origin.clone();
+    let log = stop_and_read_log(server);
+    let started: Vec<String> = lines_of(&log, "conduit_api::server")
+        .iter()
+        .filter_map(|l| l["origins"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(started.len(), 1, "{log}");
+    assert!(
+        started[0].contains("http://localhost:4200")
+            && started[0].ends_with("https://extra.example"),
+        "{}",
+        started[0]
+    );
+    let refusals = lines_of(&log, "cors");
+    assert!(
+        refusals.iter().all(|l| l["level"] == "WARN"),
+        "{refusals:?}"
+    );
+    let first = &refusals[0];
+    assert_eq!(first["origin"], "https://blank-page.example", "{first}");
+    assert_eq!(first["route"], "/api/articles/{slug}/comments", "{first}");
+    assert_eq!(first["method"], "POST", "{first}");
+    assert_eq!(first["preflight"], true, "{first}");
+    let second = &refusals[1];
+    assert_eq!(second["origin"], "https://other.example", "{second}");
+    assert_eq!(
+        (&second["route"], &second["preflight"]),
+        (&json!("/api/tags"), &json!(false))
+    );
+    // 42 refusals in well under a minute: the burst of ten is written, no more (one more
+    // may be allowed if a sixth of a minute passed).
+    assert!(
+        (10..=11).contains(&refusals.len()),
+        "{} refusal lines: {refusals:?}",
+        refusals.len()
+    );
+    assert!(
+        refusals.iter().all(|l| l["origin"] != own_origin),
+        "the API's own origin was logged as refused: {refusals:?}"
+    );
+}
+
 #[tokio::test]
 async fn logs_name_requests_but_never_secrets() {
     let server = start();
@@ -174,17 +293,7 @@ async fn logs_name_requests_but_never_secrets() {
         .send()
         .await;
 
-    terminate(&server);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut process = server;
-    while process.process.try_wait().expect("status").is_none() {
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut log = String::new();
-    File::open(process.dir.join("server.log"))
-        .and_then(|mut f| f.read_to_string(&mut log))
-        .expect("log read");
+    let log = stop_and_read_log(server);
     assert!(log.lines().count() > 10, "too few log lines:\n{log}");
     for secret in [
         password,

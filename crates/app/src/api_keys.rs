@@ -91,10 +91,12 @@ impl Conduit {
     pub async fn authenticate_api_key(&self, token: &str, scope: Scope) -> Result<UserId, Error> {
         let now = self.ports.clock.now();
         let invalid = Error::Unauthorized(AuthFailure::ApiKeyInvalid);
-        let verified = match self.ports.api_key_tokens.verify(token, scope, now) {
-            Ok(verified) => verified,
+        // Authentication before authorization: a key outside its scopes is first checked
+        // against the store, so a revoked or expired key is 401 whatever the operation.
+        let (verified, allowed) = match self.ports.api_key_tokens.verify(token, scope, now) {
+            Ok(verified) => (verified, true),
+            Err(ApiKeyFailure::InsufficientScope(verified)) => (verified, false),
             Err(ApiKeyFailure::Invalid) => return Err(invalid),
-            Err(ApiKeyFailure::InsufficientScope) => return Err(Error::InsufficientScope(scope)),
         };
         let stored = self.ports.api_keys.get(&verified.key).await?;
         let usable = stored.as_ref().is_some_and(|key| {
@@ -105,6 +107,9 @@ impl Conduit {
         if !usable {
             tracing::warn!(target: "security", event = "api_key_refused", key_id = %verified.key, reason = "revoked, expired or unknown");
             return Err(invalid);
+        }
+        if !allowed {
+            return Err(Error::InsufficientScope(scope));
         }
         // The request's span (if the caller keeps one) names the key, never the token.
         tracing::Span::current().record("api_key_id", tracing::field::display(&verified.key));

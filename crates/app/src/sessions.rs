@@ -5,6 +5,7 @@ use conduit_domain::{
     error::AuthFailure,
     ports::AccessClaims,
     session::{NewSession, Rotation, RotationRules, Session, SessionId},
+    time::Timestamp,
     user::User,
 };
 
@@ -44,7 +45,49 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// An access token's use is written to its session at most this often (or a quarter of
+/// the idle lifetime, if that is shorter): enough for an idle lifetime of days, without
+/// a write on every request.
+const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
+
 impl Conduit {
+    /// Who an access token speaks for, if its session is alive. The signature, issuer,
+    /// audience and `exp` (the session's end) are checked in the token; then the session
+    /// store must know the session, not revoked, owned by the token's user, within its
+    /// idle and absolute lifetimes; and a token issued before the session's last refresh
+    /// must still be within its freshness window. So a client that only ever sends the
+    /// token it got at sign-in keeps working for as long as its session lives, and no
+    /// longer. An accepted token counts as a use of its session (for the idle lifetime).
+    /// Any refusal is `Unauthorized(TokenInvalid)`; a store that cannot answer is a store
+    /// error (503), never a sign-out.
+    pub async fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
+        let claims = self.token_claims(token)?;
+        let invalid = || Error::Unauthorized(AuthFailure::TokenInvalid);
+        let now = self.ports.clock.now();
+        let status = self
+            .ports
+            .sessions
+            .status(&claims.session)
+            .await?
+            .filter(|s| s.user_id == claims.user && s.is_live(now, self.ports.session_policy.idle))
+            .ok_or_else(invalid)?;
+        if superseded(&claims, status.refreshed_at, now) {
+            return Err(invalid());
+        }
+        let touch_every = TOUCH_EVERY.min(self.ports.session_policy.idle / 4);
+        if now.as_offset_date_time() - status.last_used_at.as_offset_date_time() >= touch_every {
+            self.ports.sessions.touch(&claims.session, now).await?;
+        }
+        Ok(claims)
+    }
+
+    /// What an access token says, from its signature alone, without asking whether its
+    /// session is alive: for deciding whom a request counts against (rate limits), never
+    /// for letting it act.
+    pub fn token_claims(&self, token: &str) -> Result<AccessClaims, Error> {
+        self.ports.tokens.verify(token).map_err(Error::Unauthorized)
+    }
+
     /// Starts a session for `user` and returns its first tokens.
     pub(crate) async fn start_session(
         &self,
@@ -52,6 +95,8 @@ impl Conduit {
         client: ClientInfo,
     ) -> Result<Authenticated, Error> {
         let now = self.ports.clock.now();
+        let session_ends: Timestamp =
+            (now.as_offset_date_time() + self.ports.session_policy.absolute).into();
         let id = self.ports.refresh_tokens.new_session_id();
         let (refresh, hash) = self.ports.refresh_tokens.generate();
         let user_agent = client.user_agent.map(|ua| {
@@ -67,11 +112,11 @@ impl Conduit {
                 user_id: user.id,
                 user_agent,
                 created_at: now,
-                expires_at: (now.as_offset_date_time() + self.ports.session_policy.absolute).into(),
+                expires_at: session_ends,
                 first_token: hash,
             })
             .await?;
-        self.with_access_token(user, id, Some(refresh))
+        self.with_access_token(user, id, session_ends, Some(refresh))
     }
 
     /// Exchanges a refresh token for a new access token and a new refresh token, and
@@ -120,7 +165,7 @@ impl Conduit {
             .by_id(session.user_id)
             .await?
             .ok_or_else(invalid)?;
-        self.with_access_token(user, session.id, Some(next))
+        self.with_access_token(user, session.id, session.expires_at, Some(next))
     }
 
     /// Ends the caller's session (its refresh tokens stop working).
@@ -172,6 +217,14 @@ impl Conduit {
     }
 }
 
+/// Whether a refresh of the session at `refreshed_at` has made the token of `claims`
+/// unusable at `now`: it was issued before that refresh (compared in the whole seconds
+/// of `iat`) and its freshness window is over.
+fn superseded(claims: &AccessClaims, refreshed_at: Timestamp, now: Timestamp) -> bool {
+    let second = |at: Timestamp| at.as_offset_date_time().unix_timestamp();
+    second(claims.issued_at) < second(refreshed_at) && now >= claims.fresh_until
+}
+
 #[cfg(test)]
 mod tests {
     use conduit_domain::user::{Email, Password, Username};
@@ -212,7 +265,10 @@ mod tests {
         assert_eq!(second.session, first.session);
         assert_ne!(refresh_token(&second), refresh_token(&first));
         assert_eq!(
-            app.authenticate(&second.token).map(|c| c.session).ok(),
+            app.authenticate(&second.token)
+                .await
+                .map(|c| c.session)
+                .ok(),
             Some(first.session.clone())
         );
         let reuse = app.refresh(&refresh_token(&first)).await;
@@ -240,7 +296,7 @@ mod tests {
             .login(login, ClientInfo::default())
             .await
             .expect("signed in");
-        let caller = app.authenticate(&web.token).expect("claims");
+        let caller = app.authenticate(&web.token).await.expect("claims");
         let listed = app.sessions(&caller).await.expect("listed");
         assert_eq!(listed.len(), 2);
         assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
@@ -254,7 +310,7 @@ mod tests {
         ));
         // Another user cannot end this session.
         let other = sign_up(&app, "stranger").await;
-        let stranger = app.authenticate(&other.token).expect("claims");
+        let stranger = app.authenticate(&other.token).await.expect("claims");
         assert!(app.end_session(stranger.user, &web.session).await.is_err());
         assert!(app.refresh(&refresh_token(&web)).await.is_ok());
     }
@@ -271,7 +327,7 @@ mod tests {
             .login(login, ClientInfo::default())
             .await
             .expect("signed in");
-        let caller = app.authenticate(&here.token).expect("claims");
+        let caller = app.authenticate(&here.token).await.expect("claims");
         let change = UpdateUser {
             password: Some(Password::new_secret("another password").expect("password")),
             ..UpdateUser::default()

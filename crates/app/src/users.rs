@@ -6,6 +6,7 @@ use conduit_domain::{
     events::DomainEvent,
     ports::AccessClaims,
     session::{RefreshToken, SessionId},
+    time::Timestamp,
     user::{Bio, Email, ImageUrl, NewUser, Password, User, UserChanges, Username},
 };
 
@@ -126,11 +127,6 @@ impl Conduit {
         }
     }
 
-    /// Who an access token speaks for. Any failure is `Unauthorized(TokenInvalid)`.
-    pub fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
-        self.ports.tokens.verify(token).map_err(Error::Unauthorized)
-    }
-
     /// The signed-in user's account, with a fresh access token in the same session. A
     /// token whose account no longer exists is `Unauthorized(TokenInvalid)`.
     #[tracing::instrument(skip(self))]
@@ -142,7 +138,7 @@ impl Conduit {
             .by_id(caller.user)
             .await?
             .ok_or(Error::Unauthorized(AuthFailure::TokenInvalid))?;
-        self.with_access_token(user, caller.session.clone(), None)
+        self.with_access_token(user, caller.session.clone(), caller.session_ends, None)
     }
 
     /// Applies `changes` to the signed-in user's account. A new password ends every
@@ -162,7 +158,7 @@ impl Conduit {
                 .await?;
             tracing::info!(target: "security", event = "password_changed", user_id = %caller.user, other_sessions_revoked = ended);
         }
-        self.with_access_token(updated, caller.session.clone(), None)
+        self.with_access_token(updated, caller.session.clone(), caller.session_ends, None)
     }
 
     /// Applies `changes` for an API key of `user`. Credentials (email and password) are
@@ -213,16 +209,19 @@ impl Conduit {
         Ok((updated, password_changed))
     }
 
+    /// `user`'s answer with a new access token of `session`, which ends at
+    /// `session_ends`.
     pub(crate) fn with_access_token(
         &self,
         user: User,
         session: SessionId,
+        session_ends: Timestamp,
         refresh_token: Option<RefreshToken>,
     ) -> Result<Authenticated, Error> {
         let token = self
             .ports
             .tokens
-            .issue(user.id, &session)
+            .issue(user.id, &session, session_ends)
             .map_err(Error::Unexpected)?;
         Ok(Authenticated {
             user,
@@ -256,7 +255,10 @@ mod tests {
             .await
             .expect("registered");
         assert_eq!(
-            app.authenticate(&registered.token).ok().map(|c| c.user),
+            app.authenticate(&registered.token)
+                .await
+                .ok()
+                .map(|c| c.user),
             Some(registered.user.id)
         );
         let login = Login {
@@ -321,7 +323,7 @@ mod tests {
             .register(register("kim"), ClientInfo::default())
             .await
             .expect("registered");
-        let me = app.authenticate(&registered.token).expect("claims");
+        let me = app.authenticate(&registered.token).await.expect("claims");
         let changes = UpdateUser {
             bio: Some(Bio::parse("hello").expect("bio")),
             ..UpdateUser::default()
@@ -358,13 +360,17 @@ mod tests {
     async fn invalid_tokens_are_unauthorized() {
         let app = conduit();
         assert!(matches!(
-            app.authenticate("garbage"),
+            app.authenticate("garbage").await,
             Err(Error::Unauthorized(AuthFailure::TokenInvalid))
         ));
+        let now = app.ports.clock.now();
         let ghost = app
             .current_user(&AccessClaims {
                 user: conduit_domain::UserId(999),
                 session: SessionId("gone".into()),
+                issued_at: now,
+                fresh_until: now,
+                session_ends: now,
             })
             .await;
         assert!(matches!(

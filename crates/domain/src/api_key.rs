@@ -128,10 +128,13 @@ pub struct ApiKey {
 }
 
 /// Why an API key token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiKeyFailure {
     /// Not a token we signed, malformed, expired, or revoked (HTTP 401).
     Invalid,
-    /// A valid key whose scopes (or attenuation) do not allow this operation (HTTP 403).
-    InsufficientScope,
+    /// A token whose signature and checks hold, for the key it names, but whose scopes
+    /// (or attenuation) do not allow this operation. Whether that key is still valid
+    /// (not revoked) is for the caller to find out before answering 403: authentication
+    /// comes before authorization.
+    InsufficientScope(crate::ports::VerifiedKey),
 }

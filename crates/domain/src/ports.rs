@@ -21,6 +21,7 @@ use crate::{
     rate_limit::{RateDecision, RatePolicy},
     session::{
         NewSession, RefreshToken, RefreshTokenHash, Rotation, RotationRules, Session, SessionId,
+        SessionStatus,
     },
     time::Timestamp,
     user::{Email, NewUser, Password, PasswordHash, Profile, User, UserChanges, Username},
@@ -160,6 +161,13 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn revoke(&self, user: UserId, session: &SessionId) -> Result<bool, StoreError>;
     /// Revokes every session of `user` except `keep`; returns how many were revoked.
     async fn revoke_all(&self, user: UserId, keep: Option<&SessionId>) -> Result<u64, StoreError>;
+    /// What checking an access token needs of session `id`: `None` when it is unknown
+    /// or revoked. Time limits are the caller's to apply ([`SessionStatus::is_live`]).
+    async fn status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError>;
+    /// Records a use of session `id` at `at` (an access token was accepted): its last use
+    /// becomes `at`, which keeps the idle lifetime from ending a session whose client
+    /// only ever sends its access token. Nothing happens to an unknown or revoked session.
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// Refresh-token secrets: generation and one-way hashing.
@@ -345,21 +353,34 @@ pub trait PasswordHasher: Send + Sync + 'static {
     ) -> Result<bool, BoxError>;
 }
 
-/// Who an access token speaks for.
+/// Who an access token speaks for, as its signature vouches. Whether its session is
+/// still alive is the session store's to say (see `Conduit::authenticate`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessClaims {
     /// The user.
     pub user: UserId,
     /// The session (sign-in) the token belongs to.
     pub session: SessionId,
+    /// When the token was issued (whole seconds).
+    pub issued_at: Timestamp,
+    /// Until when the token is accepted even after its session was refreshed: a refresh
+    /// supersedes the access tokens issued before it once this time has passed.
+    pub fresh_until: Timestamp,
+    /// The end of the session's absolute lifetime, which is the token's `exp`.
+    pub session_ends: Timestamp,
 }
 
-/// Access tokens.
+/// Access tokens, bound to a session.
 pub trait TokenService: Send + Sync + 'static {
-    /// A signed, short-lived access token for `user` in `session`.
-    fn issue(&self, user: UserId, session: &SessionId) -> Result<String, BoxError>;
+    /// A signed access token for `user` in `session`, which ends at `session_ends`.
+    fn issue(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        session_ends: Timestamp,
+    ) -> Result<String, BoxError>;
     /// The claims of an access token that is well formed, signed with one of the
-    /// verification keys, not expired, and meant for us; otherwise
+    /// verification keys, not past its session's end, and meant for us; otherwise
     /// [`AuthFailure::TokenInvalid`].
     fn verify(&self, token: &str) -> Result<AccessClaims, AuthFailure>;
 }

@@ -76,6 +76,46 @@ pub struct Session {
     pub expires_at: Timestamp,
 }
 
+/// A session as an access-token check sees it: not revoked (the store says `None` then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionStatus {
+    /// Owner.
+    pub user_id: UserId,
+    /// Last use: sign-in, refresh, or an accepted access token (recorded at most about
+    /// once a minute).
+    pub last_used_at: Timestamp,
+    /// Sign-in or the last refresh: access tokens issued before it are superseded once
+    /// their freshness window ends.
+    pub refreshed_at: Timestamp,
+    /// End of the absolute lifetime.
+    pub expires_at: Timestamp,
+}
+
+impl SessionStatus {
+    /// Whether the session is usable at `now`: before its absolute end, and used less
+    /// than `idle` ago.
+    pub fn is_live(&self, now: Timestamp, idle: time::Duration) -> bool {
+        live(self.expires_at, self.last_used_at, now, idle)
+    }
+}
+
+impl Session {
+    /// Whether the session is usable at `now` (see [`SessionStatus::is_live`]).
+    pub fn is_live(&self, now: Timestamp, idle: time::Duration) -> bool {
+        live(self.expires_at, self.last_used_at, now, idle)
+    }
+}
+
+fn live(
+    expires_at: Timestamp,
+    last_used_at: Timestamp,
+    now: Timestamp,
+    idle: time::Duration,
+) -> bool {
+    let now = now.as_offset_date_time();
+    now < expires_at.as_offset_date_time() && now < last_used_at.as_offset_date_time() + idle
+}
+
 /// The rules a rotation applies, fixed by configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotationRules {

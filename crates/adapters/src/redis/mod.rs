@@ -7,7 +7,7 @@
 //!
 //! | key | type | fields / members |
 //! |---|---|---|
-//! | `P` `session:` id | hash | `user`, `created`, `used` (last use), `expires`, `ua` (if any), `revoked` (`1`, once revoked) |
+//! | `P` `session:` id | hash | `user`, `created`, `used` (last use), `refreshed` (last refresh, once refreshed), `expires`, `ua` (if any), `revoked` (`1`, once revoked) |
 //! | `P` `token:` hash | hash | `session` (its id), `retired` (once retired) |
 //! | `P` `user:` user id | set | ids of that user's sessions not known to be revoked |
 //!
@@ -38,16 +38,20 @@ use async_trait::async_trait;
 use conduit_domain::{
     StoreError, UserId,
     ports::SessionStore,
-    session::{NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId},
+    session::{
+        NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId, SessionStatus,
+    },
     time::Timestamp,
 };
 use fred::{
-    prelude::{Builder, Client, ClientLike, Config, Error as RedisError, ErrorKind, Value},
+    prelude::{
+        Builder, Client, ClientLike, Config, Error as RedisError, ErrorKind, HashesInterface, Value,
+    },
     types::{config::ReconnectPolicy, scripts::Script},
 };
 use time::OffsetDateTime;
 
-use crate::{idempotency_codec::millis, memory_sessions::is_live};
+use crate::idempotency_codec::millis;
 
 mod cache;
 mod idempotency;
@@ -92,6 +96,7 @@ struct Scripts {
     active: Script,
     revoke: Script,
     revoke_all: Script,
+    touch: Script,
     clear: Script,
 }
 
@@ -110,6 +115,7 @@ impl Scripts {
             active: Script::from_lua(include_str!("active.lua")),
             revoke: Script::from_lua(include_str!("revoke.lua")),
             revoke_all: Script::from_lua(include_str!("revoke_all.lua")),
+            touch: Script::from_lua(include_str!("touch.lua")),
             clear: Script::from_lua(include_str!("clear.lua")),
         }
     }
@@ -317,7 +323,7 @@ impl SessionStore for RedisSessions {
                 user_agent: fields.next().flatten(),
             };
             // Time is judged here, with the same function as the in-memory store.
-            if is_live(&session, now, idle) {
+            if session.is_live(now, idle) {
                 sessions.push(session);
             }
         }
@@ -350,6 +356,40 @@ impl SessionStore for RedisSessions {
         ];
         let reply = self.run(&self.scripts.revoke_all, keys, args).await?;
         u64::try_from(integer(reply)?).map_err(|e| malformed(e.to_string()))
+    }
+
+    async fn status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
+        // One read, no script: the fields of one hash are read atomically.
+        let fields: Vec<Option<String>> = self
+            .client
+            .hmget(
+                self.session_key(id),
+                vec!["user", "created", "used", "refreshed", "expires", "revoked"],
+            )
+            .await
+            .map_err(redis_error)?;
+        let [user, created, used, refreshed, expires, revoked] =
+            <[Option<String>; 6]>::try_from(fields)
+                .map_err(|f| malformed(format!("{} session fields", f.len())))?;
+        let (Some(user), Some(created), Some(used), Some(expires), None) =
+            (user, created, used, expires, revoked)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(SessionStatus {
+            user_id: UserId(number(&user)?),
+            last_used_at: timestamp(&used)?,
+            // Sessions never refreshed (or older than the field) were refreshed at sign-in.
+            refreshed_at: timestamp(refreshed.as_deref().unwrap_or(&created))?,
+            expires_at: timestamp(&expires)?,
+        }))
+    }
+
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let keys = vec![self.session_key(id)];
+        let args = vec![millis(at).to_string()];
+        self.run(&self.scripts.touch, keys, args).await?;
+        Ok(())
     }
 }
 

@@ -33,7 +33,7 @@ else
   return {'reused', sid, user, created, used, expires, ua}
 end
 
-redis.call('HSET', skey, 'used', ARGV[2])
+redis.call('HSET', skey, 'used', ARGV[2], 'refreshed', ARGV[2])
 if not retired then
   -- Only the first retirement counts: the grace window does not slide.
   redis.call('HSET', KEYS[1], 'retired', ARGV[2])

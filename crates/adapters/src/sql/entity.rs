@@ -181,6 +181,9 @@ pub(crate) mod sessions {
         pub last_used_at: TimeDateTimeWithTimeZone,
         pub expires_at: TimeDateTimeWithTimeZone,
         pub revoked_at: Option<TimeDateTimeWithTimeZone>,
+        /// Sign-in or last refresh; `NULL` for sessions older than the column (read as
+        /// `created_at`).
+        pub refreshed_at: Option<TimeDateTimeWithTimeZone>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

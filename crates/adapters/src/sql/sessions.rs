@@ -23,7 +23,9 @@ use async_trait::async_trait;
 use conduit_domain::{
     StoreError, UserId,
     ports::SessionStore,
-    session::{NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId},
+    session::{
+        NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId, SessionStatus,
+    },
     time::Timestamp,
 };
 use sea_orm::{
@@ -40,7 +42,7 @@ use super::{
     error::store_error,
     rows::now,
 };
-use crate::memory_sessions::{is_live, within_grace};
+use crate::memory_sessions::within_grace;
 
 fn session(row: sessions::Model) -> Session {
     Session {
@@ -113,7 +115,7 @@ async fn rotate_in(
     };
     let revoked = row.revoked_at.is_some();
     let mut current = session(row);
-    if revoked || !is_live(&current, rules.now, rules.idle) {
+    if revoked || !current.is_live(rules.now, rules.idle) {
         return Ok(Rotation::Rejected);
     }
 
@@ -161,6 +163,7 @@ async fn rotate_in(
     let touch = Query::update()
         .table(sessions::Entity)
         .value(sessions::Column::LastUsedAt, at)
+        .value(sessions::Column::RefreshedAt, at)
         .and_where(Expr::col(sessions::Column::Id).eq(current.id.0.as_str()))
         .to_owned();
     txn.execute(&touch).await.map_err(store_error)?;
@@ -195,6 +198,7 @@ impl SessionStore for SqlStore {
             last_used_at: Set(created_at),
             expires_at: Set(new.expires_at.as_offset_date_time()),
             revoked_at: Set(None),
+            refreshed_at: Set(Some(created_at)),
         })
         .exec_without_returning(&txn)
         .await
@@ -239,7 +243,7 @@ impl SessionStore for SqlStore {
         let mut live: Vec<Session> = rows
             .into_iter()
             .map(session)
-            .filter(|s| is_live(s, now, idle))
+            .filter(|s| s.is_live(now, idle))
             .collect();
         most_recent_first(&mut live);
         Ok(live)
@@ -271,5 +275,34 @@ impl SessionStore for SqlStore {
         }
         let result = self.db.execute(&revoke).await.map_err(store_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
+        let row = sessions::Entity::find_by_id(id.0.clone())
+            .filter(sessions::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|row| SessionStatus {
+            user_id: UserId(row.user_id),
+            last_used_at: Timestamp::new(row.last_used_at),
+            // Sessions started before the column existed were never refreshed since.
+            refreshed_at: Timestamp::new(row.refreshed_at.unwrap_or(row.created_at)),
+            expires_at: Timestamp::new(row.expires_at),
+        }))
+    }
+
+    async fn touch(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        // Unconditional on the old value: SQLite's timestamps do not compare as text (see
+        // the module docs). Two touches racing may leave the earlier of two instants a
+        // few milliseconds apart, which no idle lifetime can tell from the later one.
+        let touch = Query::update()
+            .table(sessions::Entity)
+            .value(sessions::Column::LastUsedAt, at.as_offset_date_time())
+            .and_where(Expr::col(sessions::Column::Id).eq(id.0.as_str()))
+            .and_where(Expr::col(sessions::Column::RevokedAt).is_null())
+            .to_owned();
+        self.db.execute(&touch).await.map_err(store_error)?;
+        Ok(())
     }
 }

@@ -49,6 +49,8 @@ macro_rules! session_tests {
             revoke_all_keeps_exactly_the_kept_session,
             concurrent_rotations_without_grace_have_one_winner,
             concurrent_rotations_within_grace_all_succeed,
+            status_follows_sign_in_refresh_touch_and_revocation,
+            a_grace_reissue_refreshes_the_session,
         );
     };
     (@each $backend:ident, $setup:expr; $($test:ident),+ $(,)?) => {

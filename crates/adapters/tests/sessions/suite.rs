@@ -17,7 +17,9 @@ use conduit_adapters::crypto::RandomRefreshTokens;
 use conduit_domain::{
     UserId,
     ports::{RefreshTokens, SessionStore, UserStore},
-    session::{NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId},
+    session::{
+        NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId, SessionStatus,
+    },
     time::Timestamp,
     user::{Email, NewUser, PasswordHash, Username},
 };
@@ -435,6 +437,89 @@ pub async fn revoking_own_session_ends_it(subject: Subject) {
     assert_eq!(
         active(&subject, alice, now).await,
         vec![used_at(&kept, now)]
+    );
+}
+
+/// What an access-token check reads: `status` of the session as started, after a
+/// rotation (refreshed and used then), after a `touch` (used, not refreshed), and `None`
+/// once revoked or for an unknown id. Touching a revoked or unknown session changes
+/// nothing and brings nothing back.
+pub async fn status_follows_sign_in_refresh_touch_and_revocation(subject: Subject) {
+    let alice = user(&subject).await;
+    let (session, first) = start(&subject, alice, at(Duration::ZERO), None).await;
+    let status = |last_used, refreshed| SessionStatus {
+        user_id: alice,
+        last_used_at: last_used,
+        refreshed_at: refreshed,
+        expires_at: session.expires_at,
+    };
+    let get = |id: SessionId| {
+        let sessions = subject.sessions.clone();
+        async move { sessions.status(&id).await.expect("status answered") }
+    };
+    let signed_in = at(Duration::ZERO);
+    assert_eq!(
+        get(session.id.clone()).await,
+        Some(status(signed_in, signed_in))
+    );
+
+    let refreshed = at(Duration::minutes(1));
+    let (outcome, _) = rotate(&subject, &first, refreshed, GRACE).await;
+    assert!(matches!(outcome, Rotation::Rotated(_)), "{outcome:?}");
+    assert_eq!(
+        get(session.id.clone()).await,
+        Some(status(refreshed, refreshed))
+    );
+
+    let used = at(Duration::minutes(50));
+    subject
+        .sessions
+        .touch(&session.id, used)
+        .await
+        .expect("touched");
+    assert_eq!(get(session.id.clone()).await, Some(status(used, refreshed)));
+    // The use counts for the idle lifetime: listed past an hour after the refresh.
+    let later = at(Duration::minutes(100));
+    assert_eq!(
+        active(&subject, alice, later)
+            .await
+            .iter()
+            .map(|s| s.last_used_at)
+            .collect::<Vec<_>>(),
+        vec![used]
+    );
+
+    assert!(revoke(&subject, alice, &session.id).await);
+    assert_eq!(get(session.id.clone()).await, None);
+    subject
+        .sessions
+        .touch(&session.id, later)
+        .await
+        .expect("touch of a revoked session answered");
+    assert_eq!(get(session.id.clone()).await, None);
+
+    let unknown = SessionId("no-such-session".into());
+    subject
+        .sessions
+        .touch(&unknown, later)
+        .await
+        .expect("touch of nothing answered");
+    assert_eq!(get(unknown).await, None);
+}
+
+/// A grace reissue is a refresh too.
+pub async fn a_grace_reissue_refreshes_the_session(subject: Subject) {
+    let alice = user(&subject).await;
+    let (session, first) = start(&subject, alice, at(Duration::ZERO), None).await;
+    let retired = at(Duration::minutes(1));
+    rotate(&subject, &first, retired, GRACE).await;
+    let again = at(Duration::minutes(1) + Duration::seconds(5));
+    let (outcome, _) = rotate(&subject, &first, again, GRACE).await;
+    assert!(matches!(outcome, Rotation::GraceReissue(_)), "{outcome:?}");
+    let status = subject.sessions.status(&session.id).await.expect("status");
+    assert_eq!(
+        status.map(|s| (s.last_used_at, s.refreshed_at)),
+        Some((again, again))
     );
 }
 

@@ -11,7 +11,7 @@ crate::operation_errors!(
     /// Errors of `POST /api-keys`.
     CreateApiKeyErrors with_body {
         Unauthorized = 401: "No access token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`). API keys cannot create API keys.",
-        Unprocessable = 422: "The name is blank or too long, a scope is unknown or none is given, or `expiresAt` is malformed or not in the future (`validation_failed`).",
+        Unprocessable = 422: "The name is missing, blank or too long, a scope is unknown or none is given, `expiresAt` is malformed or not in the future, or a field is not of its documented JSON type (`validation_failed`).",
     }
 );
 
@@ -61,7 +61,7 @@ impl ApiKeysApi {
         auth: TokenAuth,
         body: Json<dto::NewApiKeyRequest>,
     ) -> Result<ApiKeyCreated, CreateApiKeyErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app).await?;
         let input = parse::api_key(body.0.api_key).map_err(conduit_domain::Error::from)?;
         let issued = self.app.create_api_key(user, input).await?;
         let mut key = dto::ApiKeyDto::from(issued.key);
@@ -76,7 +76,7 @@ impl ApiKeysApi {
     /// The caller's keys, revoked ones included, newest first; never their tokens.
     #[oai(path = "/api-keys", method = "get", operation_id = "ListApiKeys")]
     async fn list(&self, auth: TokenAuth) -> Result<Json<dto::ApiKeysResponse>, ListApiKeysErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app).await?;
         let keys = self.app.api_keys(user).await?;
         Ok(Json(dto::ApiKeysResponse {
             api_keys: keys.into_iter().map(Into::into).collect(),
@@ -97,7 +97,7 @@ impl ApiKeysApi {
         /// Id of the key, from `GET /api-keys`.
         id: Path<String>,
     ) -> Result<Deleted, RevokeApiKeyErrors> {
-        let user = auth.user(&self.app)?;
+        let user = auth.user(&self.app).await?;
         self.app.revoke_api_key(user, &ApiKeyId(id.0)).await?;
         Ok(Deleted::NoContent)
     }

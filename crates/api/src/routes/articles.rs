@@ -42,7 +42,7 @@ crate::operation_errors!(
         Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
         Forbidden = 403: "The API key lacks the `articles:write` scope (`insufficient_scope`).",
         Conflict = 409: "No free slug could be found for this title after several attempts (`conflict`, key `slug`); retry.",
-        Unprocessable = 422: "A field is blank, too long, or the tag list is too long (`validation_failed`).",
+        Unprocessable = 422: "A field is missing, blank, too long or not of its documented JSON type, or the tag list is too long (`validation_failed`).",
     }
 );
 
@@ -63,7 +63,7 @@ crate::operation_errors!(
         Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`), or the API key lacks the `articles:write` scope (`insufficient_scope`).",
         NotFound = 404: "No article has this slug (`not_found`, key `article`).",
         Conflict = 409: "No free slug could be found for the new title (`conflict`, key `slug`); retry.",
-        Unprocessable = 422: "A field is blank, null, or too long (`validation_failed`).",
+        Unprocessable = 422: "A field is blank, null, too long or not of its documented JSON type (`validation_failed`).",
     }
 );
 

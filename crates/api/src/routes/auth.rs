@@ -12,13 +12,13 @@ use super::{
     ApiTags, Deleted, SignedIn,
     cookie::{CookiePolicy, sign_in_answer},
 };
-use crate::{dto, security::TokenAuth};
+use crate::{dto, parse, security::TokenAuth};
 
 crate::operation_errors!(
     /// Errors of `POST /auth/refresh`.
     RefreshErrors with_body {
         Unauthorized = 401: "The refresh token is unknown, already used, revoked or expired (`refresh_token_invalid`); sign in again. Presenting a used token after the grace window also ends its session.",
-        Unprocessable = 422: "The body is not an object, or `refreshToken` is not a string (`validation_failed`, key `body`).",
+        Unprocessable = 422: "The body is not an object (`validation_failed`, key `body`), or `refreshToken` is not a string (key `refreshToken`).",
     }
 );
 
@@ -77,7 +77,8 @@ impl AuthApi {
         cookie: Cookie<Option<String>>,
     ) -> Result<SignedIn, RefreshErrors> {
         // The body wins; an empty or absent token is simply not a valid one (401).
-        let presented = body.0.refresh_token.or(cookie.0).unwrap_or_default();
+        let sent = parse::refresh_token(body.0).map_err(conduit_domain::Error::from)?;
+        let presented = sent.or(cookie.0).unwrap_or_default();
         let refreshed = self.app.refresh(&presented).await?;
         let (body, cookie) = sign_in_answer(self.cookie, refreshed);
         Ok(SignedIn::Ok(Json(body), cookie))
@@ -89,7 +90,7 @@ impl AuthApi {
     /// itself stays valid until it expires (15 minutes by default).
     #[oai(path = "/auth/logout", method = "post", operation_id = "Logout")]
     async fn logout(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         self.app.logout(&caller).await?;
         Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
     }
@@ -99,7 +100,7 @@ impl AuthApi {
     /// Ends every session of the caller, this one included.
     #[oai(path = "/auth/logout-all", method = "post", operation_id = "LogoutAll")]
     async fn logout_all(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         self.app.logout_all(&caller).await?;
         Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
     }
@@ -113,7 +114,7 @@ impl AuthApi {
         &self,
         auth: TokenAuth,
     ) -> Result<Json<dto::SessionsResponse>, SessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         let sessions = self.app.sessions(&caller).await?;
         Ok(Json(dto::SessionsResponse {
             sessions: sessions.into_iter().map(Into::into).collect(),
@@ -134,7 +135,7 @@ impl AuthApi {
         /// Id of the session, from `GET /auth/sessions`.
         id: Path<String>,
     ) -> Result<Deleted, EndSessionErrors> {
-        let caller = auth.claims(&self.app)?;
+        let caller = auth.claims(&self.app).await?;
         self.app.end_session(caller.user, &SessionId(id.0)).await?;
         Ok(Deleted::NoContent)
     }

@@ -27,7 +27,7 @@ crate::operation_errors!(
         Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
         Forbidden = 403: "The API key lacks the `comments:write` scope (`insufficient_scope`).",
         NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Unprocessable = 422: "The comment body is blank or too long (`validation_failed`, key `body`).",
+        Unprocessable = 422: "The comment body is missing, blank, too long or not a string (`validation_failed`, key `body`).",
     }
 );
 

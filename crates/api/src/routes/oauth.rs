@@ -2,11 +2,12 @@
 
 use conduit_app::Conduit;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    types::Example,
 };
+
+use crate::{dto, parse};
 
 use super::{
     ApiTags, SignedIn,
@@ -34,7 +35,7 @@ crate::operation_errors!(
     /// Errors of `POST /auth/oauth/exchange`.
     OAuthExchangeErrors with_body {
         Unauthorized = 401: "The login code is unknown, already used or expired (`login_code_invalid`).",
-        Unprocessable = 422: "The body has no `code` string (`validation_failed`, key `body`).",
+        Unprocessable = 422: "The body has no `code` string (`validation_failed`, key `code`).",
     }
 );
 
@@ -48,22 +49,6 @@ pub enum Redirected {
         #[oai(header = "Location")]
         String,
     ),
-}
-
-/// Body of `POST /auth/oauth/exchange`.
-#[derive(Debug, Object)]
-#[oai(example)]
-pub struct LoginCodeRequest {
-    /// The `code` from the fragment of the frontend URL the sign-in ended on.
-    pub code: String,
-}
-
-impl Example for LoginCodeRequest {
-    fn example() -> Self {
-        LoginCodeRequest {
-            code: "rt_9kQ2xVb7LmN4pR8sT1uW3yZ5aC6dE0fGhJ2kL4mN6pQ".into(),
-        }
-    }
 }
 
 /// Sign-in with identity providers.
@@ -147,15 +132,13 @@ impl OAuthApi {
     )]
     async fn exchange(
         &self,
-        body: Json<LoginCodeRequest>,
+        body: Json<dto::LoginCodeRequest>,
         /// Shown later in the session list.
         #[oai(name = "User-Agent")]
         user_agent: Header<Option<String>>,
     ) -> Result<SignedIn, OAuthExchangeErrors> {
-        let signed_in = self
-            .app
-            .oauth_exchange(&body.0.code, client(user_agent))
-            .await?;
+        let code = parse::login_code(body.0).map_err(conduit_domain::Error::from)?;
+        let signed_in = self.app.oauth_exchange(&code, client(user_agent)).await?;
         let (body, cookie) = sign_in_answer(self.cookie, signed_in);
         Ok(SignedIn::Ok(Json(body), cookie))
     }

@@ -17,7 +17,7 @@ crate::operation_errors!(
     /// Errors of `POST /users`.
     RegisterErrors with_body {
         Conflict = 409: "The username or the email is already taken, without regard to case (`conflict`); the key names which.",
-        Unprocessable = 422: "A field is blank, too short, too long or malformed (`validation_failed`); every bad field is listed.",
+        Unprocessable = 422: "A field is missing, blank, too short, too long, malformed or not a string (`validation_failed`); every bad field is listed.",
     }
 );
 
@@ -25,7 +25,7 @@ crate::operation_errors!(
     /// Errors of `POST /users/login`.
     LoginErrors with_body {
         Unauthorized = 401: "Email and password do not match an account (`invalid_credentials`).",
-        Unprocessable = 422: "The email or the password is blank or malformed (`validation_failed`).",
+        Unprocessable = 422: "The email or the password is missing, blank, malformed or not a string (`validation_failed`).",
     }
 );
 
@@ -44,7 +44,7 @@ crate::operation_errors!(
         Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
         Forbidden = 403: "The API key lacks the `user:write` scope (`insufficient_scope`), or an API key tried to change the email or password, which needs a user session (`forbidden`, key `user`).",
         Conflict = 409: "The new username or email is already taken (`conflict`).",
-        Unprocessable = 422: "A field is blank, null where not allowed, too short, too long or malformed (`validation_failed`).",
+        Unprocessable = 422: "A field is blank, null where not allowed, too short, too long, malformed or not a string (`validation_failed`).",
     }
 );
 

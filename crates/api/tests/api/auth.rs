@@ -471,23 +471,3 @@ async fn sessions_end_when_idle_and_at_their_absolute_lifetime() {
     );
     app.cleanup().await;
 }
-
-/// Access tokens are verified without state (ADR 0009): one issued before logout works
-/// until it expires, while the session's refresh token does not. This pins the
-/// documented behaviour, so that a change to it is a deliberate one.
-#[tokio::test]
-async fn an_access_token_outlives_logout_until_it_expires() {
-    let app = spawn_app().await;
-    let (token, refresh_token) = app.sign_up("leaver").await;
-    let out = app.post("/auth/logout", Some(&token), json!({})).await;
-    assert!(out.status.is_success(), "{:?}", out.body);
-    assert_error(
-        &refresh(&app, &refresh_token).await,
-        401,
-        "refreshToken",
-        "refresh_token_invalid",
-    );
-    let still = app.get("/user", Some(&token)).await;
-    assert_eq!(still.status, StatusCode::OK, "{:?}", still.body);
-    app.cleanup().await;
-}

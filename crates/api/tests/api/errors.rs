@@ -42,7 +42,22 @@ async fn malformed_json_wrong_type_and_wrong_shape() {
             .expect("sent"),
     )
     .await;
-    assert_error(&wrong_shape, 422, "body", "validation_failed");
+    // Each field of the wrong type or missing is named (ADR 0006).
+    assert_error(&wrong_shape, 422, "email", "validation_failed");
+    assert_eq!(wrong_shape.body["errors"]["email"][0], "must be a string");
+    assert_eq!(wrong_shape.body["errors"]["username"][0], "is missing");
+
+    let not_an_object = reply(
+        app.client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body("[1]")
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_error(&not_an_object, 422, "body", "validation_failed");
 
     let empty = reply(
         app.client

@@ -84,17 +84,105 @@ impl Targets {
 }
 
 async fn call(app: &TestApp, operation: &Operation, targets: &Targets, key: Option<&str>) -> Reply {
+    call_with(
+        app,
+        operation,
+        targets,
+        key.map(|key| ("X-API-Key", key.to_owned())),
+    )
+    .await
+}
+
+/// `operation` with `header` (name, value) as its credential.
+async fn call_with(
+    app: &TestApp,
+    operation: &Operation,
+    targets: &Targets,
+    header: Option<(&str, String)>,
+) -> Reply {
     let mut request = app.client.request(
         operation.method.clone(),
         format!("{}/api{}", app.address, targets.path(&operation.path)),
     );
-    if let Some(key) = key {
-        request = request.header("X-API-Key", key);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
     }
     if let Some(body) = &operation.body {
         request = request.json(body);
     }
     reply(request.send().await.expect("sent")).await
+}
+
+/// Credentials that were valid and are no longer, or never were.
+struct DeadCredentials {
+    /// The access token of a session that logged out.
+    signed_out: String,
+    /// A revoked key with a single scope (so most operations lie outside it).
+    revoked: String,
+    /// A revoked key with every scope.
+    revoked_every_scope: String,
+    /// A key with a single scope that has expired.
+    expired: String,
+    /// A key with every scope whose signature was altered.
+    forged: String,
+}
+
+impl DeadCredentials {
+    async fn make(app: &TestApp, owner: &str, all: &[&str]) -> DeadCredentials {
+        let session = app
+            .post(
+                "/users/login",
+                None,
+                json!({"user": {"email": "scopeowner@test.com", "password": "password123"}}),
+            )
+            .await;
+        let signed_out = session.body["user"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let out = app
+            .call(Method::POST, "/auth/logout", Some(&signed_out), None)
+            .await;
+        assert_eq!(out.status, 204, "{:?}", out.body);
+
+        let revoke = |(key, id): (String, String)| async move {
+            let revoked = app.delete(&format!("/api-keys/{id}"), Some(owner)).await;
+            assert_eq!(revoked.status, 204, "{:?}", revoked.body);
+            key
+        };
+        let revoked = revoke(app.api_key(owner, &["comments:write"]).await).await;
+        let revoked_every_scope = revoke(app.api_key(owner, all).await).await;
+
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+        let soon = soon
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("formatted");
+        let expiring = app
+            .post(
+                "/api-keys",
+                Some(owner),
+                json!({"apiKey": {"name": "brief", "scopes": ["comments:write"], "expiresAt": soon}}),
+            )
+            .await;
+        let expired = expiring.body["apiKey"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+
+        let mut forged = app.api_key(owner, all).await.0.into_bytes();
+        let middle = forged.len() / 2;
+        forged[middle] = if forged[middle] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).expect("ascii");
+
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        DeadCredentials {
+            signed_out,
+            revoked,
+            revoked_every_scope,
+            expired,
+            forged,
+        }
+    }
 }
 
 #[tokio::test]
@@ -127,6 +215,7 @@ async fn every_operation_enforces_the_scheme_and_scope_its_document_names() {
     let mut operations = operations(&document);
     let all: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
     let every_scope = app.api_key(&owner, &all).await.0;
+    let dead = DeadCredentials::make(&app, &owner, &all).await;
 
     // Refusals first, while every target exists.
     let mut keyed = 0;
@@ -138,6 +227,29 @@ async fn every_operation_enforces_the_scheme_and_scope_its_document_names() {
         if !operation.optional {
             let anonymous = call(&app, operation, &targets, None).await;
             assert_error(&anonymous, 401, "token", "token_missing");
+        }
+        // Authentication before authorization: a dead credential is 401 whatever the
+        // operation's scope, never 403 as if it were alive.
+        if operation.schemes.iter().any(|s| s == "Token") {
+            let signed_out = ("Authorization", format!("Token {}", dead.signed_out));
+            let refused = call_with(&app, operation, &targets, Some(signed_out)).await;
+            assert_error(&refused, 401, "token", "token_invalid");
+        }
+        if operation.schemes.iter().any(|s| s == "ApiKey") {
+            for (what, key) in [
+                ("revoked", &dead.revoked),
+                ("revoked, every scope", &dead.revoked_every_scope),
+                ("expired", &dead.expired),
+                ("forged", &dead.forged),
+            ] {
+                let refused = call(&app, operation, &targets, Some(key)).await;
+                assert_eq!(
+                    refused.status, 401,
+                    "{name} with a {what} key: {:?}",
+                    refused.body
+                );
+                assert_error(&refused, 401, "apiKey", "api_key_invalid");
+            }
         }
         if !operation.schemes.iter().any(|s| s == "ApiKey") {
             // For user sessions only: no key opens it, whatever its scopes.
