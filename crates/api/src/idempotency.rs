@@ -17,11 +17,19 @@
 //!   The same key with another request is 422 (`idempotency_key_reused`); while the
 //!   first request with a key runs, a second is 409 (`idempotency_key_in_flight`) with
 //!   `Retry-After`.
-//! - **What is kept.** Every answer below 500, 4xx included (the draft's rule: a retry
-//!   of a refused request is refused the same way), with its status, body and the
-//!   headers that describe them ([`KEPT_HEADERS`]). Headers the outer layers add (rate
-//!   limits, request id, security headers) are fresh on a replay. A 5xx, a request cut
-//!   off by the time limit or a closed connection releases the key, so a retry runs.
+//! - **What is kept.** Every answer below 500, refusals of the request included (a 422
+//!   for a blank title, a 404 for a missing article: a retry of a refused request is
+//!   refused the same way), with its status, body and the headers that describe them
+//!   ([`KEPT_HEADERS`]). Not kept ([`kept`]): 401 and 403, which are about the
+//!   credential rather than the request (the retry, with a refreshed token, must run),
+//!   408 and 429, and every 5xx. Headers the outer layers add (rate limits, request id,
+//!   security headers, `Content-Encoding`) are fresh on a replay. An answer not kept, a
+//!   request cut off by the time limit or a closed connection releases the key, so a
+//!   retry runs.
+//! - **Who is the caller.** An access token is checked in full (signature and session,
+//!   [`Conduit::authenticate`]), not by its signature alone: a token revoked since the
+//!   first request must get 401 from the handler, never the kept answer. It costs one
+//!   session look-up more, only on requests that carry a key.
 //! - **Crash safety.** The claim is a lease that lapses after the request time limit
 //!   (plus a margin); if the instance dies mid-request, a retry runs after that.
 //! - **Store failure.** If the store cannot be reached the request is answered 503: a
@@ -192,9 +200,12 @@ impl Shared {
     async fn scope(&self, req: &Request, api_path: &str) -> Option<String> {
         if let Some(authorization) = req.header(header::AUTHORIZATION) {
             let token = bearer_token(authorization)?;
+            // The full check (signature and session), not the signature alone: a
+            // revoked token must not be replayed an answer (ADR 0025).
             return self
                 .app
                 .authenticate(token)
+                .await
                 .ok()
                 .map(|claims| user_scope(claims.user));
         }
@@ -329,14 +340,14 @@ struct Lease {
 }
 
 impl Lease {
-    /// Keeps `response` (below 500) for replay, or releases the key; returns the
+    /// Keeps `response` for replay when [`kept`], else releases the key; returns the
     /// response, whole.
     async fn finish(mut self, response: Response) -> Response {
         let Some(claim) = self.claim.take() else {
             return response;
         };
         let store = &self.shared.store;
-        if response.status().is_server_error() {
+        if !kept(response.status()) {
             release(store.as_ref(), &claim).await;
             return response;
         }
@@ -393,6 +404,21 @@ async fn release(store: &dyn IdempotencyStore, claim: &IdempotencyClaim) {
     if let Err(err) = store.release(&claim.scope, &claim.key, &claim.token).await {
         tracing::error!(target: "idempotency", error = %err, "key not released; a retry runs once the lease lapses");
     }
+}
+
+/// Whether an answer with `status` is kept for replay: every answer below 500 but those
+/// about the credential rather than the request (401, 403), which the next attempt, with
+/// a fresh token or another key, must not be served, and those that invite a retry (408,
+/// 429). A 5xx releases the key: the retry runs.
+pub fn kept(status: StatusCode) -> bool {
+    !(status.is_server_error()
+        || [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::TOO_MANY_REQUESTS,
+        ]
+        .contains(&status))
 }
 
 /// The kept answer again, marked as a replay.
@@ -457,6 +483,18 @@ mod tests {
     }
 
     #[test]
+    fn answers_about_the_request_are_kept_and_others_are_not() {
+        for status in [200, 201, 204, 400, 404, 409, 413, 415, 422] {
+            let status = StatusCode::from_u16(status).expect("a status");
+            assert!(kept(status), "{status} is kept");
+        }
+        for status in [401, 403, 408, 429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(status).expect("a status");
+            assert!(!kept(status), "{status} is not kept");
+        }
+    }
+
+    #[test]
     fn api_key_scopes_follow_the_handlers() {
         assert_eq!(api_key_scope("/articles"), Some(Scope::ArticlesWrite));
         assert_eq!(
@@ -473,6 +511,130 @@ mod tests {
         );
         assert_eq!(api_key_scope("/auth/logout"), None);
         assert_eq!(api_key_scope("/api-keys"), None);
+    }
+
+    /// The middleware over `inner`, with an in-memory store, on an in-memory app with
+    /// one signed-in user; the request maker sends that user's token and key `k`.
+    async fn around<E: Endpoint>(inner: E) -> (IdempotencyEndpoint<E>, impl Fn() -> Request) {
+        let app = crate::openapi::in_memory_conduit().expect("an in-memory app");
+        let signed_in = app
+            .register(
+                conduit_app::Register {
+                    username: conduit_domain::user::Username::parse("retrier").expect("name"),
+                    email: conduit_domain::user::Email::parse("retrier@example.com")
+                        .expect("email"),
+                    password: conduit_domain::user::Password::new_secret("password123")
+                        .expect("password"),
+                },
+                conduit_app::ClientInfo::default(),
+            )
+            .await
+            .expect("registered");
+        let routes = Arc::new(AllowedMethods::from_document(
+            &crate::openapi::document(&app),
+            "/api",
+        ));
+        let layer = Idempotency::new(
+            Arc::new(conduit_adapters::memory_idempotency::MemoryIdempotency::new()),
+            app,
+            routes,
+            Duration::from_secs(30),
+            Duration::from_secs(3600),
+        );
+        let token = signed_in.token;
+        let request = move || {
+            Request::builder()
+                .method(Method::POST)
+                .uri_str("/api/articles")
+                .header(header::AUTHORIZATION, format!("Token {token}"))
+                .header(IDEMPOTENCY_KEY, "k")
+                .body("{}")
+        };
+        (layer.transform(inner), request)
+    }
+
+    #[tokio::test]
+    async fn a_server_error_releases_the_key_and_the_retry_runs() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let inner = poem::endpoint::make(move |_| {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let status = if attempt == 0 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::CREATED
+                };
+                Response::builder()
+                    .status(status)
+                    .body(format!("attempt {attempt}"))
+            }
+        });
+        let (endpoint, request) = around(inner).await;
+
+        let failed = endpoint.call(request()).await.expect("an answer");
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let retried = endpoint.call(request()).await.expect("an answer");
+        assert_eq!(retried.status(), StatusCode::CREATED, "the retry ran");
+        assert!(!retried.headers().contains_key(IDEMPOTENT_REPLAYED));
+        let replayed = endpoint.call(request()).await.expect("an answer");
+        assert_eq!(replayed.status(), StatusCode::CREATED);
+        assert_eq!(replayed.headers()[IDEMPOTENT_REPLAYED], "true");
+        assert_eq!(
+            replayed.into_body().into_string().await.expect("a body"),
+            "attempt 1"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the replay did no work");
+    }
+
+    /// A request dropped mid-way (the client went away, the time limit cut it off)
+    /// releases its key: the retry runs rather than waiting out the lease.
+    #[tokio::test]
+    async fn an_abandoned_request_releases_its_key() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (started, mut running) = tokio::sync::mpsc::unbounded_channel();
+        let counted = calls.clone();
+        let inner = poem::endpoint::make(move |_| {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst);
+            let started = started.clone();
+            async move {
+                if attempt == 0 {
+                    let _ = started.send(());
+                    std::future::pending::<()>().await;
+                }
+                Response::builder().status(StatusCode::CREATED).body("made")
+            }
+        });
+        let (endpoint, request) = around(inner).await;
+
+        // Boxed, so that dropping it drops the request itself.
+        let mut first = Box::pin(endpoint.call(request()));
+        tokio::select! {
+            _ = &mut first => panic!("the first request never finishes"),
+            _ = running.recv() => {}
+        }
+        // While it runs, the key is taken.
+        let meanwhile = endpoint.call(request()).await.expect("an answer");
+        assert_eq!(meanwhile.status(), StatusCode::CONFLICT);
+        drop(first);
+
+        // The release runs in a task of its own: give it turns, never a fixed delay.
+        let mut retried = endpoint.call(request()).await.expect("an answer");
+        for _ in 0..100 {
+            if retried.status() != StatusCode::CONFLICT {
+                break;
+            }
+            tokio::task::yield_now().await;
+            retried = endpoint.call(request()).await.expect("an answer");
+        }
+        assert_eq!(
+            retried.status(),
+            StatusCode::CREATED,
+            "the key was released"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub fn document(app: &Conduit) -> Value {
 /// The document without a running server: the API is built over in-memory adapters only
 /// to be described, and no handler runs.
 pub fn standalone_document() -> Value {
+    in_memory_conduit().map_or(Value::Null, |app| document(&app))
+}
+
+/// A `Conduit` over in-memory adapters only, with a throwaway signing key: enough to
+/// describe the API, or to exercise a middleware in a unit test.
+pub(crate) fn in_memory_conduit() -> Option<Conduit> {
     let tokens = JwtTokens::new(JwtSettings::single_key(
         vec![0; JwtTokens::MIN_SECRET_LEN],
         "docs",
@@ -82,7 +88,7 @@ pub fn standalone_document() -> Value {
     ));
     let hasher = Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 1);
     match (tokens, hasher) {
-        (Ok(tokens), Ok(hasher)) => document(&Conduit::new(Ports {
+        (Ok(tokens), Ok(hasher)) => Some(Conduit::new(Ports {
             stores: Stores::from_one(Arc::new(MemoryStore::new())),
             hasher: Arc::new(hasher),
             tokens: Arc::new(tokens),
@@ -98,7 +104,7 @@ pub fn standalone_document() -> Value {
             oauth: OAuthSettings::default(),
             events: Arc::new(conduit_adapters::events::NoSubscribers),
         })),
-        _ => Value::Null,
+        _ => None,
     }
 }
 
@@ -401,8 +407,9 @@ fn make_idempotent(path: &str, operation: &mut Value) {
         "A key of the client's choosing (a UUID, say) that makes retrying this request \
          safe: a retry with the same key and the same request (method, path, body) within \
          its retention (24 hours by default) gets the first answer again, marked `Idempotent-Replayed: true`, without \
-         the work being done twice; 4xx answers are replayed too, 5xx ones are not (the \
-         retry runs). Keys belong to the signed-in user. The same key with another \
+         the work being done twice. Refusals of the request (422, 404, 409) are replayed \
+         too; 401, 403, 408, 429 and 5xx answers are not kept (the retry runs). Keys \
+         belong to the signed-in user, whether by access token or API key. The same key with another \
          request is 422 (`idempotency_key_reused`); while the first request runs, 409 \
          (`idempotency_key_in_flight`) with `Retry-After`. Ignored for callers the \
          operation refuses (401, 403)."
