@@ -16,6 +16,7 @@ mod m20261126_000003_create_api_keys;
 mod m20261126_000004_create_oauth_tables;
 mod m20261129_000005_article_counts;
 mod m20261204_000006_session_refreshed_at;
+mod m20261204_000007_idempotency_records;
 
 /// Runs the Conduit migrations, oldest first.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_oauth_tables::Migration),
             Box::new(m20261129_000005_article_counts::Migration),
             Box::new(m20261204_000006_session_refreshed_at::Migration),
+            Box::new(m20261204_000007_idempotency_records::Migration),
         ]
     }
 }

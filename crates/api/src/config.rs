@@ -36,6 +36,26 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// The read cache.
     pub cache: CacheConfig,
+    /// Idempotent retries of writes (`Idempotency-Key`).
+    pub idempotency: IdempotencyConfig,
+}
+
+/// Idempotent retries (ADR 0025): answers to `POST`s sent with an `Idempotency-Key`
+/// are kept in Redis when `redis.url` is set, else in the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// How long an answer is kept for replay, in seconds (24 hours by default): a retry
+    /// with the same key after that runs as a new request.
+    pub ttl_seconds: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            ttl_seconds: 86_400,
+        }
+    }
 }
 
 /// The read cache: in Redis when `redis.url` is set, else in process memory.
@@ -742,6 +762,11 @@ impl Config {
                 "cache.ttl_seconds and cache.max_entries: must be positive (to stop caching, set cache.enabled = false)".into(),
             ));
         }
+        if self.idempotency.ttl_seconds == 0 {
+            return Err(ConfigError(
+                "idempotency.ttl_seconds: must be positive".into(),
+            ));
+        }
         Ok(self)
     }
 }
@@ -989,6 +1014,13 @@ mod tests {
         no_ttl.cache.ttl_seconds = 0;
         let err = no_ttl.validated().expect_err("zero ttl").to_string();
         assert!(err.contains("cache.ttl_seconds"), "{err}");
+        let mut no_retention = Config::default();
+        no_retention.idempotency.ttl_seconds = 0;
+        let err = no_retention
+            .validated()
+            .expect_err("zero retention")
+            .to_string();
+        assert!(err.contains("idempotency.ttl_seconds"), "{err}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ const ORIGIN_LOG_MAX: usize = 200;
 
 /// Request headers a cross-origin page may send.
 const ALLOWED_HEADERS: &str = "authorization, content-type, x-api-key, x-request-id, \
-     if-none-match, traceparent, tracestate";
+     if-none-match, traceparent, tracestate, idempotency-key";
 /// Methods the API answers.
 const ALLOWED_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 /// How long a browser may reuse a preflight answer, in seconds.

@@ -54,12 +54,16 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: a unique value (email, username, slug) is already taken.
     Conflict,
+    /// 409: a request with this `Idempotency-Key` is still running.
+    IdempotencyKeyInFlight,
     /// 413: the request body is larger than the server accepts.
     PayloadTooLarge,
     /// 415: the body is not sent as `application/json`.
     UnsupportedMediaType,
     /// 422: one or more fields broke a rule; see `errors`.
     ValidationFailed,
+    /// 422: this `Idempotency-Key` was used for a different request.
+    IdempotencyKeyReused,
     /// 429: the caller sent too many requests; retry after `Retry-After` seconds.
     RateLimited,
     /// 500: a fault on our side; the details are in the server log, not here.
@@ -70,7 +74,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::MalformedJson,
         ErrorCode::TokenMissing,
         ErrorCode::TokenInvalid,
@@ -84,9 +88,11 @@ impl ErrorCode {
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
+        ErrorCode::IdempotencyKeyInFlight,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
@@ -105,10 +111,10 @@ impl ErrorCode {
             ErrorCode::Forbidden | ErrorCode::InsufficientScope => 403,
             ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::IdempotencyKeyInFlight => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::ValidationFailed => 422,
+            ErrorCode::ValidationFailed | ErrorCode::IdempotencyKeyReused => 422,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
@@ -131,9 +137,11 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
@@ -180,6 +188,9 @@ impl ErrorCode {
             ErrorCode::Conflict => {
                 "A unique value is already taken: `email` or `username` (compared without regard to case), or no free article `slug` was found (retry). The key names the field."
             }
+            ErrorCode::IdempotencyKeyInFlight => {
+                "A request with this `Idempotency-Key` is still being processed; nothing was done for this one. Retry the same request after `Retry-After` seconds to get its answer."
+            }
             ErrorCode::PayloadTooLarge => {
                 "The body is larger than the server accepts (1 MiB by default)."
             }
@@ -188,6 +199,9 @@ impl ErrorCode {
             }
             ErrorCode::ValidationFailed => {
                 "One or more values broke a rule; each key is a field, each message a rule (\"can't be blank\", \"is too short (minimum is 8 characters)\"). A field of another JSON type than documented is refused by name too (\"must be a string\", \"can't be null\", \"is missing\"); a number is never read as a string. Fix every listed field."
+            }
+            ErrorCode::IdempotencyKeyReused => {
+                "This `Idempotency-Key` was already used (within its retention, 24 hours by default) for a request with another method, path or body; nothing was done. Use a new key for a new request."
             }
             ErrorCode::RateLimited => {
                 "The caller used up its allowance for this group of endpoints (see the `RateLimit` and `RateLimit-Policy` headers). Wait the `Retry-After` seconds, then retry; the request was not processed."
@@ -220,11 +234,19 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => ("route", "not found"),
             ErrorCode::MethodNotAllowed => ("method", "is not allowed on this route"),
             ErrorCode::Conflict => ("username", "has already been taken"),
+            ErrorCode::IdempotencyKeyInFlight => (
+                "Idempotency-Key",
+                "a request with this key is still in progress, retry in 30 seconds",
+            ),
             ErrorCode::PayloadTooLarge => ("body", "is too large"),
             ErrorCode::UnsupportedMediaType => {
                 ("content-type", "is missing: send application/json")
             }
             ErrorCode::ValidationFailed => ("title", "can't be blank"),
+            ErrorCode::IdempotencyKeyReused => (
+                "Idempotency-Key",
+                "was used for a different request; use a new key",
+            ),
             ErrorCode::RateLimited => ("request", "too many requests, retry in 12 seconds"),
             ErrorCode::Internal => ("server", "an unexpected error occurred"),
             ErrorCode::Unavailable => ("server", "temporarily unavailable, retry later"),

@@ -15,6 +15,7 @@ mod exact;
 pub mod fuzzing;
 mod headers;
 pub mod health;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 mod parse;

@@ -74,6 +74,12 @@ pub fn document(app: &Conduit) -> Value {
 /// The document without a running server: the API is built over in-memory adapters only
 /// to be described, and no handler runs.
 pub fn standalone_document() -> Value {
+    in_memory_conduit().map_or(Value::Null, |app| document(&app))
+}
+
+/// A `Conduit` over in-memory adapters only, with a throwaway signing key: enough to
+/// describe the API, or to exercise a middleware in a unit test.
+pub(crate) fn in_memory_conduit() -> Option<Conduit> {
     let tokens = JwtTokens::new(JwtSettings::single_key(
         vec![0; JwtTokens::MIN_SECRET_LEN],
         "docs",
@@ -82,7 +88,7 @@ pub fn standalone_document() -> Value {
     ));
     let hasher = Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 1);
     match (tokens, hasher) {
-        (Ok(tokens), Ok(hasher)) => document(&Conduit::new(Ports {
+        (Ok(tokens), Ok(hasher)) => Some(Conduit::new(Ports {
             stores: Stores::from_one(Arc::new(MemoryStore::new())),
             hasher: Arc::new(hasher),
             tokens: Arc::new(tokens),
@@ -98,7 +104,7 @@ pub fn standalone_document() -> Value {
             oauth: OAuthSettings::default(),
             events: Arc::new(conduit_adapters::events::NoSubscribers),
         })),
-        _ => Value::Null,
+        _ => None,
     }
 }
 
@@ -175,6 +181,9 @@ fn complete(mut doc: Value) -> Value {
                 complete_operation(path, operation);
                 if method == "get" {
                     make_conditional(operation);
+                }
+                if method == "post" {
+                    make_idempotent(path, operation);
                 }
             }
         }
@@ -388,6 +397,98 @@ fn make_conditional(operation: &mut Value) {
     }
 }
 
+/// Documents `Idempotency-Key` on a `POST` (see `crate::idempotency`): the optional
+/// header parameter, the 422 for a malformed key, and, where answers are kept, the
+/// replay header on successes, the 409 for a key in use and the 422 for a reused key.
+fn make_idempotent(path: &str, operation: &mut Value) {
+    use crate::idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, UNSTORED_PATHS};
+    let stored = !UNSTORED_PATHS.contains(&path);
+    let description = if stored {
+        "A key of the client's choosing (a UUID, say) that makes retrying this request \
+         safe: a retry with the same key and the same request (method, path, body) within \
+         its retention (24 hours by default) gets the first answer again, marked `Idempotent-Replayed: true`, without \
+         the work being done twice. Refusals of the request (422, 404, 409) are replayed \
+         too; 401, 403, 408, 429 and 5xx answers are not kept (the retry runs). Keys \
+         belong to the signed-in user, whether by access token or API key. The same key with another \
+         request is 422 (`idempotency_key_reused`); while the first request runs, 409 \
+         (`idempotency_key_in_flight`) with `Retry-After`. Ignored for callers the \
+         operation refuses (401, 403)."
+    } else {
+        "Accepted for uniformity, but this operation's answers carry credentials, so they \
+         are never stored or replayed: a retry runs again (which is safe here). A malformed \
+         key is still refused (422)."
+    };
+    let parameter = json!({
+        "name": IDEMPOTENCY_KEY,
+        "in": "header",
+        "required": false,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+        "example": "8e03978e-40d5-43e8-bc93-6894a57f9324",
+    });
+    match operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        Some(parameters) => parameters.push(parameter),
+        None => operation["parameters"] = Value::Array(vec![parameter]),
+    }
+    let Some(responses) = operation["responses"].as_object_mut() else {
+        return;
+    };
+    let error_response = |description: &str, code: ErrorCode| {
+        json!({
+            "description": description,
+            "content": {"application/json; charset=utf-8": {
+                "schema": {"$ref": "#/components/schemas/ErrorBody"},
+                "example": code.example().to_json().unwrap_or(Value::Null),
+            }},
+        })
+    };
+    let extend =
+        |responses: &mut Map<String, Value>, status: &str, text: &str, code| match responses
+            .get_mut(status)
+        {
+            Some(response) => {
+                let before = response["description"].as_str().unwrap_or_default();
+                response["description"] = Value::String(format!("{before} {text}"));
+            }
+            None => {
+                responses.insert(status.into(), error_response(text, code));
+            }
+        };
+    extend(
+        responses,
+        "422",
+        "A malformed `Idempotency-Key` (`validation_failed`).",
+        ErrorCode::ValidationFailed,
+    );
+    if !stored {
+        return;
+    }
+    extend(
+        responses,
+        "422",
+        "The `Idempotency-Key` was used for another request (`idempotency_key_reused`).",
+        ErrorCode::IdempotencyKeyReused,
+    );
+    extend(
+        responses,
+        "409",
+        "A request with this `Idempotency-Key` is still running \
+         (`idempotency_key_in_flight`); retry after `Retry-After` seconds.",
+        ErrorCode::IdempotencyKeyInFlight,
+    );
+    if let Some(conflict) = responses.get_mut("409") {
+        conflict["headers"]["Retry-After"] = header_ref("Retry-After");
+    }
+    for (status, response) in responses.iter_mut() {
+        if status.starts_with('2') {
+            response["headers"][IDEMPOTENT_REPLAYED] = header_ref(IDEMPOTENT_REPLAYED);
+        }
+    }
+}
+
 /// A reference to one of the headers of [`shared_headers`].
 fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
@@ -426,6 +527,12 @@ fn shared_headers() -> Value {
                 callers whenever the body does (`favorited`, `following`).",
             "schema": {"type": "string"},
             "example": "\"3q2-7w6oJ4eJ9uM2yQfXcQ\"",
+        },
+        crate::idempotency::IDEMPOTENT_REPLAYED: {
+            "description": "`true` on an answer replayed for a retry with the same \
+                `Idempotency-Key`: the request was not processed again. Absent otherwise.",
+            "schema": {"type": "string", "enum": ["true"]},
+            "example": "true",
         },
         "Cache-Control": {
             "description": "`private, no-cache`: the answer may depend on the caller, so shared \

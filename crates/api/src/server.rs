@@ -11,14 +11,14 @@ use conduit_adapters::{
     memory_cache::MemoryCache,
     oidc::{GithubProvider, GithubUrls, OidcProvider},
     rate_limit::{FallbackLimiter, GovernorLimiter},
-    redis::{RedisCache, RedisOneTime, RedisRateLimiter, RedisSessions},
+    redis::{RedisCache, RedisIdempotency, RedisOneTime, RedisRateLimiter, RedisSessions},
     sql::SqlStore,
     system::{RandomSlugSuffixes, SystemClock},
 };
 use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};
 use conduit_domain::ports::{
-    ApiKeyStore, Cache, EventPublisher, IdentityLinks, IdentityProvider, OneTimeStore, RateLimiter,
-    SessionStore, Stores,
+    ApiKeyStore, Cache, EventPublisher, IdempotencyStore, IdentityLinks, IdentityProvider,
+    OneTimeStore, RateLimiter, SessionStore, Stores,
 };
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route, Server,
@@ -40,6 +40,7 @@ use crate::{
     error,
     headers::{self, SecurityHeaders},
     health::Health,
+    idempotency::{IDEMPOTENT_REPLAYED, Idempotency},
     openapi,
     rate_limit::{RATE_LIMIT, RATE_LIMIT_POLICY, RateLimit},
     request_log::{REQUEST_ID, RequestLog, TimeLimit},
@@ -122,12 +123,14 @@ pub fn api_service(
         .server("/api")
 }
 
-/// The whole HTTP stack over `app`, with `rate_limit` in front of the API and `health`
-/// behind the readiness probe.
+/// The whole HTTP stack over `app`, with `rate_limit` in front of the API, answers to
+/// `Idempotency-Key` requests kept in `idempotency`, and `health` behind the readiness
+/// probe.
 pub fn endpoint(
     app: &Conduit,
     config: &Config,
     rate_limit: RateLimit,
+    idempotency: Arc<dyn IdempotencyStore>,
     health: Health,
 ) -> BoxEndpoint<'static> {
     let cookie = config.auth.refresh_cookie.then_some(CookiePolicy {
@@ -145,6 +148,13 @@ pub fn endpoint(
     let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
     let log_routes = allowed.clone();
     let telemetry_routes = allowed.clone();
+    let idempotency = Idempotency::new(
+        idempotency,
+        app.clone(),
+        allowed.clone(),
+        std::time::Duration::from_secs(config.server.request_timeout_seconds),
+        std::time::Duration::from_secs(config.idempotency.ttl_seconds),
+    );
     let cors_routes = allowed.clone();
     let limit = config.server.body_limit_bytes;
     let compression = Compression::new(
@@ -187,6 +197,10 @@ pub fn endpoint(
             }
             ep.call(req).await.map(IntoResponse::into_response)
         })
+        // Inside the body limit, so the body it hashes is already read and bounded; it
+        // normalizes errors itself, so the answer it keeps is the one sent. Inside the
+        // rate limiter: a replay counts like any request (ADR 0025).
+        .with(idempotency)
         .around(move |ep, req| {
             let allowed = allowed.clone();
             async move {
@@ -227,6 +241,7 @@ pub fn endpoint(
                 header::RETRY_AFTER.as_str(),
                 header::ETAG.as_str(),
                 REQUEST_ID,
+                IDEMPOTENT_REPLAYED,
             ],
             cors_routes,
         ))
@@ -288,6 +303,7 @@ impl Application {
             database,
             redis_sessions,
             invalidation,
+            idempotency,
         } = wire(config).await?;
         let (limiter, shared_rate_limiter) = rate_limiter(config).await?;
         let rate_limit = RateLimit::new(&config.rate_limit, limiter, app.clone())
@@ -308,7 +324,7 @@ impl Application {
                 "CORS: browser pages from these origins may call the API"
             );
         }
-        let endpoint = endpoint(&app, config, rate_limit, health);
+        let endpoint = endpoint(&app, config, rate_limit, idempotency, health);
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let acceptor = TcpListener::bind(addr.clone())
             .into_acceptor()
@@ -364,6 +380,9 @@ pub struct Wired {
     pub redis_sessions: Option<RedisSessions>,
     /// The read cache's invalidation, when caching is on (for readiness).
     pub invalidation: Option<Arc<CacheInvalidation>>,
+    /// Where answers to `Idempotency-Key` requests are kept: Redis when configured, else
+    /// the database.
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 impl std::fmt::Debug for Wired {
@@ -390,12 +409,21 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
     // error only means one was installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let redis = connect_redis(config).await?;
-    let (sessions, one_time): (Arc<dyn SessionStore>, Arc<dyn OneTimeStore>) = match &redis {
+    let (sessions, one_time, idempotency): (
+        Arc<dyn SessionStore>,
+        Arc<dyn OneTimeStore>,
+        Arc<dyn IdempotencyStore>,
+    ) = match &redis {
         Some(redis) => (
             Arc::new(redis.sessions.clone()),
             Arc::new(redis.one_time.clone()),
+            Arc::new(redis.idempotency.clone()),
         ),
-        None => (Arc::new(store.clone()), Arc::new(store.clone())),
+        None => (
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+        ),
     };
     let database = store.clone();
     let store = Arc::new(store);
@@ -422,6 +450,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
         database,
         redis_sessions: redis.map(|r| r.sessions),
         invalidation,
+        idempotency,
     })
 }
 
@@ -430,10 +459,11 @@ struct RedisAdapters {
     sessions: RedisSessions,
     one_time: RedisOneTime,
     cache: RedisCache,
+    idempotency: RedisIdempotency,
 }
 
-/// Connects the Redis adapters when `redis.url` is set. Sessions and single-use sign-in
-/// state then live in Redis, else in the database.
+/// Connects the Redis adapters when `redis.url` is set. Sessions, single-use sign-in
+/// state and idempotency keys then live in Redis, else in the database.
 async fn connect_redis(config: &Config) -> Result<Option<RedisAdapters>, StartupError> {
     let Some(url) = &config.redis.url else {
         return Ok(None);
@@ -449,11 +479,17 @@ async fn connect_redis(config: &Config) -> Result<Option<RedisAdapters>, Startup
     let cache = RedisCache::connect(url.expose(), prefix)
         .await
         .map_err(redis_error)?;
-    tracing::info!("sessions, sign-in state and the read cache are kept in Redis");
+    let idempotency = RedisIdempotency::connect(url.expose(), prefix)
+        .await
+        .map_err(redis_error)?;
+    tracing::info!(
+        "sessions, sign-in state, the read cache and idempotency keys are kept in Redis"
+    );
     Ok(Some(RedisAdapters {
         sessions,
         one_time,
         cache,
+        idempotency,
     }))
 }
 

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod comment;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod ports;

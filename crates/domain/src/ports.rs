@@ -16,6 +16,7 @@ use crate::{
     comment::{CommentRef, CommentView, NewComment},
     error::{AuthFailure, BoxError},
     events::DomainEvent,
+    idempotency::{Begin, IdempotencyClaim, IdempotencyKey, StoredResponse},
     identity::{AuthorizationStart, ExternalIdentity, IdentityError, IdentityLink},
     rate_limit::{RateDecision, RatePolicy},
     session::{
@@ -266,6 +267,38 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one request by `key` (an identity and an endpoint group) under `policy`,
     /// atomically, and says whether it may go ahead.
     async fn check(&self, key: &str, policy: RatePolicy) -> Result<RateDecision, StoreError>;
+}
+
+/// Idempotency keys and the answers kept under them (the `Idempotency-Key` header).
+///
+/// Every record belongs to one `scope` (a caller); the same key in two scopes is two
+/// records. Implementations must make [`begin`](IdempotencyStore::begin) atomic: of
+/// several concurrent claims of one free key, exactly one gets [`Begin::Claimed`].
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Claims `claim.key` in `claim.scope` when it is free at `claim.now` (unknown, or
+    /// its record expired, or its lease lapsed), else reports the record that holds it.
+    async fn begin(&self, claim: &IdempotencyClaim) -> Result<Begin, StoreError>;
+    /// Stores `response` as the answer of the claim made with `token`, kept until
+    /// `expires_at`. `false` (and nothing stored) when that claim no longer holds the
+    /// key (its lease lapsed and another request claimed it, or it was released).
+    async fn complete(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        token: &str,
+        response: StoredResponse,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Gives up the claim made with `token` (the request failed), so that a retry can
+    /// run; `false` when that claim no longer holds the key. A completed record is never
+    /// released.
+    async fn release(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        token: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Every storage port, as one adapter (or a set of decorators) provides them.

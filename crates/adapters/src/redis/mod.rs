@@ -51,11 +51,15 @@ use fred::{
 };
 use time::OffsetDateTime;
 
+use crate::idempotency_codec::millis;
+
 mod cache;
+mod idempotency;
 mod one_time;
 mod rate_limit;
 
 pub use cache::RedisCache;
+pub use idempotency::RedisIdempotency;
 pub use one_time::RedisOneTime;
 pub use rate_limit::RedisRateLimiter;
 
@@ -429,13 +433,6 @@ fn glob_escape(prefix: &str) -> String {
         escaped.push(c);
     }
     escaped
-}
-
-/// Epoch milliseconds of a timestamp. Timestamps are whole milliseconds, so nothing is
-/// lost; the range of `OffsetDateTime` (years -9999 to 9999) fits an `i64` many times.
-fn millis(at: Timestamp) -> i64 {
-    let ms = at.as_offset_date_time().unix_timestamp_nanos() / 1_000_000;
-    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
 }
 
 fn clamp_to_i64(value: i128) -> i64 {

@@ -270,3 +270,27 @@ pub(crate) mod user_identities {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub(crate) mod idempotency_records {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_records")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub token: String,
+        pub fingerprint: String,
+        pub expires_at_ms: i64,
+        pub status: Option<i32>,
+        pub headers: Option<String>,
+        pub body: Option<Vec<u8>>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

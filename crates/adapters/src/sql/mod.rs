@@ -20,6 +20,7 @@ mod articles;
 mod comments;
 mod entity;
 mod error;
+mod idempotency;
 mod identity_links;
 mod one_time;
 mod rows;

@@ -71,6 +71,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    /// The test's database (the one the server uses).
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
     /// Stops the server and drops the test database.
     pub async fn cleanup(self) {
         let _ = self.stop.send(());

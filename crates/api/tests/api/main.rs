@@ -14,6 +14,7 @@ mod edge;
 mod errors;
 mod faults;
 mod helpers;
+mod idempotency;
 mod oauth;
 mod object_authorization;
 mod profiles;
