@@ -236,7 +236,10 @@ async fn a_session_store_outage_is_never_a_sign_out() {
             break;
         }
         assert_error(&back, 503, "server", "unavailable");
-        assert!(std::time::Instant::now() < deadline, "Redis never came back");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis never came back"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.cleanup().await;
