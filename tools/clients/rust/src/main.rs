@@ -142,7 +142,7 @@ async fn main() -> Result<()> {
             title: format!("Generated in Rust {unique}").try_into()?,
             description: "A progenitor client".try_into()?,
             body: "Written through the generated client.".try_into()?,
-            tag_list: vec![tag.as_str().try_into()?, "generated-clients".try_into()?],
+            tag_list: Some(vec![tag.as_str().try_into()?, "generated-clients".try_into()?]),
         };
         let response = author
             .create_article()
