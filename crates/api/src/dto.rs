@@ -472,6 +472,40 @@ pub struct LoginCodeRequest {
     pub code: Field<Text>,
 }
 
+/// Body of `POST /auth/oauth/{provider}/link`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LinkRequest {
+    /// The frontend page to come back to; must start with an allowed address (as
+    /// `returnTo` of the sign-in start).
+    #[oai(rename = "returnTo")]
+    pub return_to: Field<Text>,
+}
+
+impl Example for LinkRequest {
+    fn example() -> Self {
+        LinkRequest {
+            return_to: "https://app.example.com/settings".into(),
+        }
+    }
+}
+
+/// Answer of `POST /auth/oauth/{provider}/link`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LinkStarted {
+    /// The provider's authorization page: navigate the browser to it.
+    pub url: String,
+}
+
+impl Example for LinkStarted {
+    fn example() -> Self {
+        LinkStarted {
+            url: "https://github.com/login/oauth/authorize?response_type=code&client_id=Iv1.8a61f9b3a7aba766&state=Zk9pQ2xVb7LmN4pR8sT1uW&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapi.example.com%2Fapi%2Fauth%2Foauth%2Fgithub%2Fcallback".into(),
+        }
+    }
+}
+
 impl Example for LoginCodeRequest {
     fn example() -> Self {
         LoginCodeRequest {

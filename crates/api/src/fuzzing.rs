@@ -34,11 +34,13 @@ pub enum Body {
     Refresh,
     /// `POST /auth/oauth/exchange`.
     LoginCode,
+    /// `POST /auth/oauth/{provider}/link`.
+    Link,
 }
 
 impl Body {
     /// Every body, in a fixed order (a fuzz input's first byte picks one).
-    pub const ALL: [Body; 9] = [
+    pub const ALL: [Body; 10] = [
         Body::Register,
         Body::Login,
         Body::UpdateUser,
@@ -48,6 +50,7 @@ impl Body {
         Body::ApiKey,
         Body::Refresh,
         Body::LoginCode,
+        Body::Link,
     ];
 }
 
@@ -103,6 +106,9 @@ fn check(body: Body, bytes: &[u8]) -> Result<(), StatusCode> {
         }),
         Body::LoginCode => dto_then(json, |r: dto::LoginCodeRequest| {
             parse::login_code(r).map(drop)
+        }),
+        Body::Link => dto_then(json, |r: dto::LinkRequest| {
+            parse::link_return_to(r).map(drop)
         }),
     }
 }
@@ -189,6 +195,14 @@ mod tests {
         );
         assert_eq!(
             parse_body(Body::LoginCode, br#"{"code": ["c"]}"#),
+            Outcome::Refused(422)
+        );
+        assert_eq!(
+            parse_body(Body::Link, br#"{"returnTo": "https://app.example.com/"}"#),
+            Outcome::Accepted
+        );
+        assert_eq!(
+            parse_body(Body::Link, br#"{"returnTo": 1}"#),
             Outcome::Refused(422)
         );
         assert_eq!(

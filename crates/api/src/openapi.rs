@@ -655,7 +655,7 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
                 }))
                 .err(),
                 "UpdateArticle" => Some(ValidationErrors::single("tagList", Invalid::Null)),
-                "OAuthStart" => Some(ValidationErrors::single(
+                "OAuthStart" | "OAuthLink" => Some(ValidationErrors::single(
                     "returnTo",
                     Invalid::Rule("is not an allowed address"),
                 )),

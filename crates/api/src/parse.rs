@@ -246,6 +246,13 @@ pub fn login_code(request: dto::LoginCodeRequest) -> Result<String, ValidationEr
     errors.finish(code)
 }
 
+/// The `returnTo` of an OAuth link (whether it is allowed is the use case's to say).
+pub fn link_return_to(request: dto::LinkRequest) -> Result<String, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let return_to = typed(&mut errors, "returnTo", request.return_to).map(Text::into_string);
+    errors.finish(return_to)
+}
+
 #[cfg(test)]
 mod tests {
     use poem_openapi::types::ParseFromJSON;

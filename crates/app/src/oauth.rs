@@ -9,6 +9,10 @@
 //!    (fragments never reach servers, so no server logs it; and it is not a token).
 //! 3. `oauth_exchange`: the frontend posts the login code and receives the same tokens as
 //!    a password login.
+//!
+//! A signed-in person links another provider with `oauth_link_start`: the same flow, whose
+//! callback links the identity to them and starts no session. A sign-in never links an
+//! identity into an existing account by email (pre-account takeover, ADR 0011).
 
 use std::sync::Arc;
 
@@ -54,6 +58,51 @@ impl std::fmt::Debug for OAuthSettings {
 pub struct Redirect(pub String);
 
 const STATE_PREFIX: &str = "oauth-state:";
+
+/// What waits under a `state` for the provider to send the browser back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingLogin {
+    provider: String,
+    verifier: String,
+    nonce: String,
+    /// A link flow: the signed-in user to link the identity to.
+    link_to: Option<UserId>,
+    /// Has no line break (checked before it is stored).
+    return_to: String,
+}
+
+impl PendingLogin {
+    /// One line per field, `returnTo` last; an empty line for a login.
+    fn encode(&self) -> String {
+        let link_to = self.link_to.map(|u| u.0.to_string()).unwrap_or_default();
+        format!(
+            "{}\n{}\n{}\n{link_to}\n{}",
+            self.provider, self.verifier, self.nonce, self.return_to
+        )
+    }
+
+    fn decode(stored: &str) -> Option<PendingLogin> {
+        let mut parts = stored.splitn(5, '\n');
+        let (provider, verifier, nonce, link_to, return_to) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let link_to = match link_to {
+            "" => None,
+            id => Some(UserId(id.parse().ok()?)),
+        };
+        Some(PendingLogin {
+            provider: provider.to_owned(),
+            verifier: verifier.to_owned(),
+            nonce: nonce.to_owned(),
+            link_to,
+            return_to: return_to.to_owned(),
+        })
+    }
+}
 const CODE_PREFIX: &str = "oauth-code:";
 
 impl Conduit {
@@ -77,6 +126,31 @@ impl Conduit {
     /// Starts a login with `provider`; the frontend will be sent back to `return_to`.
     #[tracing::instrument(skip(self))]
     pub async fn oauth_start(&self, provider: &str, return_to: &str) -> Result<Redirect, Error> {
+        self.begin(provider, return_to, None).await
+    }
+
+    /// Starts linking an identity at `provider` to `user`, who is signed in: the
+    /// callback links the identity the person signs in with there to `user` (whatever
+    /// its email), and sends the browser back to `return_to` with `#linked=<provider>`.
+    /// No session is started by it.
+    #[tracing::instrument(skip(self))]
+    pub async fn oauth_link_start(
+        &self,
+        user: UserId,
+        provider: &str,
+        return_to: &str,
+    ) -> Result<Redirect, Error> {
+        self.begin(provider, return_to, Some(user)).await
+    }
+
+    /// Remembers a pending login (or link, for `link_to`) under a new `state` and answers
+    /// the provider's authorization URL.
+    async fn begin(
+        &self,
+        provider: &str,
+        return_to: &str,
+        link_to: Option<UserId>,
+    ) -> Result<Redirect, Error> {
         let idp = self.provider(provider)?;
         let allowed = self
             .ports
@@ -95,22 +169,29 @@ impl Conduit {
             .start(&self.callback_url(provider))
             .await
             .map_err(Error::Unavailable)?;
-        let pending = format!(
-            "{provider}\n{}\n{}\n{return_to}",
-            start.pkce_verifier, start.nonce
-        );
+        let pending = PendingLogin {
+            provider: provider.to_owned(),
+            verifier: start.pkce_verifier,
+            nonce: start.nonce,
+            link_to,
+            return_to: return_to.to_owned(),
+        };
         let expires =
             (self.ports.clock.now().as_offset_date_time() + self.ports.oauth.state_ttl).into();
         self.ports
             .one_time
-            .put(&format!("{STATE_PREFIX}{}", start.state), pending, expires)
+            .put(
+                &format!("{STATE_PREFIX}{}", start.state),
+                pending.encode(),
+                expires,
+            )
             .await?;
         Ok(Redirect(start.url))
     }
 
-    /// Finishes a login: the provider sent the browser back with `code` and `state` (or
-    /// with `error`). Answers where to send the browser: the frontend, with a login code
-    /// (or an error) in the URL fragment. An unknown or expired `state` is refused
+    /// Finishes a login or a link: the provider sent the browser back with `code` and
+    /// `state` (or with `error`). Answers where to send the browser: the frontend, with a
+    /// login code (`#linked=<provider>` for a link, or an error) in the URL fragment. An unknown or expired `state` is refused
     /// outright (there is nowhere safe to send the browser).
     #[tracing::instrument(skip(self, code, state))]
     pub async fn oauth_callback(
@@ -135,15 +216,10 @@ impl Conduit {
             .take(&format!("{STATE_PREFIX}{state}"), now)
             .await?
             .ok_or_else(bad_state)?;
-        let mut parts = pending.splitn(4, '\n');
-        let (Some(pending_provider), Some(verifier), Some(nonce), Some(return_to)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad_state());
-        };
-        if pending_provider != provider {
-            return Err(bad_state());
-        }
+        let pending = PendingLogin::decode(&pending)
+            .filter(|p| p.provider == provider)
+            .ok_or_else(bad_state)?;
+        let return_to = pending.return_to.as_str();
         let back = |fragment: String| Ok(Redirect(format!("{return_to}#{fragment}")));
         if provider_error.is_some() {
             tracing::warn!(target: "security", event = "oauth_failed", provider, reason = "the provider refused");
@@ -153,7 +229,12 @@ impl Conduit {
             return back("error=invalid_request".into());
         };
         let identity = match idp
-            .finish(code, verifier, nonce, &self.callback_url(provider))
+            .finish(
+                code,
+                &pending.verifier,
+                &pending.nonce,
+                &self.callback_url(provider),
+            )
             .await
         {
             Ok(identity) => identity,
@@ -168,6 +249,15 @@ impl Conduit {
                 return back("error=temporarily_unavailable".into());
             }
         };
+        if let Some(user) = pending.link_to {
+            return match self.link_identity(user, &identity).await {
+                Ok(()) => back(format!("linked={provider}")),
+                Err(reason) => {
+                    tracing::warn!(target: "security", event = "oauth_link_refused", provider, subject = %identity.subject, user_id = %user, reason);
+                    back(format!("error={reason}"))
+                }
+            };
+        }
         let user = match self.account_for(&identity).await {
             Ok(user) => user,
             Err(reason) => {
@@ -216,12 +306,15 @@ impl Conduit {
         self.start_session(user, client).await
     }
 
-    /// The account an identity signs in to: its link; else the account with the same
-    /// *verified* email (then linked); else a new account. `Err` carries a reason code
-    /// for the frontend.
+    /// The account an identity signs in to: its link; else, when the provider has
+    /// verified its email and no account holds that email, a new account (then linked).
+    /// An existing account is never linked by email (ADR 0011): its owner links the
+    /// provider while signed in ([`Conduit::oauth_link_start`]). `Err` carries a reason
+    /// code for the frontend.
     async fn account_for(&self, identity: &ExternalIdentity) -> Result<UserId, &'static str> {
-        let links = &self.ports.identity_links;
-        let linked = links
+        let linked = self
+            .ports
+            .identity_links
             .user_for(&identity.provider, &identity.subject)
             .await
             .map_err(|_| "temporarily_unavailable")?;
@@ -233,6 +326,11 @@ impl Conduit {
             .as_deref()
             .and_then(|e| Email::parse(e).ok())
             .ok_or("email_required")?;
+        // An account made from an unverified address would hold it: the real owner could
+        // not register it (pre-account takeover).
+        if !identity.email_verified {
+            return Err("email_unverified");
+        }
         let existing = self
             .ports
             .stores
@@ -240,24 +338,28 @@ impl Conduit {
             .by_email(&email)
             .await
             .map_err(|_| "temporarily_unavailable")?;
-        let user = match existing {
-            Some(user) if identity.email_verified => {
-                tracing::info!(target: "security", event = "oauth_linked", provider = %identity.provider, user_id = %user.id);
-                user.id
-            }
-            // Linking by an unverified email would let anyone who types your address at
-            // the provider take your account.
-            Some(_) => return Err("email_unverified"),
-            // Nor is an account made from one: it would hold the address, the real owner
-            // could not register, and their later verified sign-in would be linked to it
-            // (pre-account takeover).
-            None if !identity.email_verified => return Err("email_unverified"),
-            None => self
-                .create_oauth_account(identity, email)
-                .await
-                .map_err(|_| "account_creation_failed")?,
-        };
-        links
+        // Not linked by email, even a verified one: a password account's email was never
+        // verified, so whoever registered it first (perhaps to wait for the real owner's
+        // sign-in) would get the identity (pre-account takeover).
+        if existing.is_some() {
+            return Err("account_exists");
+        }
+        let user = self
+            .create_oauth_account(identity, email)
+            .await
+            .map_err(|_| "account_creation_failed")?;
+        self.store_link(identity, user).await
+    }
+
+    /// Stores the link of `identity` to `user`; answers the user it is linked to, which
+    /// is another one when the identity was already linked (the link is kept).
+    async fn store_link(
+        &self,
+        identity: &ExternalIdentity,
+        user: UserId,
+    ) -> Result<UserId, &'static str> {
+        self.ports
+            .identity_links
             .link(
                 IdentityLink {
                     provider: identity.provider.clone(),
@@ -268,6 +370,31 @@ impl Conduit {
             )
             .await
             .map_err(|_| "temporarily_unavailable")
+    }
+
+    /// Links `identity` to `user`, who started the flow signed in. Its email does not
+    /// matter: the person proved they hold both the account and the identity. `Err`
+    /// carries a reason code for the frontend.
+    async fn link_identity(
+        &self,
+        user: UserId,
+        identity: &ExternalIdentity,
+    ) -> Result<(), &'static str> {
+        let exists = self
+            .ports
+            .stores
+            .users
+            .by_id(user)
+            .await
+            .map_err(|_| "temporarily_unavailable")?;
+        if exists.is_none() {
+            return Err("account_not_found");
+        }
+        if self.store_link(identity, user).await? != user {
+            return Err("identity_in_use");
+        }
+        tracing::info!(target: "security", event = "oauth_linked", provider = %identity.provider, subject = %identity.subject, user_id = %user);
+        Ok(())
     }
 
     /// A new account for an identity: a username from its hint (made unique), and a
@@ -329,5 +456,36 @@ impl Conduit {
             }
         }
         Err(Error::Conflict(UniqueField::Username))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(link_to: Option<UserId>) -> PendingLogin {
+        PendingLogin {
+            provider: "github".into(),
+            verifier: "verifier".into(),
+            nonce: "nonce".into(),
+            link_to,
+            return_to: "https://app.example/oauth?next=/settings".into(),
+        }
+    }
+
+    #[test]
+    fn a_pending_login_or_link_reads_back_as_stored() {
+        for login in [pending(None), pending(Some(UserId(42)))] {
+            assert_eq!(PendingLogin::decode(&login.encode()), Some(login));
+        }
+    }
+
+    #[test]
+    fn a_mangled_pending_login_is_not_read() {
+        assert_eq!(PendingLogin::decode("github\nverifier\nnonce"), None);
+        assert_eq!(
+            PendingLogin::decode("github\nverifier\nnonce\nnot-a-user\nhttps://app.example/"),
+            None
+        );
     }
 }

@@ -7,7 +7,7 @@ use poem_openapi::{
     payload::Json,
 };
 
-use crate::{dto, parse};
+use crate::{dto, parse, security::TokenAuth};
 
 use super::{
     ApiTags, SignedIn,
@@ -28,6 +28,15 @@ crate::operation_errors!(
     OAuthCallbackErrors {
         NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
         Unprocessable = 422: "`state` is unknown, already used, expired or from another provider (`validation_failed`, key `state`); nowhere safe to send the browser.",
+    }
+);
+
+crate::operation_errors!(
+    /// Errors of `POST /auth/oauth/{provider}/link`.
+    OAuthLinkErrors with_body {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign, expired or of an ended session (`token_invalid`).",
+        NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
+        Unprocessable = 422: "`returnTo` is missing, not a string, or not one of the allowed frontend addresses (`validation_failed`, key `returnTo`).",
     }
 );
 
@@ -72,8 +81,12 @@ impl OAuthApi {
     /// refused, or the provider's answer failed verification), `invalid_request` (the
     /// provider sent no code), `email_required` (the provider gave no usable email),
     /// `email_unverified` (the provider has not verified the email: no account is made
-    /// or linked from it; sign in with the password, or verify the address at the
-    /// provider), `account_creation_failed` or `temporarily_unavailable` (try again).
+    /// from it; register with a password, or verify the address at the provider),
+    /// `account_exists` (an account already holds this email and this identity is not
+    /// linked to it: sign in to that account, with its password or a provider already
+    /// linked, and link this provider from there with `POST /auth/oauth/{provider}/link`;
+    /// an account is never joined by email), `account_creation_failed` or
+    /// `temporarily_unavailable` (try again).
     #[oai(
         path = "/auth/oauth/:provider/start",
         method = "get",
@@ -94,9 +107,12 @@ impl OAuthApi {
     /// Provider callback
     ///
     /// Where the provider sends the browser back. Not for clients to call: it exchanges
-    /// the code, matches or creates the account (an existing account is linked only
-    /// through an email the provider has verified), and redirects to the frontend with a
-    /// one-time login code in the URL fragment, which servers never see.
+    /// the code, then either signs in (the identity's linked account, or a new account
+    /// for a verified email no account holds; never an existing account by its email)
+    /// and redirects to the frontend with a one-time login code in the URL fragment,
+    /// which servers never see; or, for a link started with
+    /// `POST /auth/oauth/{provider}/link`, links the identity and redirects with
+    /// `#linked=<provider>`.
     #[oai(
         path = "/auth/oauth/:provider/callback",
         method = "get",
@@ -118,6 +134,41 @@ impl OAuthApi {
             .oauth_callback(&provider.0, code.0.as_deref(), &state.0, error.0.as_deref())
             .await?;
         Ok(Redirected::Found(redirect.0))
+    }
+
+    /// Link a provider to the signed-in account
+    ///
+    /// Starts linking an identity at `provider` to the caller's account, so that signing in
+    /// with that provider later reaches this account. Answers the provider's authorization
+    /// URL: navigate the browser to it (a navigation cannot carry the `Authorization`
+    /// header, hence this call first). It is a one-time address, good for ten minutes,
+    /// that links whoever completes it to this account: do not share it. When the person
+    /// has signed in at the provider, the browser comes back to `returnTo` with
+    /// `#linked=<provider>`; no session is started and no login code is given. Otherwise
+    /// the fragment is `#error=<reason>`: `identity_in_use` (this identity is linked to
+    /// another account), `account_not_found` (the account was deleted meanwhile), or one
+    /// of the sign-in's reasons (`access_denied`, `invalid_request`,
+    /// `temporarily_unavailable`). The identity's email need not match the account's nor
+    /// be verified: the caller proved they hold both.
+    #[oai(
+        path = "/auth/oauth/:provider/link",
+        method = "post",
+        operation_id = "OAuthLink"
+    )]
+    async fn link(
+        &self,
+        auth: TokenAuth,
+        /// The provider's id, as configured (`github`, or an OpenID Connect provider).
+        provider: Path<String>,
+        body: Json<dto::LinkRequest>,
+    ) -> Result<Json<dto::LinkStarted>, OAuthLinkErrors> {
+        let user = auth.user(&self.app).await?;
+        let return_to = parse::link_return_to(body.0).map_err(conduit_domain::Error::from)?;
+        let redirect = self
+            .app
+            .oauth_link_start(user, &provider.0, &return_to)
+            .await?;
+        Ok(Json(dto::LinkStarted { url: redirect.0 }))
     }
 
     /// Exchange a login code for tokens

@@ -55,19 +55,35 @@ async fn sign_in(app: &TestApp) -> String {
 /// `tools/oidc-mock`). Returns the final `Location` and the callback's path and query,
 /// as the provider sent the browser to it.
 async fn sign_in_as(app: &TestApp, login_hint: Option<&str>) -> (String, String) {
-    let browser = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
-    let start = browser
+    let start = browser()
         .get(format!("{}/api/auth/oauth/mock/start", app.address))
         .query(&[("returnTo", format!("{FRONTEND}callback"))])
         .send()
         .await
         .expect("sent");
     assert_eq!(start.status(), StatusCode::FOUND);
-    let mut to_provider = url::Url::parse(start.headers()["location"].to_str().expect("ascii"))
-        .expect("the provider's URL");
+    let to_provider = start.headers()["location"].to_str().expect("ascii");
+    through_provider(app, to_provider, login_hint).await
+}
+
+/// A browser that does not follow redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The browser's part from the provider's authorization URL on: the provider signs the
+/// person `login_hint` names in at once, and sends the browser to our callback. Returns
+/// the final `Location` and the callback's path and query.
+async fn through_provider(
+    app: &TestApp,
+    to_provider: &str,
+    login_hint: Option<&str>,
+) -> (String, String) {
+    let browser = browser();
+    let mut to_provider = url::Url::parse(to_provider).expect("the provider's URL");
     if let Some(hint) = login_hint {
         to_provider
             .query_pairs_mut()
@@ -109,6 +125,32 @@ async fn sign_in_as(app: &TestApp, login_hint: Option<&str>) -> (String, String)
         .expect("ascii")
         .to_owned();
     (location, callback)
+}
+
+/// `POST /auth/oauth/mock/link` as the holder of `token`, coming back to the settings page.
+async fn start_link(app: &TestApp, token: Option<&str>) -> Reply {
+    app.post(
+        "/auth/oauth/mock/link",
+        token,
+        json!({"returnTo": format!("{FRONTEND}settings")}),
+    )
+    .await
+}
+
+/// Links the identity `login_hint` names to the holder of `token`; returns the final
+/// `Location`.
+async fn link_as(app: &TestApp, token: &str, login_hint: Option<&str>) -> String {
+    let started = start_link(app, Some(token)).await;
+    assert_eq!(started.status, StatusCode::OK, "{:?}", started.body);
+    let url = started.body["url"].as_str().expect("a URL").to_owned();
+    through_provider(app, &url, login_hint).await.0
+}
+
+/// The number of sessions of the holder of `token`.
+async fn sessions(app: &TestApp, token: &str) -> usize {
+    let listed = app.get("/auth/sessions", Some(token)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    listed.body["sessions"].as_array().expect("sessions").len()
 }
 
 /// Posts a login code to `/auth/oauth/exchange`.
@@ -161,17 +203,156 @@ async fn a_new_person_signs_in_and_gets_session_tokens() {
     app.cleanup().await;
 }
 
+/// Pre-account takeover: someone registers a password account with another person's
+/// address (never verified: there is no email channel) and waits. The owner's verified
+/// sign-in with a provider is refused, not joined to that account: the squatter's
+/// password reaches nothing of theirs.
 #[tokio::test]
-async fn a_verified_email_links_to_the_existing_account() {
+async fn a_verified_sign_in_never_joins_a_password_account_with_its_email() {
     let Some(issuer) = issuer() else { return };
     let app = app_with_provider(&issuer).await;
     let registered = app
-        .post("/users", None, json!({"user": {"username": "already-here", "email": "OIDC-User@example.com", "password": "password123"}}))
+        .post("/users", None, json!({"user": {"username": "squatter", "email": "OIDC-User@example.com", "password": "password123"}}))
         .await;
-    assert_eq!(registered.status, StatusCode::CREATED);
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{:?}",
+        registered.body
+    );
+    let squatter = registered.body["user"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // The owner of the address signs in; the provider has verified it.
+    let location = sign_in(&app).await;
+    assert_eq!(location, format!("{FRONTEND}callback#error=account_exists"));
+    // Nothing was linked: the same identity is refused again, and no account was made.
+    assert_eq!(
+        sign_in(&app).await,
+        format!("{FRONTEND}callback#error=account_exists")
+    );
+    let made = app.get("/profiles/oidcuser", None).await;
+    assert_eq!(made.status, StatusCode::NOT_FOUND, "{:?}", made.body);
+
+    // The squatter, signed in with the password, has their own account and session only.
+    let me = app.get("/user", Some(&squatter)).await;
+    assert_eq!(me.body["user"]["username"], "squatter");
+    assert_eq!(sessions(&app, &squatter).await, 1);
+    let password = app
+        .post(
+            "/users/login",
+            None,
+            json!({"user": {"email": "oidc-user@example.com", "password": "password123"}}),
+        )
+        .await;
+    assert_eq!(password.body["user"]["username"], "squatter");
+    app.cleanup().await;
+}
+
+/// A signed-in person links a provider explicitly; signing in with it then reaches their
+/// account, whatever the identity's email (here another address than the account's,
+/// then one the provider has not verified). The link starts no session.
+#[tokio::test]
+async fn a_provider_linked_while_signed_in_signs_in_to_that_account() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    let token = app.register("linker").await;
+    assert_eq!(sessions(&app, &token).await, 1);
+
+    let location = link_as(&app, &token, None).await;
+    assert_eq!(location, format!("{FRONTEND}settings#linked=mock"));
+    assert_eq!(sessions(&app, &token).await, 1, "a link starts no session");
+    // Linking the same identity again is no change.
+    let again = link_as(&app, &token, None).await;
+    assert_eq!(again, format!("{FRONTEND}settings#linked=mock"));
+
     let code = login_code(&sign_in(&app).await);
     let exchanged = exchange(&app, &code).await;
-    assert_eq!(exchanged.body["user"]["username"], "already-here");
+    assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
+    assert_eq!(exchanged.body["user"]["username"], "linker");
+    assert_eq!(exchanged.body["user"]["email"], "linker@test.com");
+    assert_eq!(sessions(&app, &token).await, 2);
+
+    let unverified = link_as(&app, &token, Some("unverified:elsewhere@example.com")).await;
+    assert_eq!(unverified, format!("{FRONTEND}settings#linked=mock"));
+    let (location, _) = sign_in_as(&app, Some("unverified:elsewhere@example.com")).await;
+    let exchanged = exchange(&app, &login_code(&location)).await;
+    assert_eq!(exchanged.body["user"]["username"], "linker");
+    app.cleanup().await;
+}
+
+/// An identity linked to one account cannot be linked to another.
+#[tokio::test]
+async fn an_identity_linked_elsewhere_is_not_linked_again() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    // The identity signs in first and gets an account of its own.
+    let code = login_code(&sign_in(&app).await);
+    assert_eq!(
+        exchange(&app, &code).await.body["user"]["username"],
+        "oidcuser"
+    );
+
+    let other = app.register("other").await;
+    let location = link_as(&app, &other, None).await;
+    assert_eq!(
+        location,
+        format!("{FRONTEND}settings#error=identity_in_use")
+    );
+    let code = login_code(&sign_in(&app).await);
+    assert_eq!(
+        exchange(&app, &code).await.body["user"]["username"],
+        "oidcuser"
+    );
+    app.cleanup().await;
+}
+
+/// Starting a link needs a live session and an allowed `returnTo`, like a sign-in.
+#[tokio::test]
+async fn a_link_needs_a_live_session_and_an_allowed_return_address() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    assert_error(&start_link(&app, None).await, 401, "token", "token_missing");
+    let (token, _) = app.sign_up("leaving").await;
+    assert_eq!(start_link(&app, Some(&token)).await.status, StatusCode::OK);
+
+    let elsewhere = app
+        .post(
+            "/auth/oauth/mock/link",
+            Some(&token),
+            json!({"returnTo": "https://evil.example/"}),
+        )
+        .await;
+    assert_error(&elsewhere, 422, "returnTo", "validation_failed");
+    let started = app
+        .get(
+            "/auth/oauth/mock/start?returnTo=https://evil.example/",
+            None,
+        )
+        .await;
+    assert_eq!(
+        elsewhere.body, started.body,
+        "the same refusal as a sign-in's"
+    );
+    let unknown = app
+        .post(
+            "/auth/oauth/nobody/link",
+            Some(&token),
+            json!({"returnTo": FRONTEND}),
+        )
+        .await;
+    assert_error(&unknown, 404, "provider", "not_found");
+
+    let out = app.post("/auth/logout", Some(&token), json!({})).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{:?}", out.body);
+    assert_error(
+        &start_link(&app, Some(&token)).await,
+        401,
+        "token",
+        "token_invalid",
+    );
     app.cleanup().await;
 }
 
@@ -193,17 +374,17 @@ async fn an_unverified_email_neither_links_nor_makes_an_account() {
         location,
         format!("{FRONTEND}callback#error=email_unverified")
     );
-    // Nothing was linked: the same identity is refused again, and a verified sign-in with
-    // the address still reaches the owner's account.
+    // Nothing was linked: the same identity is refused again. A verified sign-in with the
+    // address is not joined to the owner's account either (no account is joined by
+    // email); the owner links the provider while signed in.
     let (again, _) = sign_in_as(&app, Some(&format!("unverified:{email}"))).await;
     assert_eq!(again, format!("{FRONTEND}callback#error=email_unverified"));
     let (verified, _) = sign_in_as(&app, Some(&email)).await;
-    let exchanged = exchange(&app, &login_code(&verified)).await;
-    assert_eq!(exchanged.body["user"]["username"], "victim");
+    assert_eq!(verified, format!("{FRONTEND}callback#error=account_exists"));
 
     // Nor does an unverified address that no account holds make one (pre-account
-    // takeover): its real owner can still register, and a later verified sign-in of
-    // theirs reaches their own account.
+    // takeover): its real owner can still register, link the provider, and then sign in
+    // with it to their own account.
     let (fresh, _) = sign_in_as(&app, Some("unverified:newcomer@example.com")).await;
     assert_eq!(fresh, format!("{FRONTEND}callback#error=email_unverified"));
     let owner = app
@@ -214,6 +395,9 @@ async fn an_unverified_email_neither_links_nor_makes_an_account() {
         )
         .await;
     assert_eq!(owner.status, StatusCode::CREATED, "{:?}", owner.body);
+    let owner = owner.body["user"]["token"].as_str().expect("token");
+    let linked = link_as(&app, owner, Some("newcomer@example.com")).await;
+    assert_eq!(linked, format!("{FRONTEND}settings#linked=mock"));
     let (verified, _) = sign_in_as(&app, Some("newcomer@example.com")).await;
     let exchanged = exchange(&app, &login_code(&verified)).await;
     assert_eq!(exchanged.body["user"]["username"], "newcomer");
