@@ -16,5 +16,6 @@ pub mod memory_sessions;
 pub mod oidc;
 pub mod rate_limit;
 pub mod redis;
+pub mod session_states;
 pub mod sql;
 pub mod system;

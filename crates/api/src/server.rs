@@ -12,6 +12,7 @@ use conduit_adapters::{
     oidc::{GithubProvider, GithubUrls, OidcProvider},
     rate_limit::{FallbackLimiter, GovernorLimiter},
     redis::{RedisCache, RedisIdempotency, RedisOneTime, RedisRateLimiter, RedisSessions},
+    session_states::LocalSessionStates,
     sql::SqlStore,
     system::{RandomSlugSuffixes, SystemClock},
 };
@@ -418,6 +419,14 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
             Arc::new(redis.sessions.clone()),
             Arc::new(redis.one_time.clone()),
             Arc::new(redis.idempotency.clone()),
+        ),
+        // SQLite is one process's file: session states can be kept in memory and every
+        // check stays exact (ADR 0009). PostgreSQL may be shared by instances: each
+        // check asks it.
+        None if store.single_process() => (
+            Arc::new(LocalSessionStates::new(store.clone())),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
         ),
         None => (
             Arc::new(store.clone()),

@@ -126,6 +126,13 @@ impl SqlStore {
         &self.db
     }
 
+    /// Whether one process owns the database (SQLite: a file no other instance opens), so
+    /// that state read from it can be kept in the process and forgotten on this
+    /// process's own writes ([`crate::session_states::LocalSessionStates`]).
+    pub fn single_process(&self) -> bool {
+        self.db.get_database_backend() == DatabaseBackend::Sqlite
+    }
+
     /// Applies every pending migration of `conduit-migrations`.
     ///
     /// On PostgreSQL, instances that start at once on one database take turns: the first

@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 #[cfg(feature = "testing")]
 use conduit_adapters::sql::testing::TestDb;
-use conduit_adapters::{memory::MemoryStore, memory_sessions::MemorySessions};
+use conduit_adapters::{
+    memory::MemoryStore, memory_sessions::MemorySessions, session_states::LocalSessionStates,
+};
 use suite::Subject;
 
 /// The suite's name in messages.
@@ -74,6 +76,16 @@ session_tests!(memory, async {
     Some((subject, ()))
 });
 
+// The in-process session states in front of the memory store and of SQLite, the stores
+// the server decorates: the decorator must keep the whole contract.
+session_tests!(memory_with_local_states, async {
+    let subject = Subject {
+        sessions: Arc::new(LocalSessionStates::new(MemorySessions::new())),
+        users: Arc::new(MemoryStore::new()),
+    };
+    Some((subject, ()))
+});
+
 /// A Redis session store on the server `TEST_REDIS_URL` names, under a fresh key
 /// prefix; users live in memory (Redis keeps no users).
 async fn redis() -> Option<(Subject, support::RedisKeys)> {
@@ -102,3 +114,19 @@ session_tests!(sqlite, support::sqlite(sql_subject));
 
 #[cfg(feature = "testing")]
 session_tests!(postgres, support::postgres(SUITE, sql_subject));
+
+/// The SQLite subject with the server's in-process session states in front.
+#[cfg(feature = "testing")]
+fn sql_subject_with_local_states(db: &TestDb) -> Subject {
+    let store = db.store();
+    Subject {
+        sessions: Arc::new(LocalSessionStates::new(store.clone())),
+        users: Arc::new(store),
+    }
+}
+
+#[cfg(feature = "testing")]
+session_tests!(
+    sqlite_with_local_states,
+    support::sqlite(sql_subject_with_local_states)
+);
