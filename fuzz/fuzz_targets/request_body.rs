@@ -1,8 +1,8 @@
 //! Request bodies as their handlers parse them: the first byte picks the body (register,
 //! login, user update, article, article update, comment, API key, refresh, OAuth login
-//! code), the rest is the body. Whatever the bytes, parsing must not panic, and a refusal must be a 400
-//! (not JSON) or a 422 (not the documented shape, or a field breaking its rule), never
-//! a 500.
+//! code, OAuth link start, OAuth link code), the rest is the body. Whatever the bytes,
+//! parsing must not panic, and a refusal must be a 400 (not JSON) or a 422 (not the
+//! documented shape, or a field breaking its rule), never a 500.
 
 #![no_main]
 

@@ -506,6 +506,47 @@ impl Example for LinkStarted {
     }
 }
 
+/// Body of `POST /auth/oauth/link/confirm`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LinkCodeRequest {
+    /// The `linkCode` from the fragment of the frontend URL the link flow ended on.
+    pub code: Field<Text>,
+}
+
+impl Example for LinkCodeRequest {
+    fn example() -> Self {
+        LinkCodeRequest {
+            code: "rt_4fT7uW1yZ3aC5dE8gH0jK2lM6nP9qR3sV5xB7cD1eF".into(),
+        }
+    }
+}
+
+/// Answer of `POST /auth/oauth/link/confirm`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct LinkConfirmed {
+    /// The identity now linked to the caller's account.
+    pub linked: LinkedIdentity,
+}
+
+/// A provider identity linked to an account.
+#[derive(Debug, Object)]
+pub struct LinkedIdentity {
+    /// The provider's id, as configured; signing in with it reaches this account.
+    pub provider: String,
+}
+
+impl Example for LinkConfirmed {
+    fn example() -> Self {
+        LinkConfirmed {
+            linked: LinkedIdentity {
+                provider: "github".into(),
+            },
+        }
+    }
+}
+
 impl Example for LoginCodeRequest {
     fn example() -> Self {
         LoginCodeRequest {

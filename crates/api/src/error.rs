@@ -54,6 +54,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: a unique value (email, username, slug) is already taken.
     Conflict,
+    /// 409: the provider identity is linked to another account.
+    IdentityInUse,
     /// 409: a request with this `Idempotency-Key` is still running.
     IdempotencyKeyInFlight,
     /// 413: the request body is larger than the server accepts.
@@ -74,7 +76,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::MalformedJson,
         ErrorCode::TokenMissing,
         ErrorCode::TokenInvalid,
@@ -88,6 +90,7 @@ impl ErrorCode {
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
+        ErrorCode::IdentityInUse,
         ErrorCode::IdempotencyKeyInFlight,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -111,7 +114,9 @@ impl ErrorCode {
             ErrorCode::Forbidden | ErrorCode::InsufficientScope => 403,
             ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict | ErrorCode::IdempotencyKeyInFlight => 409,
+            ErrorCode::Conflict | ErrorCode::IdentityInUse | ErrorCode::IdempotencyKeyInFlight => {
+                409
+            }
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::ValidationFailed | ErrorCode::IdempotencyKeyReused => 422,
@@ -137,6 +142,7 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::IdentityInUse => "identity_in_use",
             ErrorCode::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
@@ -188,6 +194,9 @@ impl ErrorCode {
             ErrorCode::Conflict => {
                 "A unique value is already taken: `email` or `username` (compared without regard to case), or no free article `slug` was found (retry). The key names the field."
             }
+            ErrorCode::IdentityInUse => {
+                "The provider identity being linked is already linked to another account (each identity signs in to one account); nothing was linked. Sign in with it to reach that account."
+            }
             ErrorCode::IdempotencyKeyInFlight => {
                 "A request with this `Idempotency-Key` is still being processed; nothing was done for this one. Retry the same request after `Retry-After` seconds to get its answer."
             }
@@ -234,6 +243,7 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => ("route", "not found"),
             ErrorCode::MethodNotAllowed => ("method", "is not allowed on this route"),
             ErrorCode::Conflict => ("username", "has already been taken"),
+            ErrorCode::IdentityInUse => ("identity", "is linked to another account"),
             ErrorCode::IdempotencyKeyInFlight => (
                 "Idempotency-Key",
                 "a request with this key is still in progress, retry in 30 seconds",
@@ -428,6 +438,9 @@ impl From<Error> for ApiError {
                 ApiError::new(ErrorCode::Forbidden, resource.key(), "forbidden")
             }
             Error::NotFound(resource) => not_found(resource),
+            Error::Conflict(conduit_domain::UniqueField::Identity) => {
+                ApiError::from_body(ErrorCode::IdentityInUse.example())
+            }
             Error::Conflict(field) => {
                 ApiError::new(ErrorCode::Conflict, field.key(), "has already been taken")
             }

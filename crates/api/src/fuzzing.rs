@@ -36,11 +36,13 @@ pub enum Body {
     LoginCode,
     /// `POST /auth/oauth/{provider}/link`.
     Link,
+    /// `POST /auth/oauth/link/confirm`.
+    LinkCode,
 }
 
 impl Body {
     /// Every body, in a fixed order (a fuzz input's first byte picks one).
-    pub const ALL: [Body; 10] = [
+    pub const ALL: [Body; 11] = [
         Body::Register,
         Body::Login,
         Body::UpdateUser,
@@ -51,6 +53,7 @@ impl Body {
         Body::Refresh,
         Body::LoginCode,
         Body::Link,
+        Body::LinkCode,
     ];
 }
 
@@ -109,6 +112,9 @@ fn check(body: Body, bytes: &[u8]) -> Result<(), StatusCode> {
         }),
         Body::Link => dto_then(json, |r: dto::LinkRequest| {
             parse::link_return_to(r).map(drop)
+        }),
+        Body::LinkCode => dto_then(json, |r: dto::LinkCodeRequest| {
+            parse::link_code(r).map(drop)
         }),
     }
 }
@@ -203,6 +209,14 @@ mod tests {
         );
         assert_eq!(
             parse_body(Body::Link, br#"{"returnTo": 1}"#),
+            Outcome::Refused(422)
+        );
+        assert_eq!(
+            parse_body(Body::LinkCode, br#"{"code": "rt_x"}"#),
+            Outcome::Accepted
+        );
+        assert_eq!(
+            parse_body(Body::LinkCode, br#"{"code": null}"#),
             Outcome::Refused(422)
         );
         assert_eq!(

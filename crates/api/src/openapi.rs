@@ -629,6 +629,7 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
             let field = match operation {
                 "CreateUser" => UniqueField::Username,
                 "UpdateCurrentUser" => UniqueField::Email,
+                "OAuthLinkConfirm" => UniqueField::Identity,
                 _ => UniqueField::Slug,
             };
             body_of(Error::Conflict(field).into())
@@ -671,6 +672,10 @@ fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) 
                     code: Field::refused(Mismatch::Missing),
                 })
                 .err(),
+                "OAuthLinkConfirm" => Some(ValidationErrors::single(
+                    "code",
+                    Invalid::Rule("is unknown, already used, expired or not yours"),
+                )),
                 "CreateApiKey" => parse::api_key(Field::new(dto::NewApiKey {
                     name: blank(),
                     scopes: ["articles:read"].into_iter().collect(),

@@ -246,6 +246,11 @@ pub fn login_code(request: dto::LoginCodeRequest) -> Result<String, ValidationEr
     errors.finish(code)
 }
 
+/// The one-time link code of an OAuth link, read like a login code.
+pub fn link_code(request: dto::LinkCodeRequest) -> Result<String, ValidationErrors> {
+    login_code(dto::LoginCodeRequest { code: request.code })
+}
+
 /// The `returnTo` of an OAuth link (whether it is allowed is the use case's to say).
 pub fn link_return_to(request: dto::LinkRequest) -> Result<String, ValidationErrors> {
     let mut errors = ValidationErrors::new();

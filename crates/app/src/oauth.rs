@@ -11,8 +11,12 @@
 //!    a password login.
 //!
 //! A signed-in person links another provider with `oauth_link_start`: the same flow, whose
-//! callback links the identity to them and starts no session. A sign-in never links an
-//! identity into an existing account by email (pre-account takeover, ADR 0011).
+//! callback links nothing and starts no session. It keeps the identity under a one-time
+//! *link code* for the user who started the flow and sends the browser back with it;
+//! `oauth_link_confirm` links the identity only when that same user, signed in, posts
+//! the code. So a link URL completed in someone else's browser links nothing (login
+//! CSRF, ADR 0011). A sign-in never links an identity into an existing account by email
+//! (pre-account takeover, ADR 0011).
 
 use std::sync::Arc;
 
@@ -104,6 +108,39 @@ impl PendingLogin {
     }
 }
 const CODE_PREFIX: &str = "oauth-code:";
+const LINK_CODE_PREFIX: &str = "oauth-link:";
+
+/// An identity waiting, under a link code, for the user who started the link to confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingLink {
+    user: UserId,
+    provider: String,
+    /// Last when stored: it is the provider's string, whatever its characters.
+    subject: String,
+}
+
+impl PendingLink {
+    fn encode(&self) -> String {
+        format!("{}\n{}\n{}", self.user.0, self.provider, self.subject)
+    }
+
+    fn decode(stored: &str) -> Option<PendingLink> {
+        let mut parts = stored.splitn(3, '\n');
+        let (user, provider, subject) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(PendingLink {
+            user: UserId(user.parse().ok()?),
+            provider: provider.to_owned(),
+            subject: subject.to_owned(),
+        })
+    }
+}
+
+/// An identity just linked by [`Conduit::oauth_link_confirm`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    /// The provider's id.
+    pub provider: String,
+}
 
 impl Conduit {
     fn provider(&self, id: &str) -> Result<Arc<dyn IdentityProvider>, Error> {
@@ -129,10 +166,10 @@ impl Conduit {
         self.begin(provider, return_to, None).await
     }
 
-    /// Starts linking an identity at `provider` to `user`, who is signed in: the
-    /// callback links the identity the person signs in with there to `user` (whatever
-    /// its email), and sends the browser back to `return_to` with `#linked=<provider>`.
-    /// No session is started by it.
+    /// Starts linking an identity at `provider` to `user`, who is signed in. The callback
+    /// links nothing: it sends the browser back to `return_to` with `#linkCode=<code>`, a
+    /// one-time code that [`Conduit::oauth_link_confirm`] turns into the link (whatever
+    /// the identity's email) when `user` posts it. No session is started by it.
     #[tracing::instrument(skip(self))]
     pub async fn oauth_link_start(
         &self,
@@ -191,8 +228,8 @@ impl Conduit {
 
     /// Finishes a login or a link: the provider sent the browser back with `code` and
     /// `state` (or with `error`). Answers where to send the browser: the frontend, with a
-    /// login code (`#linked=<provider>` for a link, or an error) in the URL fragment. An unknown or expired `state` is refused
-    /// outright (there is nowhere safe to send the browser).
+    /// login code (a link code for a link, or an error) in the URL fragment. An unknown or
+    /// expired `state` is refused outright (there is nowhere safe to send the browser).
     #[tracing::instrument(skip(self, code, state))]
     pub async fn oauth_callback(
         &self,
@@ -250,13 +287,20 @@ impl Conduit {
             }
         };
         if let Some(user) = pending.link_to {
-            return match self.link_identity(user, &identity).await {
-                Ok(()) => back(format!("linked={provider}")),
-                Err(reason) => {
-                    tracing::warn!(target: "security", event = "oauth_link_refused", provider, subject = %identity.subject, user_id = %user, reason);
-                    back(format!("error={reason}"))
-                }
+            if let Err(reason) = self.linkable(user, &identity).await {
+                tracing::warn!(target: "security", event = "oauth_link_refused", provider, subject = %identity.subject, user_id = %user, reason);
+                return back(format!("error={reason}"));
+            }
+            // Not linked yet: whoever completed the provider's part may not be `user`
+            // (a link URL sent to someone else). Only `user`'s own confirmation links.
+            let pending = PendingLink {
+                user,
+                provider: provider.to_owned(),
+                subject: identity.subject.clone(),
             };
+            let link_code = self.put_code(LINK_CODE_PREFIX, pending.encode()).await?;
+            tracing::info!(target: "security", event = "oauth_link_pending", provider, subject = %identity.subject, user_id = %user);
+            return back(format!("linkCode={link_code}"));
         }
         let user = match self.account_for(&identity).await {
             Ok(user) => user,
@@ -265,18 +309,78 @@ impl Conduit {
                 return back(format!("error={reason}"));
             }
         };
-        let (login_code, hash) = self.ports.refresh_tokens.generate();
-        let expires = (now.as_offset_date_time() + self.ports.oauth.code_ttl).into();
+        let login_code = self.put_code(CODE_PREFIX, user.0.to_string()).await?;
+        tracing::info!(target: "security", event = "oauth_login", provider, user_id = %user);
+        back(format!("code={login_code}"))
+    }
+
+    /// Keeps `value` under a new one-time code for `code_ttl`, the code hashed (a stolen
+    /// store copy holds no usable code); answers the code.
+    async fn put_code(&self, prefix: &str, value: String) -> Result<String, Error> {
+        let (code, hash) = self.ports.refresh_tokens.generate();
+        let expires =
+            (self.ports.clock.now().as_offset_date_time() + self.ports.oauth.code_ttl).into();
         self.ports
             .one_time
-            .put(
-                &format!("{CODE_PREFIX}{}", hash.0),
-                user.0.to_string(),
-                expires,
-            )
+            .put(&format!("{prefix}{}", hash.0), value, expires)
             .await?;
-        tracing::info!(target: "security", event = "oauth_login", provider, user_id = %user);
-        back(format!("code={}", login_code.expose()))
+        Ok(code.expose().to_owned())
+    }
+
+    /// Takes the value a one-time code of [`Conduit::put_code`] holds, once; `None` for
+    /// an unknown, used or expired code.
+    async fn take_code(&self, prefix: &str, code: &str) -> Result<Option<String>, Error> {
+        let hash = self.ports.refresh_tokens.hash(code);
+        let now = self.ports.clock.now();
+        Ok(self
+            .ports
+            .one_time
+            .take(&format!("{prefix}{}", hash.0), now)
+            .await?)
+    }
+
+    /// Links the identity a link code holds to `user`, the signed-in caller, once. The code
+    /// is refused (and used up) unless `user` started the link: a link URL completed in
+    /// another person's browser links nothing, even when they post the code while signed
+    /// in. An identity linked to another account meanwhile is a conflict.
+    #[tracing::instrument(skip(self, code))]
+    pub async fn oauth_link_confirm(
+        &self,
+        user: UserId,
+        code: &str,
+    ) -> Result<LinkedIdentity, Error> {
+        let refused = || {
+            Error::Validation(ValidationErrors::single(
+                "code",
+                Invalid::Rule("is unknown, already used, expired or not yours"),
+            ))
+        };
+        let pending = self
+            .take_code(LINK_CODE_PREFIX, code)
+            .await?
+            .ok_or_else(refused)?;
+        let pending = PendingLink::decode(&pending).ok_or_else(refused)?;
+        if pending.user != user {
+            tracing::warn!(target: "security", event = "oauth_link_refused", provider = %pending.provider, subject = %pending.subject, user_id = %user, started_by = %pending.user, reason = "link_code_of_another_user");
+            return Err(refused());
+        }
+        let identity = IdentityLink {
+            provider: pending.provider,
+            subject: pending.subject,
+            user_id: user,
+        };
+        let (provider, subject) = (identity.provider.clone(), identity.subject.clone());
+        let linked_to = self
+            .ports
+            .identity_links
+            .link(identity, self.ports.clock.now())
+            .await?;
+        if linked_to != user {
+            tracing::warn!(target: "security", event = "oauth_link_refused", provider = %provider, subject = %subject, user_id = %user, reason = "identity_in_use");
+            return Err(Error::Conflict(UniqueField::Identity));
+        }
+        tracing::info!(target: "security", event = "oauth_linked", provider = %provider, subject = %subject, user_id = %user);
+        Ok(LinkedIdentity { provider })
     }
 
     /// Exchanges a login code for tokens (a new session), once.
@@ -287,12 +391,8 @@ impl Conduit {
         client: ClientInfo,
     ) -> Result<Authenticated, Error> {
         let invalid = || Error::Unauthorized(AuthFailure::LoginCodeInvalid);
-        let hash = self.ports.refresh_tokens.hash(code);
-        let now = self.ports.clock.now();
         let user = self
-            .ports
-            .one_time
-            .take(&format!("{CODE_PREFIX}{}", hash.0), now)
+            .take_code(CODE_PREFIX, code)
             .await?
             .and_then(|id| id.parse::<i64>().ok())
             .ok_or_else(invalid)?;
@@ -312,12 +412,7 @@ impl Conduit {
     /// provider while signed in ([`Conduit::oauth_link_start`]). `Err` carries a reason
     /// code for the frontend.
     async fn account_for(&self, identity: &ExternalIdentity) -> Result<UserId, &'static str> {
-        let linked = self
-            .ports
-            .identity_links
-            .user_for(&identity.provider, &identity.subject)
-            .await
-            .map_err(|_| "temporarily_unavailable")?;
+        let linked = self.linked_user(identity).await?;
         if let Some(user) = linked {
             return Ok(user);
         }
@@ -351,6 +446,19 @@ impl Conduit {
         self.store_link(identity, user).await
     }
 
+    /// The account `identity` is linked to, if any. `Err` carries a reason code for the
+    /// frontend.
+    async fn linked_user(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<UserId>, &'static str> {
+        self.ports
+            .identity_links
+            .user_for(&identity.provider, &identity.subject)
+            .await
+            .map_err(|_| "temporarily_unavailable")
+    }
+
     /// Stores the link of `identity` to `user`; answers the user it is linked to, which
     /// is another one when the identity was already linked (the link is kept).
     async fn store_link(
@@ -372,10 +480,11 @@ impl Conduit {
             .map_err(|_| "temporarily_unavailable")
     }
 
-    /// Links `identity` to `user`, who started the flow signed in. Its email does not
-    /// matter: the person proved they hold both the account and the identity. `Err`
-    /// carries a reason code for the frontend.
-    async fn link_identity(
+    /// Whether `identity` can be linked to `user`, who started the link: the account still
+    /// exists and the identity is not linked to another one. Its email does not matter.
+    /// Checked again when the link is confirmed. `Err` carries a reason code for the
+    /// frontend.
+    async fn linkable(
         &self,
         user: UserId,
         identity: &ExternalIdentity,
@@ -390,11 +499,11 @@ impl Conduit {
         if exists.is_none() {
             return Err("account_not_found");
         }
-        if self.store_link(identity, user).await? != user {
-            return Err("identity_in_use");
+        let linked = self.linked_user(identity).await?;
+        match linked {
+            Some(other) if other != user => Err("identity_in_use"),
+            _ => Ok(()),
         }
-        tracing::info!(target: "security", event = "oauth_linked", provider = %identity.provider, subject = %identity.subject, user_id = %user);
-        Ok(())
     }
 
     /// A new account for an identity: a username from its hint (made unique), and a
@@ -478,6 +587,18 @@ mod tests {
         for login in [pending(None), pending(Some(UserId(42)))] {
             assert_eq!(PendingLogin::decode(&login.encode()), Some(login));
         }
+    }
+
+    #[test]
+    fn a_pending_link_reads_back_as_stored() {
+        let link = PendingLink {
+            user: UserId(7),
+            provider: "github".into(),
+            subject: "odd\nsubject".into(),
+        };
+        assert_eq!(PendingLink::decode(&link.encode()), Some(link));
+        assert_eq!(PendingLink::decode("x\ngithub\n1"), None);
+        assert_eq!(PendingLink::decode("7\ngithub"), None);
     }
 
     #[test]

@@ -179,6 +179,8 @@ pub enum UniqueField {
     Username,
     /// Article slugs.
     Slug,
+    /// Identities at a provider: each is linked to one account at most.
+    Identity,
 }
 
 impl UniqueField {
@@ -188,6 +190,7 @@ impl UniqueField {
             UniqueField::Email => "email",
             UniqueField::Username => "username",
             UniqueField::Slug => "slug",
+            UniqueField::Identity => "identity",
         }
     }
 }

@@ -41,6 +41,15 @@ crate::operation_errors!(
 );
 
 crate::operation_errors!(
+    /// Errors of `POST /auth/oauth/link/confirm`.
+    OAuthLinkConfirmErrors with_body {
+        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign, expired or of an ended session (`token_invalid`).",
+        Conflict = 409: "The identity was linked to another account meanwhile (`identity_in_use`, key `identity`); nothing was linked.",
+        Unprocessable = 422: "The body has no `code` string, or the link code is unknown, already used, expired, or from a link another account started (`validation_failed`, key `code`); nothing was linked, and the code is used up.",
+    }
+);
+
+crate::operation_errors!(
     /// Errors of `POST /auth/oauth/exchange`.
     OAuthExchangeErrors with_body {
         Unauthorized = 401: "The login code is unknown, already used or expired (`login_code_invalid`).",
@@ -111,8 +120,8 @@ impl OAuthApi {
     /// for a verified email no account holds; never an existing account by its email)
     /// and redirects to the frontend with a one-time login code in the URL fragment,
     /// which servers never see; or, for a link started with
-    /// `POST /auth/oauth/{provider}/link`, links the identity and redirects with
-    /// `#linked=<provider>`.
+    /// `POST /auth/oauth/{provider}/link`, redirects with a one-time link code
+    /// (`#linkCode=<code>`) and links nothing until it is confirmed.
     #[oai(
         path = "/auth/oauth/:provider/callback",
         method = "get",
@@ -141,15 +150,18 @@ impl OAuthApi {
     /// Starts linking an identity at `provider` to the caller's account, so that signing in
     /// with that provider later reaches this account. Answers the provider's authorization
     /// URL: navigate the browser to it (a navigation cannot carry the `Authorization`
-    /// header, hence this call first). It is a one-time address, good for ten minutes,
-    /// that links whoever completes it to this account: do not share it. When the person
-    /// has signed in at the provider, the browser comes back to `returnTo` with
-    /// `#linked=<provider>`; no session is started and no login code is given. Otherwise
-    /// the fragment is `#error=<reason>`: `identity_in_use` (this identity is linked to
-    /// another account), `account_not_found` (the account was deleted meanwhile), or one
-    /// of the sign-in's reasons (`access_denied`, `invalid_request`,
-    /// `temporarily_unavailable`). The identity's email need not match the account's nor
-    /// be verified: the caller proved they hold both.
+    /// header, hence this call first). It is a one-time address, good for ten minutes.
+    /// When the person has signed in at the provider, the browser comes back to
+    /// `returnTo` with `#linkCode=<code>`: nothing is linked yet. The frontend, signed in
+    /// as the same user, posts the code to `/auth/oauth/link/confirm`, which links the
+    /// identity. A link URL completed in someone else's browser thus links nothing: their
+    /// link code is refused unless the user who started the link posts it (login CSRF).
+    /// No session is started and no login code is given. Otherwise the fragment is
+    /// `#error=<reason>`: `identity_in_use` (this identity is linked to another account),
+    /// `account_not_found` (the account was deleted meanwhile), or one of the sign-in's
+    /// reasons (`access_denied`, `invalid_request`, `temporarily_unavailable`). The
+    /// identity's email need not match the account's nor be verified: the caller proves
+    /// they hold both, by completing the provider's part and confirming signed in.
     #[oai(
         path = "/auth/oauth/:provider/link",
         method = "post",
@@ -169,6 +181,34 @@ impl OAuthApi {
             .oauth_link_start(user, &provider.0, &return_to)
             .await?;
         Ok(Json(dto::LinkStarted { url: redirect.0 }))
+    }
+
+    /// Confirm a provider link
+    ///
+    /// Links the identity a link flow ended with (`#linkCode=<code>` on the frontend page;
+    /// see `POST /auth/oauth/{provider}/link`) to the caller's account. Only the user who
+    /// started the link can confirm it: anyone else's code, or an unknown, used or
+    /// expired one, is refused with 422 and links nothing. Each code works once, within a
+    /// minute. Confirming an identity already linked to the caller is no change; one
+    /// linked to another account meanwhile is refused with 409 (`identity_in_use`).
+    #[oai(
+        path = "/auth/oauth/link/confirm",
+        method = "post",
+        operation_id = "OAuthLinkConfirm"
+    )]
+    async fn link_confirm(
+        &self,
+        auth: TokenAuth,
+        body: Json<dto::LinkCodeRequest>,
+    ) -> Result<Json<dto::LinkConfirmed>, OAuthLinkConfirmErrors> {
+        let user = auth.user(&self.app).await?;
+        let code = parse::link_code(body.0).map_err(conduit_domain::Error::from)?;
+        let linked = self.app.oauth_link_confirm(user, &code).await?;
+        Ok(Json(dto::LinkConfirmed {
+            linked: dto::LinkedIdentity {
+                provider: linked.provider,
+            },
+        }))
     }
 
     /// Exchange a login code for tokens

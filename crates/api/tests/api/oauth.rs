@@ -137,13 +137,43 @@ async fn start_link(app: &TestApp, token: Option<&str>) -> Reply {
     .await
 }
 
-/// Links the identity `login_hint` names to the holder of `token`; returns the final
-/// `Location`.
+/// Starts a link as the holder of `token` and completes the provider's part as the
+/// person `login_hint` names; returns the final `Location` (nothing is linked yet).
 async fn link_as(app: &TestApp, token: &str, login_hint: Option<&str>) -> String {
+    let url = link_url(app, token).await;
+    through_provider(app, &url, login_hint).await.0
+}
+
+/// The provider URL of a link started by the holder of `token`.
+async fn link_url(app: &TestApp, token: &str) -> String {
     let started = start_link(app, Some(token)).await;
     assert_eq!(started.status, StatusCode::OK, "{:?}", started.body);
-    let url = started.body["url"].as_str().expect("a URL").to_owned();
-    through_provider(app, &url, login_hint).await.0
+    started.body["url"].as_str().expect("a URL").to_owned()
+}
+
+/// The link code in the `Location` a link flow ended on.
+fn link_code(location: &str) -> String {
+    let (page, fragment) = location.split_once('#').expect("a fragment");
+    assert_eq!(page, format!("{FRONTEND}settings"));
+    fragment
+        .strip_prefix("linkCode=")
+        .unwrap_or_else(|| panic!("no link code in {fragment}"))
+        .to_owned()
+}
+
+/// `POST /auth/oauth/link/confirm` with `code`, as the holder of `token`.
+async fn confirm(app: &TestApp, token: Option<&str>, code: &str) -> Reply {
+    app.post("/auth/oauth/link/confirm", token, json!({"code": code}))
+        .await
+}
+
+/// Links the identity `login_hint` names to the holder of `token`: the whole flow, with
+/// the confirmation.
+async fn link_and_confirm(app: &TestApp, token: &str, login_hint: Option<&str>) {
+    let code = link_code(&link_as(app, token, login_hint).await);
+    let confirmed = confirm(app, Some(token), &code).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    assert_eq!(confirmed.body, json!({"linked": {"provider": "mock"}}));
 }
 
 /// The number of sessions of the holder of `token`.
@@ -251,9 +281,10 @@ async fn a_verified_sign_in_never_joins_a_password_account_with_its_email() {
     app.cleanup().await;
 }
 
-/// A signed-in person links a provider explicitly; signing in with it then reaches their
-/// account, whatever the identity's email (here another address than the account's,
-/// then one the provider has not verified). The link starts no session.
+/// A signed-in person links a provider explicitly, and confirms the link code the flow
+/// ends with; signing in with it then reaches their account, whatever the identity's
+/// email (here another address than the account's, then one the provider has not
+/// verified). The link starts no session; each link code works once.
 #[tokio::test]
 async fn a_provider_linked_while_signed_in_signs_in_to_that_account() {
     let Some(issuer) = issuer() else { return };
@@ -261,12 +292,16 @@ async fn a_provider_linked_while_signed_in_signs_in_to_that_account() {
     let token = app.register("linker").await;
     assert_eq!(sessions(&app, &token).await, 1);
 
-    let location = link_as(&app, &token, None).await;
-    assert_eq!(location, format!("{FRONTEND}settings#linked=mock"));
+    let code = link_code(&link_as(&app, &token, None).await);
+    let confirmed = confirm(&app, Some(&token), &code).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    assert_eq!(confirmed.body, json!({"linked": {"provider": "mock"}}));
     assert_eq!(sessions(&app, &token).await, 1, "a link starts no session");
+    // A link code works once.
+    let again = confirm(&app, Some(&token), &code).await;
+    assert_error(&again, 422, "code", "validation_failed");
     // Linking the same identity again is no change.
-    let again = link_as(&app, &token, None).await;
-    assert_eq!(again, format!("{FRONTEND}settings#linked=mock"));
+    link_and_confirm(&app, &token, None).await;
 
     let code = login_code(&sign_in(&app).await);
     let exchanged = exchange(&app, &code).await;
@@ -275,11 +310,52 @@ async fn a_provider_linked_while_signed_in_signs_in_to_that_account() {
     assert_eq!(exchanged.body["user"]["email"], "linker@test.com");
     assert_eq!(sessions(&app, &token).await, 2);
 
-    let unverified = link_as(&app, &token, Some("unverified:elsewhere@example.com")).await;
-    assert_eq!(unverified, format!("{FRONTEND}settings#linked=mock"));
+    link_and_confirm(&app, &token, Some("unverified:elsewhere@example.com")).await;
     let (location, _) = sign_in_as(&app, Some("unverified:elsewhere@example.com")).await;
     let exchanged = exchange(&app, &login_code(&location)).await;
     assert_eq!(exchanged.body["user"]["username"], "linker");
+    app.cleanup().await;
+}
+
+/// Login CSRF through a link: an attacker starts a link to their own account and gets
+/// another person to open the provider URL. The person signs in at the provider; their
+/// browser lands with a link code, which links nothing: confirmed with the person's own
+/// token, or with none, it is refused. Their later sign-in with the provider does not
+/// reach the attacker's account.
+#[tokio::test]
+async fn a_link_url_completed_by_someone_else_links_nothing() {
+    let Some(issuer) = issuer() else { return };
+    let app = app_with_provider(&issuer).await;
+    let attacker = app.register("attacker").await;
+    let victim = app.register("victim").await;
+    let url = link_url(&app, &attacker).await;
+
+    // The victim's browser, with the victim's identity at the provider.
+    let (location, _) = through_provider(&app, &url, Some("csrfvictim@example.com")).await;
+    let code = link_code(&location);
+    let anonymous = confirm(&app, None, &code).await;
+    assert_error(&anonymous, 401, "token", "token_missing");
+    let theirs = confirm(&app, Some(&victim), &code).await;
+    assert_error(&theirs, 422, "code", "validation_failed");
+    assert_eq!(
+        theirs.body,
+        confirm(&app, Some(&victim), "rt_never-issued").await.body,
+        "the same refusal as an unknown code's"
+    );
+    // The refused code is used up: even the attacker, had they got it, links nothing.
+    let used = confirm(&app, Some(&attacker), &code).await;
+    assert_error(&used, 422, "code", "validation_failed");
+
+    // The victim signs in with the provider later: not into the attacker's account (the
+    // identity is linked to nobody, so its verified address, which no account holds,
+    // makes the victim an account of their own).
+    let (location, _) = sign_in_as(&app, Some("csrfvictim@example.com")).await;
+    let exchanged = exchange(&app, &login_code(&location)).await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.body);
+    assert_eq!(exchanged.body["user"]["username"], "csrfvictim");
+    assert_eq!(sessions(&app, &attacker).await, 1);
+    let me = app.get("/user", Some(&attacker)).await;
+    assert_eq!(me.body["user"]["username"], "attacker");
     app.cleanup().await;
 }
 
@@ -306,10 +382,23 @@ async fn an_identity_linked_elsewhere_is_not_linked_again() {
         exchange(&app, &code).await.body["user"]["username"],
         "oidcuser"
     );
+
+    // Linked elsewhere between the callback and the confirmation: the confirmation checks
+    // again, and links nothing.
+    let code = link_code(&link_as(&app, &other, Some("racer@example.com")).await);
+    let (location, _) = sign_in_as(&app, Some("racer@example.com")).await;
+    let racer = exchange(&app, &login_code(&location)).await;
+    assert_eq!(racer.body["user"]["username"], "racer");
+    let late = confirm(&app, Some(&other), &code).await;
+    assert_error(&late, 409, "identity", "identity_in_use");
+    let (location, _) = sign_in_as(&app, Some("racer@example.com")).await;
+    let again = exchange(&app, &login_code(&location)).await;
+    assert_eq!(again.body["user"]["username"], "racer");
     app.cleanup().await;
 }
 
-/// Starting a link needs a live session and an allowed `returnTo`, like a sign-in.
+/// Starting or confirming a link needs a live session; starting one, an allowed
+/// `returnTo`, like a sign-in.
 #[tokio::test]
 async fn a_link_needs_a_live_session_and_an_allowed_return_address() {
     let Some(issuer) = issuer() else { return };
@@ -345,10 +434,18 @@ async fn a_link_needs_a_live_session_and_an_allowed_return_address() {
         .await;
     assert_error(&unknown, 404, "provider", "not_found");
 
+    // A link code pending when the session ends cannot be confirmed with its token.
+    let code = link_code(&link_as(&app, &token, None).await);
     let out = app.post("/auth/logout", Some(&token), json!({})).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{:?}", out.body);
     assert_error(
         &start_link(&app, Some(&token)).await,
+        401,
+        "token",
+        "token_invalid",
+    );
+    assert_error(
+        &confirm(&app, Some(&token), &code).await,
         401,
         "token",
         "token_invalid",
@@ -396,8 +493,7 @@ async fn an_unverified_email_neither_links_nor_makes_an_account() {
         .await;
     assert_eq!(owner.status, StatusCode::CREATED, "{:?}", owner.body);
     let owner = owner.body["user"]["token"].as_str().expect("token");
-    let linked = link_as(&app, owner, Some("newcomer@example.com")).await;
-    assert_eq!(linked, format!("{FRONTEND}settings#linked=mock"));
+    link_and_confirm(&app, owner, Some("newcomer@example.com")).await;
     let (verified, _) = sign_in_as(&app, Some("newcomer@example.com")).await;
     let exchanged = exchange(&app, &login_code(&verified)).await;
     assert_eq!(exchanged.body["user"]["username"], "newcomer");
