@@ -63,7 +63,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }));
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        // Answers as sent: when another workspace member (the load tool) turns on
+        // reqwest's decompression features, a default client would decode compressed
+        // bodies and drop `Content-Encoding` before a test could see them.
+        client: reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .no_zstd()
+            .no_deflate()
+            .build()
+            .expect("a test client"),
         db,
         stop,
         server,
