@@ -9,7 +9,8 @@ use conduit_domain::{
     StoreError, UserId,
     ports::SessionStore,
     session::{
-        NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId, SessionStatus,
+        Decision, NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId,
+        SessionStatus,
     },
     time::Timestamp,
 };
@@ -50,12 +51,6 @@ impl MemorySessions {
             .lock()
             .map_err(|_| StoreError::Unexpected("session store lock poisoned".into()))
     }
-}
-
-/// Whether a token retired at `retired_at` may still be exchanged at `now`.
-pub(crate) fn within_grace(retired_at: Timestamp, rules: &RotationRules) -> bool {
-    rules.grace.is_positive()
-        && rules.now.as_offset_date_time() - retired_at.as_offset_date_time() <= rules.grace
 }
 
 #[async_trait]
@@ -101,23 +96,21 @@ impl SessionStore for MemorySessions {
         let Some(entry) = state.sessions.get_mut(&token.session) else {
             return Ok(Rotation::Rejected);
         };
-        if entry.revoked || !entry.session.is_live(rules.now, rules.idle) {
-            return Ok(Rotation::Rejected);
-        }
-        let outcome = match token.retired_at {
-            None => {
-                entry.session.last_used_at = rules.now;
-                entry.refreshed_at = rules.now;
-                Rotation::Rotated(entry.session.clone())
-            }
-            Some(retired_at) if within_grace(retired_at, &rules) => {
-                entry.session.last_used_at = rules.now;
-                entry.refreshed_at = rules.now;
-                Rotation::GraceReissue(entry.session.clone())
-            }
-            Some(_) => {
+        let live = (!entry.revoked).then_some(&entry.session);
+        let outcome = match rules.decide(live, token.retired_at) {
+            Decision::Reject => return Ok(Rotation::Rejected),
+            Decision::Revoke => {
                 entry.revoked = true;
                 return Ok(Rotation::Reused(entry.session.clone()));
+            }
+            decision => {
+                entry.session.last_used_at = rules.now;
+                entry.refreshed_at = rules.now;
+                if decision == Decision::Rotate {
+                    Rotation::Rotated(entry.session.clone())
+                } else {
+                    Rotation::GraceReissue(entry.session.clone())
+                }
             }
         };
         if let Some(current) = state.tokens.get_mut(presented)

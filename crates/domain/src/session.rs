@@ -129,6 +129,41 @@ pub struct RotationRules {
     pub idle: time::Duration,
 }
 
+impl RotationRules {
+    /// Whether a token retired at `retired_at` may still be exchanged now.
+    pub fn within_grace(&self, retired_at: Timestamp) -> bool {
+        self.grace.is_positive()
+            && self.now.as_offset_date_time() - retired_at.as_offset_date_time() <= self.grace
+    }
+
+    /// The rotation decision, from what the store read of the presented token's session
+    /// (`None`: no session, or a revoked one) and of the token (`retired_at`: `None` while
+    /// current). Every session store applies it (the Redis script mirrors it), atomically
+    /// with its reads.
+    pub fn decide(&self, session: Option<&Session>, retired_at: Option<Timestamp>) -> Decision {
+        match (session, retired_at) {
+            (None, _) => Decision::Reject,
+            (Some(s), _) if !s.is_live(self.now, self.idle) => Decision::Reject,
+            (Some(_), None) => Decision::Rotate,
+            (Some(_), Some(retired)) if self.within_grace(retired) => Decision::Reissue,
+            (Some(_), Some(_)) => Decision::Revoke,
+        }
+    }
+}
+
+/// What a store does with a presented refresh token ([`RotationRules::decide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Unknown token or session, revoked, or past a lifetime: nothing changes.
+    Reject,
+    /// Current token: retire it, make `next` current, record the refresh.
+    Rotate,
+    /// Retired within the grace window: `next` is issued too, the refresh recorded.
+    Reissue,
+    /// Retired earlier: reuse, the whole session is revoked.
+    Revoke,
+}
+
 /// The outcome of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -141,4 +176,58 @@ pub enum Rotation {
     Reused(Session),
     /// Unknown token, or its session is revoked or past its idle or absolute lifetime.
     Rejected,
+}
+
+#[cfg(test)]
+mod tests {
+    use time::{Duration, OffsetDateTime};
+
+    use super::*;
+
+    fn at(minutes: i64) -> Timestamp {
+        Timestamp::new(
+            OffsetDateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::minutes(minutes),
+        )
+    }
+
+    fn session(last_used: i64, expires: i64) -> Session {
+        Session {
+            id: SessionId("s".into()),
+            user_id: UserId(1),
+            user_agent: None,
+            created_at: at(0),
+            last_used_at: at(last_used),
+            expires_at: at(expires),
+        }
+    }
+
+    #[test]
+    fn the_rotation_decision_follows_liveness_then_retirement_then_grace() {
+        let rules = |now: i64, grace: i64| RotationRules {
+            now: at(now),
+            grace: Duration::minutes(grace),
+            idle: Duration::minutes(60),
+        };
+        let live = session(0, 1_000);
+        let cases = [
+            (rules(10, 1), None, None, Decision::Reject),
+            (rules(10, 1), Some(&live), None, Decision::Rotate),
+            (rules(10, 1), Some(&live), Some(at(9)), Decision::Reissue),
+            (rules(10, 1), Some(&live), Some(at(8)), Decision::Revoke),
+            (rules(10, 0), Some(&live), Some(at(10)), Decision::Revoke),
+            // Idle for the whole lifetime, or past the absolute end: nothing changes,
+            // retired token or not.
+            (rules(60, 1), Some(&live), None, Decision::Reject),
+            (rules(60, 1), Some(&live), Some(at(1)), Decision::Reject),
+        ];
+        for (rules, session, retired, expected) in cases {
+            assert_eq!(
+                rules.decide(session, retired),
+                expected,
+                "{rules:?} {retired:?}"
+            );
+        }
+        let ended = session(990, 1_000);
+        assert_eq!(rules(1_000, 1).decide(Some(&ended), None), Decision::Reject);
+    }
 }

@@ -1,4 +1,7 @@
--- Presents a refresh token: the whole decision of SessionStore::rotate, atomically.
+-- Presents a refresh token: the whole decision of SessionStore::rotate, atomically. It
+-- mirrors conduit_domain::session::RotationRules::decide (reject, rotate, reissue within
+-- the grace window, revoke on reuse); the sessions contract suite holds all three stores
+-- to the same outcomes.
 -- KEYS: presented token, next token
 -- ARGV: key prefix, now (epoch ms), '1' when the grace window is on, grace (whole ms,
 --       rounded down), idle lifetime (whole ms, rounded up)

@@ -24,7 +24,8 @@ use conduit_domain::{
     StoreError, UserId,
     ports::SessionStore,
     session::{
-        NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId, SessionStatus,
+        Decision, NewSession, RefreshTokenHash, Rotation, RotationRules, Session, SessionId,
+        SessionStatus,
     },
     time::Timestamp,
 };
@@ -42,7 +43,6 @@ use super::{
     error::store_error,
     rows::now,
 };
-use crate::memory_sessions::within_grace;
 
 fn session(row: sessions::Model) -> Session {
     Session {
@@ -115,7 +115,10 @@ async fn rotate_in(
     };
     let revoked = row.revoked_at.is_some();
     let mut current = session(row);
-    if revoked || !current.is_live(rules.now, rules.idle) {
+    // The decision as the token looked before this rotation: a live session and a
+    // current token rotate unless a concurrent rotation wins the update below.
+    let live = (!revoked).then_some(&current);
+    if rules.decide(live, token.retired_at.map(Timestamp::new)) == Decision::Reject {
         return Ok(Rotation::Rejected);
     }
 
@@ -133,8 +136,8 @@ async fn rotate_in(
         .rows_affected()
         == 1;
 
-    let rotated = if won {
-        true
+    let decision = if won {
+        Decision::Rotate
     } else {
         // Read after the lock and the update: this is the retirement time the winner
         // (or an earlier rotation) committed.
@@ -148,7 +151,8 @@ async fn rotate_in(
             // deleting its session (and so the session lock) could do.
             return Ok(Rotation::Rejected);
         };
-        if !within_grace(Timestamp::new(retired_at), &rules) {
+        let decision = rules.decide(Some(&current), Some(Timestamp::new(retired_at)));
+        if decision == Decision::Revoke {
             let revoke = Query::update()
                 .table(sessions::Entity)
                 .value(sessions::Column::RevokedAt, at)
@@ -157,7 +161,7 @@ async fn rotate_in(
             txn.execute(&revoke).await.map_err(store_error)?;
             return Ok(Rotation::Reused(current));
         }
-        false
+        decision
     };
 
     let touch = Query::update()
@@ -178,7 +182,7 @@ async fn rotate_in(
     .map_err(store_error)?;
 
     current.last_used_at = rules.now;
-    Ok(if rotated {
+    Ok(if decision == Decision::Rotate {
         Rotation::Rotated(current)
     } else {
         Rotation::GraceReissue(current)
