@@ -50,9 +50,7 @@ async fn app() -> Conduit {
 
     let memory = Arc::new(MemoryStore::new());
     seed(&memory).await;
-    let mut ports = wired.app.ports().clone();
-    ports.stores = Stores::from_one(memory);
-    Conduit::new(ports)
+    wired.app.with_stores(Stores::from_one(memory))
 }
 
 async fn seed(store: &MemoryStore) {

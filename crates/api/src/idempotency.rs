@@ -219,7 +219,7 @@ impl Shared {
     }
 
     fn now(&self) -> Timestamp {
-        self.app.ports().clock.now()
+        self.app.now()
     }
 
     fn after(&self, at: Timestamp, duration: Duration) -> Timestamp {

@@ -23,7 +23,7 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use conduit_app::Conduit;
 use conduit_domain::{
-    api_key::{ApiKeyFailure, ApiKeyId, Scope},
+    api_key::ApiKeyId,
     ports::RateLimiter,
     rate_limit::{RateDecision, RatePolicy},
 };
@@ -225,14 +225,7 @@ impl Shared {
     /// Revocation is left to the handler (it needs the database): a revoked key counts
     /// under its own id until the handler refuses it, which costs its holder, not others.
     fn api_key(&self, token: &str) -> Option<ApiKeyId> {
-        let ports = self.app.ports();
-        let now = ports.clock.now();
-        // Which scope this request needs is the handler's business: any will do, since a
-        // key outside it is still named (`InsufficientScope` carries it).
-        match ports.api_key_tokens.verify(token, Scope::UserRead, now) {
-            Ok(verified) | Err(ApiKeyFailure::InsufficientScope(verified)) => Some(verified.key),
-            Err(ApiKeyFailure::Invalid) => None,
-        }
+        self.app.api_key_claims(token)
     }
 }
 

@@ -116,6 +116,22 @@ impl Conduit {
         Ok(verified.user)
     }
 
+    /// The key an API key token names, from its signature and expiry alone, whatever the
+    /// scope and without asking the store whether it was revoked: for deciding whom a
+    /// request counts against (rate limits), never for letting it act.
+    pub fn api_key_claims(&self, token: &str) -> Option<ApiKeyId> {
+        let now = self.ports.clock.now();
+        // Any scope will do: a key outside it is still named (`InsufficientScope`).
+        match self
+            .ports
+            .api_key_tokens
+            .verify(token, Scope::UserRead, now)
+        {
+            Ok(verified) | Err(ApiKeyFailure::InsufficientScope(verified)) => Some(verified.key),
+            Err(ApiKeyFailure::Invalid) => None,
+        }
+    }
+
     /// The account of `user`, without issuing any token (for API key callers).
     pub async fn account(&self, user: UserId) -> Result<User, Error> {
         self.ports

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use conduit_domain::events::DomainEvent;
 use conduit_domain::ports::{
     ApiKeyStore, ApiKeyTokens, Clock, EventPublisher, IdentityLinks, OneTimeStore, PasswordHasher,
     RefreshTokens, SessionStore, SlugSuffixes, Stores, TokenService,
 };
+use conduit_domain::{events::DomainEvent, time::Timestamp};
 
 mod api_keys;
 mod articles;
@@ -81,9 +81,18 @@ impl Conduit {
         Self { ports }
     }
 
-    /// The ports, for wiring code that needs one directly (health checks, say).
-    pub fn ports(&self) -> &Ports {
-        &self.ports
+    /// The time now, by the application's clock (the one its use cases see).
+    pub fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// The same application over other stores (benchmarks and tests that bring their
+    /// own data); every other port is shared.
+    pub fn with_stores(&self, stores: Stores) -> Conduit {
+        Conduit::new(Ports {
+            stores,
+            ..self.ports.clone()
+        })
     }
 
     /// Announces a change that is durable, before the use case answers.
