@@ -1,6 +1,8 @@
 //! The dependency rule, checked on every test run: dependencies point inward.
 //! `conduit-domain` depends on no I/O crate and on no other crate of ours;
-//! `conduit-app` depends on the domain only, never on adapters or the API.
+//! `conduit-app` depends on the domain only, never on adapters or the API;
+//! `conduit-adapters` implements the domain's ports and knows neither the use cases nor
+//! HTTP; `conduit-migrations` knows only sea-orm-migration.
 //! Normal dependencies are followed transitively; dev-dependencies are not checked
 //! (tests may use adapters).
 
@@ -37,10 +39,30 @@ const LAYERS: &[&str] = &[
     "conduit-api",
 ];
 
+/// The HTTP framework: only the API crate may reach it.
+const HTTP_CRATES: &[&str] = &["poem", "poem-openapi"];
+
 /// What `crate_name` may not reach through normal dependencies.
 fn forbidden_for(crate_name: &str) -> Vec<&'static str> {
     let mut forbidden: Vec<&'static str> = IO_CRATES.to_vec();
     match crate_name {
+        "conduit-adapters" => {
+            let mut forbidden = HTTP_CRATES.to_vec();
+            forbidden.extend(["conduit-app", "conduit-api"]);
+            return forbidden;
+        }
+        "conduit-migrations" => {
+            let mut forbidden = HTTP_CRATES.to_vec();
+            forbidden.extend([
+                "fred",
+                "reqwest",
+                "conduit-domain",
+                "conduit-app",
+                "conduit-adapters",
+                "conduit-api",
+            ]);
+            return forbidden;
+        }
         "conduit-domain" => forbidden.extend([
             "conduit-app",
             "conduit-adapters",
@@ -205,6 +227,24 @@ fn the_check_catches_forbidden_edges() {
         broken
             .iter()
             .any(|v| v.starts_with("conduit-app must not depend on conduit-adapters")),
+        "{broken:?}"
+    );
+    // Adapters that call a use case, or reach the HTTP framework through one.
+    add_edge(&mut metadata, &adapters, &app);
+    let broken = violations(&metadata);
+    assert!(
+        broken
+            .iter()
+            .any(|v| v.starts_with("conduit-adapters must not depend on conduit-app")),
+        "{broken:?}"
+    );
+    let api = id_of(&metadata, "conduit-api");
+    add_edge(&mut metadata, &app, &api);
+    let broken = violations(&metadata);
+    assert!(
+        broken.iter().any(|v| v.starts_with(
+            "conduit-adapters must not depend on poem (via conduit-adapters -> conduit-app -> conduit-api"
+        )),
         "{broken:?}"
     );
     // The domain now reaches sea-orm through app -> adapters.
