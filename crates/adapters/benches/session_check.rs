@@ -14,7 +14,7 @@ use std::{hint::black_box, sync::Arc, time::Duration};
 use conduit_adapters::{
     crypto::{JwtSettings, JwtTokens, RandomRefreshTokens},
     memory::MemoryStore,
-    memory_sessions::MemorySessions,
+    memory::sessions::MemorySessions,
     redis::RedisSessions,
     sql::testing::{TEST_DATABASE_URL, TestDb},
 };

@@ -955,7 +955,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::{memory::MemoryStore, memory_cache::MemoryCache};
+    use crate::{memory::MemoryStore, memory::cache::MemoryCache};
 
     /// A working cache that can be switched off (every call then fails as Redis
     /// would when unreachable).

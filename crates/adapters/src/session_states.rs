@@ -157,7 +157,7 @@ mod tests {
     use tokio::sync::{Notify, Semaphore};
 
     use super::*;
-    use crate::memory_sessions::MemorySessions;
+    use crate::memory::sessions::MemorySessions;
 
     /// The memory store, whose `status` can be held between reading and answering.
     struct Held {

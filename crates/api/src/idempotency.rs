@@ -535,7 +535,7 @@ mod tests {
             "/api",
         ));
         let layer = Idempotency::new(
-            Arc::new(conduit_adapters::memory_idempotency::MemoryIdempotency::new()),
+            Arc::new(conduit_adapters::memory::idempotency::MemoryIdempotency::new()),
             app,
             routes,
             Duration::from_secs(30),

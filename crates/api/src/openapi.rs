@@ -14,10 +14,10 @@ use conduit_adapters::{
     biscuit::BiscuitApiKeys,
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     memory::MemoryStore,
-    memory_api_keys::MemoryApiKeys,
-    memory_identity_links::MemoryIdentityLinks,
-    memory_one_time::MemoryOneTime,
-    memory_sessions::MemorySessions,
+    memory::api_keys::MemoryApiKeys,
+    memory::identity_links::MemoryIdentityLinks,
+    memory::one_time::MemoryOneTime,
+    memory::sessions::MemorySessions,
     system::{RandomSlugSuffixes, SystemClock},
 };
 use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};

@@ -8,7 +8,7 @@ use conduit_adapters::{
     cached::{CacheInvalidation, CacheSettings, RenderedLists, cached},
     crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
     events::NoSubscribers,
-    memory_cache::MemoryCache,
+    memory::cache::MemoryCache,
     oidc::{GithubProvider, GithubUrls, OidcProvider},
     rate_limit::{FallbackLimiter, GovernorLimiter},
     redis::{RedisCache, RedisIdempotency, RedisOneTime, RedisRateLimiter, RedisSessions},

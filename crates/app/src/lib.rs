@@ -110,10 +110,10 @@ pub(crate) mod testing {
         crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
         events::NoSubscribers,
         memory::MemoryStore,
-        memory_api_keys::MemoryApiKeys,
-        memory_identity_links::MemoryIdentityLinks,
-        memory_one_time::MemoryOneTime,
-        memory_sessions::MemorySessions,
+        memory::api_keys::MemoryApiKeys,
+        memory::identity_links::MemoryIdentityLinks,
+        memory::one_time::MemoryOneTime,
+        memory::sessions::MemorySessions,
         system::{RandomSlugSuffixes, SystemClock},
     };
     use conduit_domain::ports::Stores;
@@ -134,7 +134,7 @@ pub(crate) mod testing {
         let store = Arc::new(MemoryStore::new());
         let (stores, invalidation) = conduit_adapters::cached::cached(
             Stores::from_one(store.clone()),
-            Arc::new(conduit_adapters::memory_cache::MemoryCache::new(1_000)),
+            Arc::new(conduit_adapters::memory::cache::MemoryCache::new(1_000)),
             conduit_adapters::cached::CacheSettings::default(),
         );
         (over(stores, invalidation), store)

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::{SqlStore, entity::api_keys, error::store_error};
-use crate::memory_api_keys::newest_first;
+use crate::memory::api_keys::newest_first;
 
 /// Scopes as stored: their names, in order, separated by single spaces.
 fn scopes_column(scopes: &[Scope]) -> String {

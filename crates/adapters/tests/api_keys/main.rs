@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "testing")]
 use conduit_adapters::sql::testing::TestDb;
-use conduit_adapters::{memory::MemoryStore, memory_api_keys::MemoryApiKeys};
+use conduit_adapters::{memory::MemoryStore, memory::api_keys::MemoryApiKeys};
 use suite::Subject;
 
 /// The suite's name in messages.

@@ -16,7 +16,7 @@ mod support;
 
 use std::sync::Arc;
 
-use conduit_adapters::{memory_cache::MemoryCache, redis::RedisCache};
+use conduit_adapters::{memory::cache::MemoryCache, redis::RedisCache};
 use suite::Subject;
 
 /// The suite's name in messages.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "testing")]
 use conduit_adapters::sql::testing::TestDb;
-use conduit_adapters::{memory_idempotency::MemoryIdempotency, redis::RedisIdempotency};
+use conduit_adapters::{memory::idempotency::MemoryIdempotency, redis::RedisIdempotency};
 use suite::Subject;
 
 /// The suite's name in messages.

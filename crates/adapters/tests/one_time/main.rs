@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "testing")]
 use conduit_adapters::sql::testing::TestDb;
-use conduit_adapters::{memory_one_time::MemoryOneTime, redis::RedisOneTime};
+use conduit_adapters::{memory::one_time::MemoryOneTime, redis::RedisOneTime};
 use suite::Subject;
 
 /// The suite's name in messages.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[cfg(feature = "testing")]
 use conduit_adapters::sql::testing::TestDb;
 use conduit_adapters::{
-    memory::MemoryStore, memory_sessions::MemorySessions, session_states::LocalSessionStates,
+    memory::MemoryStore, memory::sessions::MemorySessions, session_states::LocalSessionStates,
 };
 use suite::Subject;
 

@@ -5,6 +5,13 @@
 //! ids count up from 1 per table, emails and usernames are unique and looked up without
 //! regard to case, lists are newest first (by id) and comments oldest first.
 
+pub mod api_keys;
+pub mod cache;
+pub mod idempotency;
+pub mod identity_links;
+pub mod one_time;
+pub mod sessions;
+
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Mutex, MutexGuard},
