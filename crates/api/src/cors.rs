@@ -11,9 +11,10 @@
 //! - A refusal explains itself to the operator: a request from an origin that is not
 //!   allowed (and is not the API's own) is logged at `warn` (target `cors`) with the
 //!   origin, the method and the route template, so a frontend showing a blank page can be
-//!   traced to a missing entry in `http.cors_allowed_origins`. At most
-//!   [`REFUSAL_LOGS_PER_MINUTE`] such lines are written a minute, so a scanner cannot
-//!   flood the log; the next line written says how many were left out.
+//!   traced to a missing entry in `http.cors_allowed_origins`. The lines are
+//!   rate-limited (a burst of [`REFUSAL_LOGS_PER_MINUTE`], then that many a minute,
+//!   evenly), so a scanner cannot flood the log; the next line written says how many
+//!   were left out.
 
 use std::{
     num::NonZeroU32,
@@ -34,7 +35,8 @@ use crate::{
     openapi::AllowedMethods,
 };
 
-/// How many refused origins are logged a minute at most (in a burst, then evenly).
+/// How many refused origins are logged in a burst, and then a minute (evenly spaced): a
+/// scanner gets 10 lines at once, then one every 6 seconds.
 pub const REFUSAL_LOGS_PER_MINUTE: u32 = 10;
 /// Longest origin written to the log; the header is the caller's to fill.
 const ORIGIN_LOG_MAX: usize = 200;
