@@ -37,6 +37,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         conduit_api::telemetry::init(&Default::default());
     }
+    // Under CI every HTTP test runs on PostgreSQL (with Redis): a silent fall back to
+    // SQLite would leave them untested there (ADR 0026).
+    assert!(
+        std::env::var_os("CI").is_none()
+            || std::env::var(conduit_adapters::sql::testing::TEST_DATABASE_URL)
+                .is_ok_and(|url| !url.trim().is_empty()),
+        "CI is set: TEST_DATABASE_URL is required"
+    );
     let db = TestDb::from_env().await;
     let mut config = Config::default();
     // Sessions go to Redis when a test Redis is named, under a prefix of their own.
