@@ -52,7 +52,7 @@ use conduit_domain::{
     ArticleId, CommentId, StoreError, UserId,
     article::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleSummary, ArticleView,
-        NewArticle, Page,
+        NewArticle, Page, Slug,
     },
     cache::{CacheLookup, CacheTicket, EPOCH_TAG},
     comment::{CommentRef, CommentView, NewComment},
@@ -571,12 +571,12 @@ impl ArticleStore for CachedStores {
         self.inner.articles.create(article).await
     }
 
-    async fn by_slug(&self, slug: &str) -> Result<Option<ArticleRef>, StoreError> {
+    async fn by_slug(&self, slug: &Slug) -> Result<Option<ArticleRef>, StoreError> {
         let found: Option<Cached<ArticleRef>> = self
             .guard
             .read_through(
-                format!("s:{slug}"),
-                tags(&[slug_tag(slug)], None),
+                format!("s:{}", slug.as_str()),
+                tags(&[slug_tag(slug.as_str())], None),
                 Option::is_some,
                 || async { Ok(self.inner.articles.by_slug(slug).await?.map(Cached)) },
             )

@@ -241,7 +241,7 @@ impl Conduit {
         self.ports
             .stores
             .articles
-            .by_slug(slug.as_str())
+            .by_slug(&slug)
             .await?
             .ok_or(Error::NotFound(Resource::Article))
     }

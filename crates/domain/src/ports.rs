@@ -10,7 +10,7 @@ use crate::{
     ArticleId, CommentId, StoreError, UserId,
     api_key::{ApiKey, ApiKeyFailure, ApiKeyId, Scope},
     article::{
-        ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleView, NewArticle, Page,
+        ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleView, NewArticle, Page, Slug,
     },
     cache::{CacheLookup, CacheTicket},
     comment::{CommentRef, CommentView, NewComment},
@@ -69,7 +69,7 @@ pub trait ArticleStore: Send + Sync + 'static {
     /// Stores a new article with its tags. `Duplicate(Slug)` when the slug is taken.
     async fn create(&self, article: NewArticle) -> Result<ArticleId, StoreError>;
     /// The article with this slug.
-    async fn by_slug(&self, slug: &str) -> Result<Option<ArticleRef>, StoreError>;
+    async fn by_slug(&self, slug: &Slug) -> Result<Option<ArticleRef>, StoreError>;
     /// Applies `changes`; `Duplicate(Slug)` when a new slug is taken. Returns whether the
     /// article still existed.
     async fn update(&self, id: ArticleId, changes: ArticleChanges) -> Result<bool, StoreError>;

@@ -22,7 +22,7 @@ use conduit_domain::{
     ArticleId, CommentId, StoreError, UniqueField, UserId,
     article::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleSummary, ArticleView,
-        NewArticle, Page,
+        NewArticle, Page, Slug,
     },
     comment::{CommentRef, CommentView, NewComment},
     ports::{ArticleQueries, ArticleStore, CommentStore, ProfileStore, UserStore},
@@ -355,9 +355,12 @@ impl ArticleStore for MemoryStore {
         Ok(id)
     }
 
-    async fn by_slug(&self, slug: &str) -> Result<Option<ArticleRef>, StoreError> {
+    async fn by_slug(&self, slug: &Slug) -> Result<Option<ArticleRef>, StoreError> {
         let state = self.lock()?;
-        let found = state.articles.iter().find(|(_, row)| row.slug == slug);
+        let found = state
+            .articles
+            .iter()
+            .find(|(_, row)| row.slug == slug.as_str());
         Ok(found.map(|(id, row)| ArticleRef {
             id: *id,
             slug: row.slug.clone(),

@@ -7,7 +7,7 @@ use conduit_domain::{
     ArticleId, StoreError, UserId,
     article::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleSummary, ArticleView,
-        NewArticle, Page, TagName,
+        NewArticle, Page, Slug, TagName,
     },
     ports::{ArticleQueries, ArticleStore},
     time::Timestamp,
@@ -627,12 +627,12 @@ impl ArticleStore for SqlStore {
         Ok(ArticleId(id))
     }
 
-    async fn by_slug(&self, slug: &str) -> Result<Option<ArticleRef>, StoreError> {
+    async fn by_slug(&self, slug: &Slug) -> Result<Option<ArticleRef>, StoreError> {
         use articles::Column as A;
         let row = articles::Entity::find()
             .select_only()
             .columns([A::Id, A::Slug, A::Title, A::AuthorId, A::UpdatedAt])
-            .filter(A::Slug.eq(slug))
+            .filter(A::Slug.eq(slug.as_str()))
             .into_tuple::<(i64, String, String, i64, OffsetDateTime)>()
             .one(&self.db)
             .await

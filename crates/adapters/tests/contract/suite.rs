@@ -773,11 +773,7 @@ pub async fn article_by_slug(stores: Stores) {
         .await
         .expect("article created");
 
-    let found = stores
-        .articles
-        .by_slug(new.slug.as_str())
-        .await
-        .expect("read");
+    let found = stores.articles.by_slug(&new.slug).await.expect("read");
 
     let expected = ArticleRef {
         id,
@@ -789,7 +785,7 @@ pub async fn article_by_slug(stores: Stores) {
     assert_eq!(found, Some(expected));
     let unknown = stores
         .articles
-        .by_slug(&unique("no-such-slug"))
+        .by_slug(&Slug::parse(&unique("no-such-slug")).expect("a slug"))
         .await
         .expect("read");
     assert_eq!(unknown, None);
@@ -814,11 +810,7 @@ pub async fn article_with_taken_slug_is_refused_without_leftovers(stores: Stores
     let result = stores.articles.create(copy).await;
 
     assert_duplicate(result, UniqueField::Slug);
-    let found = stores
-        .articles
-        .by_slug(original.slug.as_str())
-        .await
-        .expect("read");
+    let found = stores.articles.by_slug(&original.slug).await.expect("read");
     let found = found.expect("original still there");
     assert_eq!(
         (found.id, found.title.as_str()),
@@ -927,14 +919,14 @@ pub async fn article_update_changes_slug_title_text_and_updated_at(stores: Store
     assert!(stores.articles.update(id, changes).await.expect("updated"));
 
     assert_eq!(
-        stores
-            .articles
-            .by_slug(new.slug.as_str())
-            .await
-            .expect("read"),
+        stores.articles.by_slug(&new.slug).await.expect("read"),
         None
     );
-    let found = stores.articles.by_slug(&new_slug).await.expect("read");
+    let found = stores
+        .articles
+        .by_slug(&Slug::parse(&new_slug).expect("a slug"))
+        .await
+        .expect("read");
     let expected_ref = ArticleRef {
         id,
         slug: new_slug.clone(),
@@ -969,11 +961,7 @@ pub async fn article_update_may_keep_its_own_slug(stores: Stores) {
     };
     assert!(stores.articles.update(id, changes).await.expect("updated"));
 
-    let found = stores
-        .articles
-        .by_slug(new.slug.as_str())
-        .await
-        .expect("read");
+    let found = stores.articles.by_slug(&new.slug).await.expect("read");
     assert_eq!(
         found.map(|r| (r.id, r.title)),
         Some((id, "Same slug, new title".into()))
@@ -1057,7 +1045,7 @@ pub async fn article_delete_removes_its_comments_favorites_and_tags(stores: Stor
     );
     let by_slug = stores
         .articles
-        .by_slug(doomed_draft.slug.as_str())
+        .by_slug(&doomed_draft.slug)
         .await
         .expect("read");
     assert_eq!(by_slug, None);
