@@ -103,10 +103,7 @@ pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
         hash.update(part);
     }
     hash.update(body);
-    hash.finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(hash.finalize())
 }
 
 /// The API-key scope the `POST` at `path` (under `/api`) needs, or `None` when API keys

@@ -111,7 +111,7 @@ pub fn request_id(sent: Option<&HeaderValue>) -> String {
         Some(id) => id.to_owned(),
         None => {
             let bytes: [u8; 16] = rand::rng().random();
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            hex::encode(bytes)
         }
     }
 }

@@ -146,7 +146,7 @@ impl TokenService for JwtTokens {
         let claims = Claims {
             sub: user.0.to_string(),
             sid: session.0.clone(),
-            jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
+            jti: hex::encode(jti),
             iat: now,
             // Bound to the session: it lives as long as the session may (ADR 0009).
             exp: u64::try_from(session_ends.as_offset_date_time().unix_timestamp()).unwrap_or(0),

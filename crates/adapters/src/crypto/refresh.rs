@@ -33,7 +33,6 @@ impl conduit_domain::ports::RefreshTokens for RandomRefreshTokens {
     fn hash(&self, token: &str) -> conduit_domain::session::RefreshTokenHash {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(token.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        conduit_domain::session::RefreshTokenHash(hex)
+        conduit_domain::session::RefreshTokenHash(hex::encode(digest))
     }
 }
