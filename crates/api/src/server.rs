@@ -420,16 +420,15 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
             Arc::new(redis.one_time.clone()),
             Arc::new(redis.idempotency.clone()),
         ),
-        // SQLite is one process's file: session states can be kept in memory and every
-        // check stays exact (ADR 0009). PostgreSQL may be shared by instances: each
-        // check asks it.
-        None if store.single_process() => (
-            Arc::new(LocalSessionStates::new(store.clone())),
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
-        ),
         None => (
-            Arc::new(store.clone()),
+            // SQLite is one process's file: session states can be kept in memory and
+            // every check stays exact (ADR 0009). PostgreSQL may be shared by
+            // instances: each check asks it.
+            if store.single_process() {
+                Arc::new(LocalSessionStates::new(store.clone()))
+            } else {
+                Arc::new(store.clone())
+            },
             Arc::new(store.clone()),
             Arc::new(store.clone()),
         ),
