@@ -32,13 +32,13 @@ RUN cargo chef prepare --recipe-path recipe.json
 # ---------------------------------------------------------------------------------------
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
-# The dependencies of conduit-api only, with the release profile of the workspace
+# The dependencies of conduit-server only, with the release profile of the workspace
 # (recipe.json carries Cargo.toml, Cargo.lock and the profiles): cached until they change.
-RUN cargo chef cook --release --locked -p conduit-api --recipe-path recipe.json
+RUN cargo chef cook --release --locked -p conduit-server --recipe-path recipe.json
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY migrations migrations
-RUN cargo build --release --locked -p conduit-api \
+RUN cargo build --release --locked -p conduit-server \
  && install -D -m 0755 target/release/conduit /out/conduit
 
 # ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Idempotency-Key: a client sends a new key with every new request (the IETF httpa
 draft; ADR 0025). schemathesis draws the header from its schema, so it sends one short
 key with many different requests, and the server rightly answers the second of them 422
 `idempotency_key_reused` (pinned by `the_same_key_with_another_request_is_422` in
-crates/api/tests/api/idempotency.rs). A schema-valid key is therefore made unique per
+crates/server/tests/api/idempotency.rs). A schema-valid key is therefore made unique per
 request, as a real client's is. Negative cases are sent as drawn: an invalid key must
 reach the server, and editing any header of a negative case would make schemathesis
 revalidate it as positive and put back a header the case is meant to leave out (a

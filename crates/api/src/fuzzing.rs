@@ -141,28 +141,6 @@ fn unreadable(reason: String) -> StatusCode {
 mod tests {
     use super::*;
 
-    /// A new operation with a JSON body needs its own `Body` (and a seed in
-    /// `fuzz/corpus/request_body`).
-    #[test]
-    fn every_documented_request_body_has_a_body_here() {
-        let document = crate::openapi::standalone_document();
-        let with_body = document["paths"]
-            .as_object()
-            .expect("paths")
-            .values()
-            .flat_map(|item| item.as_object().expect("operations").values())
-            .filter(|operation| operation.get("requestBody").is_some())
-            .count();
-        assert_eq!(with_body, Body::ALL.len());
-        let seeds = std::fs::read_dir(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fuzz/corpus/request_body"
-        ))
-        .expect("the seeds")
-        .count();
-        assert!(seeds >= Body::ALL.len(), "{seeds} seeds");
-    }
-
     #[test]
     fn the_documented_examples_are_accepted_and_garbage_refused() {
         let register =

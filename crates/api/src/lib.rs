@@ -1,12 +1,12 @@
-//! The Conduit HTTP API: a thin poem-openapi layer over the use cases in `conduit-app`,
-//! and the start-up code that wires adapters into them.
+//! The Conduit HTTP API: a thin poem-openapi layer over the use cases in `conduit-app`:
+//! handlers, DTOs, request parsing, errors, security schemes, the published document and
+//! the middleware. It depends on the use cases and the domain only; what it needs from
+//! the process (settings, the rate limiter, the rendered-list cache, readiness) is
+//! handed in by the server crate's wiring (ADR 0002).
 
-pub mod cli;
 pub mod client_addr;
 pub mod compression;
 pub mod conditional;
-pub mod config;
-mod connection;
 pub mod cors;
 mod dto;
 pub mod error;
@@ -14,18 +14,18 @@ mod exact;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;
-pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 mod parse;
 pub mod rate_limit;
-mod rendered;
+pub mod rendered;
 mod request_log;
 pub(crate) mod routes;
 mod security;
-pub mod server;
+pub mod stack;
 pub mod telemetry;
 
-pub use config::Config;
-pub use server::{Application, StartupError, api_service};
+pub use rendered::{Render, RenderedListCache};
+pub use routes::cookie::CookiePolicy;
+pub use stack::{Apis, Readiness, StackParts, StackSettings, api_service, endpoint};

@@ -8,26 +8,13 @@
 //! `docs/openapi.yaml` in the repository is this document; a test fails when they differ.
 //! Regenerate it with `cargo run -q -- docs`.
 
-use std::sync::Arc;
-
-use conduit_adapters::{
-    biscuit::BiscuitApiKeys,
-    crypto::{Argon2Cost, Argon2Hasher, JwtSettings, JwtTokens, RandomRefreshTokens},
-    memory::MemoryStore,
-    memory::api_keys::MemoryApiKeys,
-    memory::identity_links::MemoryIdentityLinks,
-    memory::one_time::MemoryOneTime,
-    memory::sessions::MemorySessions,
-    system::{RandomSlugSuffixes, SystemClock},
-};
-use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};
+use conduit_app::Conduit;
 use conduit_domain::{
     Error, Invalid, Resource, UniqueField, ValidationErrors,
     api_key::{ApiKeyName, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, Page, TagName},
     comment::CommentBody,
     error::AuthFailure,
-    ports::Stores,
     text::{MULTI_LINE_PATTERN, NO_NUL_PATTERN, NOT_BLANK_PATTERN, SINGLE_LINE_PATTERN},
     user::{Bio, Email, ImageUrl, Password, Username},
 };
@@ -39,7 +26,7 @@ use crate::{
     error::{ApiError, ErrorBody, ErrorCode},
     exact::{Field, Mismatch, Text},
     parse,
-    server::api_service,
+    stack::api_service,
 };
 
 /// Schemas only ever sent by the server, with every property always present.
@@ -69,43 +56,6 @@ pub fn document(app: &Conduit) -> Value {
     let raw: Value =
         serde_json::from_str(&api_service(app, None, None).spec()).unwrap_or(Value::Null);
     complete(raw)
-}
-
-/// The document without a running server: the API is built over in-memory adapters only
-/// to be described, and no handler runs.
-pub fn standalone_document() -> Value {
-    in_memory_conduit().map_or(Value::Null, |app| document(&app))
-}
-
-/// A `Conduit` over in-memory adapters only, with a throwaway signing key: enough to
-/// describe the API, or to exercise a middleware in a unit test.
-pub(crate) fn in_memory_conduit() -> Option<Conduit> {
-    let tokens = JwtTokens::new(JwtSettings::single_key(
-        vec![0; JwtTokens::MIN_SECRET_LEN],
-        "docs",
-        "docs",
-        1,
-    ));
-    let hasher = Argon2Hasher::new(Argon2Cost::INSECURE_FAST, 1);
-    match (tokens, hasher) {
-        (Ok(tokens), Ok(hasher)) => Some(Conduit::new(Ports {
-            stores: Stores::from_one(Arc::new(MemoryStore::new())),
-            hasher: Arc::new(hasher),
-            tokens: Arc::new(tokens),
-            clock: Arc::new(SystemClock),
-            slugs: Arc::new(RandomSlugSuffixes),
-            sessions: Arc::new(MemorySessions::new()),
-            refresh_tokens: Arc::new(RandomRefreshTokens),
-            session_policy: SessionPolicy::default(),
-            api_keys: Arc::new(MemoryApiKeys::new()),
-            api_key_tokens: Arc::new(BiscuitApiKeys::generate()),
-            one_time: Arc::new(MemoryOneTime::new()),
-            identity_links: Arc::new(MemoryIdentityLinks::new()),
-            oauth: OAuthSettings::default(),
-            events: Arc::new(conduit_adapters::events::NoSubscribers),
-        })),
-        _ => None,
-    }
 }
 
 /// The document as YAML (what `docs/openapi.yaml` holds).

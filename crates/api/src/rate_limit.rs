@@ -21,6 +21,8 @@
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
+use ipnet::IpNet;
+
 use conduit_app::Conduit;
 use conduit_domain::{
     api_key::ApiKeyId,
@@ -35,7 +37,6 @@ use poem::{
 
 use crate::{
     client_addr::{self, TrustedProxies},
-    config::{ConfigError, RateLimitConfig, RatePolicyConfig},
     error::{self, ApiError},
     security::bearer_token,
 };
@@ -77,6 +78,27 @@ impl Group {
     }
 }
 
+/// One policy's allowance: at most `requests` per `per_seconds`, in bursts of up to
+/// `requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Requests allowed per period, and the largest burst.
+    pub requests: u32,
+    /// The period, in seconds.
+    pub per_seconds: u64,
+}
+
+/// The policies of the three groups; `None` lets a group's requests through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policies {
+    /// [`Group::Auth`], per client address.
+    pub auth: Option<Allowance>,
+    /// [`Group::Write`], per caller.
+    pub write: Option<Allowance>,
+    /// [`Group::Read`], per caller.
+    pub read: Option<Allowance>,
+}
+
 /// One configured policy, with its `RateLimit-Policy` header made once.
 #[derive(Debug, Clone)]
 struct Policy {
@@ -86,17 +108,20 @@ struct Policy {
 }
 
 impl Policy {
-    /// The policy `name` as configured, or `None` when it is switched off.
-    fn from_config(name: &'static str, config: RatePolicyConfig) -> Option<Policy> {
-        if !config.enabled || config.requests == 0 || config.per_seconds == 0 {
+    /// The policy `name` of `allowance`, or `None` when it allows nothing to be counted.
+    fn new(name: &'static str, allowance: Allowance) -> Option<Policy> {
+        if allowance.requests == 0 || allowance.per_seconds == 0 {
             return None;
         }
-        let header = format!("\"{name}\";q={};w={}", config.requests, config.per_seconds);
+        let header = format!(
+            "\"{name}\";q={};w={}",
+            allowance.requests, allowance.per_seconds
+        );
         Some(Policy {
             name,
             policy: RatePolicy {
-                limit: config.requests,
-                period: Duration::from_secs(config.per_seconds),
+                limit: allowance.requests,
+                period: Duration::from_secs(allowance.per_seconds),
             },
             header: HeaderValue::from_str(&header).ok()?,
         })
@@ -152,25 +177,28 @@ impl std::fmt::Debug for RateLimit {
 }
 
 impl RateLimit {
-    /// The middleware for `config`, counting through `limiter` and verifying credentials
-    /// with `app`. With limiting switched off it lets everything through.
+    /// The middleware for `policies`, counting through `limiter`, believing
+    /// `X-Forwarded-For` from the `trusted_proxies` only, and verifying credentials with
+    /// `app`. With every policy `None` it lets everything through.
     pub fn new(
-        config: &RateLimitConfig,
+        policies: Policies,
+        trusted_proxies: Vec<IpNet>,
         limiter: Arc<dyn RateLimiter>,
         app: Conduit,
-    ) -> Result<RateLimit, ConfigError> {
-        let policy = |name, policy| Policy::from_config(name, policy).filter(|_| config.enabled);
-        Ok(RateLimit {
+    ) -> RateLimit {
+        let policy =
+            |name, allowance: Option<Allowance>| allowance.and_then(|a| Policy::new(name, a));
+        RateLimit {
             shared: Arc::new(Shared {
                 limiter,
                 app,
-                proxies: TrustedProxies::new(config.trusted_networks()?),
-                auth: policy("auth", config.auth),
-                write: policy("write", config.write),
-                read: policy("read", config.read),
+                proxies: TrustedProxies::new(trusted_proxies),
+                auth: policy("auth", policies.auth),
+                write: policy("write", policies.write),
+                read: policy("read", policies.read),
                 rejections: crate::metrics::rate_limit_rejections(),
             }),
-        })
+        }
     }
 }
 
@@ -347,7 +375,11 @@ mod tests {
 
     #[test]
     fn headers_take_the_structured_field_form() {
-        let policy = Policy::from_config("read", RatePolicyConfig::new(600, 60)).expect("on");
+        let allowance = Allowance {
+            requests: 600,
+            per_seconds: 60,
+        };
+        let policy = Policy::new("read", allowance).expect("on");
         assert_eq!(policy.header, "\"read\";q=600;w=60");
         let decision = RateDecision {
             allowed: true,
@@ -362,11 +394,14 @@ mod tests {
     }
 
     #[test]
-    fn switched_off_policies_are_none() {
-        let mut off = RatePolicyConfig::new(10, 60);
-        off.enabled = false;
-        assert!(Policy::from_config("write", off).is_none());
-        assert!(Policy::from_config("write", RatePolicyConfig::new(0, 60)).is_none());
+    fn empty_allowances_are_no_policy() {
+        for (requests, per_seconds) in [(0, 60), (10, 0)] {
+            let allowance = Allowance {
+                requests,
+                per_seconds,
+            };
+            assert!(Policy::new("write", allowance).is_none());
+        }
     }
 
     #[test]

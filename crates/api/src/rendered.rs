@@ -5,9 +5,13 @@
 //!
 //! [`Json<T>`]: poem_openapi::payload::Json
 
-use std::marker::PhantomData;
+use std::{future::Future, marker::PhantomData, pin::Pin};
 
 use bytes::Bytes;
+use conduit_domain::{
+    Error, UserId,
+    article::{ArticleFilter, Page},
+};
 use poem::{
     IntoResponse, Response,
     http::{HeaderValue, header},
@@ -105,6 +109,27 @@ impl<T: ToJSON> ApiResponse for RenderedJson<T> {
     fn register(registry: &mut Registry) {
         T::register(registry);
     }
+}
+
+/// Renders a list page when the cache has none.
+pub type Render<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Error>> + Send + 'a>>;
+
+/// A cache of rendered list pages (ADR 0019), exact like the read cache it shares its
+/// invalidation with. The HTTP layer owns the trait; the wiring injects the read cache's.
+#[async_trait::async_trait]
+pub trait RenderedListCache: Send + Sync + std::fmt::Debug {
+    /// The rendered page of `filter` and `page` as `viewer` sees it, from the cache or
+    /// from `render` (then stored). `representation` names the rendering (media type and
+    /// its version): a change of the response body's shape must change it, so that
+    /// instances of two versions never serve each other's bodies.
+    async fn read_through<'a>(
+        &'a self,
+        representation: &'a str,
+        filter: &'a ArticleFilter,
+        page: Page,
+        viewer: Option<UserId>,
+        render: Render<'a>,
+    ) -> Result<Vec<u8>, Error>;
 }
 
 #[cfg(test)]

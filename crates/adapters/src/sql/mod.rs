@@ -54,6 +54,17 @@ const PG_MAX_CONNECTIONS: u32 = 10;
 /// file) before failing with SQLITE_BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connection pool's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open now.
+    pub size: u32,
+    /// Of those, connections not in use.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
 /// Every storage port over one sea-orm connection pool, to SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -124,6 +135,41 @@ impl SqlStore {
     /// The underlying connection pool.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// `db.system.name` of the engine (OpenTelemetry's database conventions).
+    pub fn system_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => "sqlite",
+            DatabaseBackend::Postgres => "postgresql",
+            _ => "other_sql",
+        }
+    }
+
+    /// The connection pool's counts now, for the `db.client.connection.*` metrics.
+    /// sea-orm panics when asked for the pool of another engine, so the engine is
+    /// checked first.
+    pub fn pool_stats(&self) -> Option<PoolStats> {
+        let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                Some(PoolStats {
+                    size: pool.size(),
+                    idle: idle(pool.num_idle()),
+                    max: pool.options().get_max_connections(),
+                })
+            }
+            DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                Some(PoolStats {
+                    size: pool.size(),
+                    idle: idle(pool.num_idle()),
+                    max: pool.options().get_max_connections(),
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Whether one process owns the database (SQLite: a file no other instance opens), so

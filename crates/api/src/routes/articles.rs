@@ -9,12 +9,10 @@ use poem_openapi::{
     payload::Json,
 };
 
-use conduit_adapters::cached::RenderedLists;
-
 use super::{ApiTags, ArticleCreated, Deleted, page};
 use crate::{
     dto, parse,
-    rendered::RenderedJson,
+    rendered::{RenderedJson, RenderedListCache},
     security::{OptionalAuth, UserAuth},
 };
 
@@ -93,7 +91,7 @@ pub struct ArticlesApi {
     /// The application.
     pub app: Conduit,
     /// Rendered list pages, when the read cache is on (ADR 0019).
-    pub rendered: Option<RenderedLists>,
+    pub rendered: Option<std::sync::Arc<dyn RenderedListCache>>,
 }
 
 /// Names the JSON of `GET /articles` in the rendered-list cache: change it whenever
@@ -149,7 +147,13 @@ impl ArticlesApi {
         let bytes = match &self.rendered {
             Some(rendered) => {
                 rendered
-                    .read_through(LIST_REPRESENTATION, &filter, page, viewer, render)
+                    .read_through(
+                        LIST_REPRESENTATION,
+                        &filter,
+                        page,
+                        viewer,
+                        Box::pin(render()),
+                    )
                     .await?
             }
             None => render().await?,

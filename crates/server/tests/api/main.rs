@@ -15,6 +15,7 @@ mod errors;
 mod faults;
 mod helpers;
 mod idempotency;
+mod layers;
 mod oauth;
 mod object_authorization;
 mod profiles;

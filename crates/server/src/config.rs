@@ -5,6 +5,7 @@
 
 use std::{collections::BTreeMap, fmt, net::IpAddr, path::PathBuf};
 
+use conduit_api::rate_limit::{Allowance, Policies};
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
@@ -154,8 +155,8 @@ impl Default for HttpConfig {
             cors_allow_credentials: true,
             hsts_max_age_seconds: None,
             compression: true,
-            compression_min_bytes: crate::compression::DEFAULT_MIN_BYTES,
-            compression_cache_bytes: crate::compression::DEFAULT_CACHE_BYTES,
+            compression_min_bytes: conduit_api::compression::DEFAULT_MIN_BYTES,
+            compression_cache_bytes: conduit_api::compression::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -538,6 +539,22 @@ impl RateLimitConfig {
                     })
             })
             .collect()
+    }
+
+    /// The policies the rate-limit middleware applies: none when limiting is off, and
+    /// none for a policy switched off.
+    pub fn allowances(&self) -> Policies {
+        let allowance = |policy: RatePolicyConfig| {
+            (self.enabled && policy.enabled).then_some(Allowance {
+                requests: policy.requests,
+                per_seconds: policy.per_seconds,
+            })
+        };
+        Policies {
+            auth: allowance(self.auth),
+            write: allowance(self.write),
+            read: allowance(self.read),
+        }
     }
 
     /// The policies by name, in the order they are documented.

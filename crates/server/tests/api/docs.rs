@@ -20,7 +20,7 @@ const REGENERATE: &str = "the committed document differs from the code: review t
 
 #[test]
 fn committed_documents_match_the_code() {
-    let document = openapi::standalone_document();
+    let document = conduit_server::docs::standalone_document();
     let committed = read(&workspace_root().join("docs/openapi.yaml"));
     assert!(
         committed == openapi::to_yaml(&document),
@@ -41,7 +41,7 @@ async fn documents_and_docs_page_are_served() {
     let json = reply(get("/openapi.json").await.expect("sent")).await;
     assert_eq!(
         json.body,
-        openapi::standalone_document(),
+        conduit_server::docs::standalone_document(),
         "the served document is the published one"
     );
 
@@ -91,7 +91,7 @@ async fn documents_and_docs_page_are_served() {
 #[tokio::test]
 async fn every_served_route_is_in_the_document() {
     let app = spawn_app().await;
-    let document = openapi::standalone_document();
+    let document = conduit_server::docs::standalone_document();
     let mut operations = 0;
     for (path, item) in document["paths"].as_object().expect("paths") {
         let concrete = ["{slug}", "{username}", "{id}", "{provider}"]
@@ -192,7 +192,7 @@ async fn every_served_route_is_in_the_document() {
 #[tokio::test]
 async fn every_documented_request_example_is_accepted() {
     let app = spawn_app().await;
-    let document = openapi::standalone_document();
+    let document = conduit_server::docs::standalone_document();
     let mut examples = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("operations") {
@@ -248,7 +248,7 @@ async fn every_documented_request_example_is_accepted() {
 
 #[test]
 fn every_error_response_has_an_example_in_the_standard_shape() {
-    let document = openapi::standalone_document();
+    let document = conduit_server::docs::standalone_document();
     let codes: Vec<&str> = conduit_api::error::ErrorCode::ALL
         .iter()
         .map(|c| c.as_str())
@@ -445,7 +445,7 @@ fn json_schema(doc: &Value, holder: &Value) -> Option<Value> {
 #[test]
 fn document_is_a_superset_of_the_realworld_contract() {
     let contract: Value = serde_yaml::from_str(&read(&contract_path())).expect("contract YAML");
-    let ours = openapi::standalone_document();
+    let ours = conduit_server::docs::standalone_document();
     let mut problems = Vec::new();
     let mut operations = 0;
     for (path, item) in contract["paths"].as_object().expect("paths") {

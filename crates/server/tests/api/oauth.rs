@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use conduit_api::config::{ProviderConfig, ProviderKind};
+use conduit_server::config::{ProviderConfig, ProviderKind};
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::json;
 

@@ -1,10 +1,13 @@
 //! The dependency rule, checked on every test run: dependencies point inward.
 //! `conduit-domain` depends on no I/O crate and on no other crate of ours;
-//! `conduit-app` depends on the domain only, never on adapters or the API;
-//! `conduit-adapters` implements the domain's ports and knows neither the use cases nor
-//! HTTP; `conduit-migrations` knows only sea-orm-migration.
-//! Normal dependencies are followed transitively; dev-dependencies are not checked
-//! (tests may use adapters).
+//! `conduit-app` depends on the domain only; `conduit-adapters` implements the domain's
+//! ports and knows neither the use cases nor HTTP; `conduit-api` (the HTTP layer) knows
+//! the use cases and the domain, never an adapter, a database or Redis client;
+//! `conduit-server` wires adapters into the use cases and the HTTP layer, and reaches
+//! sea-orm and fred only through the adapters; `conduit-migrations` knows only
+//! sea-orm-migration.
+//! Normal dependencies are followed transitively (the direct-only rule excepted);
+//! dev-dependencies are not checked (tests may use adapters and query a database).
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -37,44 +40,69 @@ const LAYERS: &[&str] = &[
     "conduit-app",
     "conduit-adapters",
     "conduit-api",
+    "conduit-server",
 ];
 
-/// The HTTP framework: only the API crate may reach it.
+/// The HTTP framework: only the HTTP layer and the server may reach it.
 const HTTP_CRATES: &[&str] = &["poem", "poem-openapi"];
+
+/// Storage and Redis clients: only the adapters (and the migrations) use them.
+const STORAGE_CRATES: &[&str] = &[
+    "sea-orm",
+    "sea-orm-migration",
+    "sea-query",
+    "sqlx",
+    "fred",
+    "redis",
+];
 
 /// What `crate_name` may not reach through normal dependencies.
 fn forbidden_for(crate_name: &str) -> Vec<&'static str> {
-    let mut forbidden: Vec<&'static str> = IO_CRATES.to_vec();
-    match crate_name {
-        "conduit-adapters" => {
-            let mut forbidden = HTTP_CRATES.to_vec();
-            forbidden.extend(["conduit-app", "conduit-api"]);
-            return forbidden;
-        }
-        "conduit-migrations" => {
-            let mut forbidden = HTTP_CRATES.to_vec();
-            forbidden.extend([
-                "fred",
-                "reqwest",
-                "conduit-domain",
-                "conduit-app",
-                "conduit-adapters",
-                "conduit-api",
-            ]);
-            return forbidden;
-        }
-        "conduit-domain" => forbidden.extend([
+    let mut forbidden: Vec<&'static str> = match crate_name {
+        "conduit-domain" | "conduit-app" => IO_CRATES.to_vec(),
+        "conduit-adapters" | "conduit-migrations" => HTTP_CRATES.to_vec(),
+        "conduit-api" => STORAGE_CRATES.to_vec(),
+        _ => Vec::new(),
+    };
+    let ours: &[&'static str] = match crate_name {
+        "conduit-domain" => &[
             "conduit-app",
             "conduit-adapters",
             "conduit-api",
+            "conduit-server",
             "conduit-migrations",
-        ]),
-        "conduit-app" => {
-            forbidden.extend(["conduit-adapters", "conduit-api", "conduit-migrations"])
-        }
-        _ => return vec![],
-    }
+        ],
+        "conduit-app" => &[
+            "conduit-adapters",
+            "conduit-api",
+            "conduit-server",
+            "conduit-migrations",
+        ],
+        "conduit-adapters" => &["conduit-app", "conduit-api", "conduit-server"],
+        "conduit-api" => &["conduit-adapters", "conduit-migrations", "conduit-server"],
+        "conduit-migrations" => &[
+            "fred",
+            "reqwest",
+            "conduit-domain",
+            "conduit-app",
+            "conduit-adapters",
+            "conduit-api",
+            "conduit-server",
+        ],
+        _ => &[],
+    };
+    forbidden.extend(ours);
     forbidden
+}
+
+/// What `crate_name` may not name as a direct normal dependency (it may reach them
+/// through another crate of ours).
+fn forbidden_directly_for(crate_name: &str) -> &'static [&'static str] {
+    match crate_name {
+        // The server reaches storage only through the adapters.
+        "conduit-server" => STORAGE_CRATES,
+        _ => &[],
+    }
 }
 
 /// Every rule broken in `metadata` (the JSON of `cargo metadata --format-version 1`).
@@ -109,6 +137,12 @@ fn violations(metadata: &Value) -> Vec<String> {
 
     let mut found = Vec::new();
     for (id, name) in &name_of {
+        for dep in normal_deps.get(id).into_iter().flatten() {
+            let dep_name = name_of.get(dep).cloned().unwrap_or_default();
+            if forbidden_directly_for(name).contains(&dep_name.as_str()) {
+                found.push(format!("{name} must not depend directly on {dep_name}"));
+            }
+        }
         let forbidden = forbidden_for(name);
         if forbidden.is_empty() {
             continue;
@@ -247,6 +281,28 @@ fn the_check_catches_forbidden_edges() {
         )),
         "{broken:?}"
     );
+    // The HTTP layer naming an adapter, and reaching sea-orm through it.
+    add_edge(&mut metadata, &api, &adapters);
+    let broken = violations(&metadata);
+    for expected in [
+        "conduit-api must not depend on conduit-adapters",
+        "conduit-api must not depend on sea-orm (via conduit-api -> conduit-adapters",
+        "conduit-api must not depend on fred (via conduit-api -> conduit-adapters",
+    ] {
+        assert!(
+            broken.iter().any(|v| v.starts_with(expected)),
+            "{expected}: {broken:?}"
+        );
+    }
+    // The server using sea-orm or fred itself rather than through the adapters.
+    let server = id_of(&metadata, "conduit-server");
+    for storage in ["sea-orm", "fred"] {
+        let client = id_of(&metadata, storage);
+        add_edge(&mut metadata, &server, &client);
+        let broken = violations(&metadata);
+        let expected = format!("conduit-server must not depend directly on {storage}");
+        assert!(broken.contains(&expected), "{expected}: {broken:?}");
+    }
     // The domain now reaches sea-orm through app -> adapters.
     add_edge(&mut metadata, &domain, &app);
     let broken = violations(&metadata);

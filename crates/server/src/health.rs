@@ -40,7 +40,7 @@ impl std::fmt::Debug for Health {
 impl Health {
     /// The readiness report and its status code.
     pub async fn ready(&self) -> Response {
-        let database = tokio::time::timeout(PROBE_TIMEOUT, self.database.connection().ping())
+        let database = tokio::time::timeout(PROBE_TIMEOUT, self.database.ping())
             .await
             .is_ok_and(|r| r.is_ok());
         let redis = match &self.redis {

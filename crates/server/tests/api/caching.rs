@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{spawn_app, spawn_app_behind_database_relay, spawn_app_behind_redis_relay};
-use conduit_api::config::RatePolicyConfig;
+use conduit_server::config::RatePolicyConfig;
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 

@@ -5,10 +5,11 @@
 use std::process::ExitCode;
 
 use conduit_adapters::sql::SqlStore;
-use conduit_api::{
+use conduit_api::openapi;
+use conduit_server::{
     Application, Config,
     cli::{self, Command},
-    openapi, telemetry,
+    docs, telemetry,
 };
 
 #[tokio::main]
@@ -118,7 +119,7 @@ async fn create_api_key(
     use conduit_domain::api_key::{ApiKeyName, Scope};
     let name = ApiKeyName::parse(name).map_err(|e| format!("NAME: {e}"))?;
     let scopes = Scope::parse_list(scopes).map_err(|e| format!("SCOPES: {e}"))?;
-    let app = conduit_api::server::wire(config).await?.app;
+    let app = conduit_server::wiring::wire(config).await?.app;
     let owner = app
         .profile(username, None)
         .await
@@ -246,7 +247,7 @@ async fn seed(config: &Config, args: cli::SeedArgs) -> Result<(), Box<dyn std::e
 /// Writes the published OpenAPI document and the error catalogue; needs no database.
 fn write_docs(dir: &str) -> ExitCode {
     let dir = std::path::Path::new(dir);
-    let document = openapi::standalone_document();
+    let document = docs::standalone_document();
     let written = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(dir.join("openapi.yaml"), openapi::to_yaml(&document)))
         .and_then(|()| std::fs::write(dir.join("errors.md"), openapi::error_catalogue_markdown()));

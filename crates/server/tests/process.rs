@@ -186,7 +186,7 @@ async fn refused_origins_are_logged_with_their_route_and_rate_limited() {
 
     let own_origin = server.origin.clone();
     let log = stop_and_read_log(server);
-    let started: Vec<String> = lines_of(&log, "conduit_api::server")
+    let started: Vec<String> = lines_of(&log, "conduit_server::application")
         .iter()
         .filter_map(|l| l["origins"].as_str().map(str::to_owned))
         .collect();

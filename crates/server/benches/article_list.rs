@@ -12,14 +12,14 @@
 //!
 //! `handler - use_case` is what the HTTP layer adds per list request.
 //!
-//! `cargo bench -p conduit-api --bench article_list`
+//! `cargo bench -p conduit-server --bench article_list`
 
 #![allow(missing_docs)]
 
 use std::{hint::black_box, sync::Arc};
 
 use conduit_adapters::memory::MemoryStore;
-use conduit_api::{Config, api_service, config::Secret, server::wire};
+use conduit_api::api_service;
 use conduit_app::Conduit;
 use conduit_domain::{
     article::{
@@ -30,6 +30,7 @@ use conduit_domain::{
     time::Timestamp,
     user::{Bio, Email, ImageUrl, NewUser, PasswordHash, UserChanges, Username},
 };
+use conduit_server::{Config, config::Secret, wiring::wire};
 use criterion::{Criterion, criterion_group, criterion_main};
 use poem::{Endpoint, IntoEndpoint, Request, http::StatusCode};
 use time::OffsetDateTime;

@@ -414,8 +414,8 @@ async fn nul_characters_are_refused_before_the_database() {
 #[tokio::test]
 async fn production_sends_hsts_and_allows_no_origin_by_default() {
     let app = spawn_app_with(|config| {
-        config.environment = conduit_api::config::Environment::Production;
-        config.auth.api_key_private_key = Some(conduit_api::config::Secret("2".repeat(64)));
+        config.environment = conduit_server::config::Environment::Production;
+        config.auth.api_key_private_key = Some(conduit_server::config::Secret("2".repeat(64)));
     })
     .await;
     for path in ["/api/tags", "/api/user", "/api/nope", "/health/live"] {

@@ -1,7 +1,7 @@
 //! `spawn_app`: the real server, per test.
 
 use conduit_adapters::sql::testing::TestDb;
-use conduit_api::{Application, Config, config::Secret};
+use conduit_server::{Application, Config, config::Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,7 @@ pub async fn spawn_app() -> TestApp {
 /// The test server, with `adjust` applied to its configuration last.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        conduit_api::telemetry::init(&Default::default());
+        conduit_server::telemetry::init(&Default::default());
     }
     // Under CI every HTTP test runs on PostgreSQL (with Redis): a silent fall back to
     // SQLite would leave them untested there (ADR 0026).

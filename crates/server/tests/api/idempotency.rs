@@ -662,7 +662,7 @@ async fn answers_carrying_credentials_are_never_kept() {
 /// `TEST_REDIS_URL` too (as in CI) the session and the key live in Redis, so the key is
 /// claimed and the release is what lets the retry run. With the database alone the
 /// outage already stops the caller's authentication, and the request runs without its
-/// key (the unit tests of `conduit_api::idempotency` cover the release there).
+/// key (the layer tests in `layers.rs` cover the release there).
 #[tokio::test]
 async fn a_failed_request_releases_its_key() {
     let Some((app, relay)) = spawn_app_behind_database_relay(|config| {

@@ -3,7 +3,7 @@
 //! only, and switching limits off. Policies are made tiny (a few requests a minute) so
 //! that no allowance comes back while a test runs.
 
-use conduit_api::{Config, config::RatePolicyConfig};
+use conduit_server::{Config, config::RatePolicyConfig};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 
