@@ -119,255 +119,290 @@ fn cascade(
         .take()
 }
 
+/// The `users` table and its indexes.
+async fn create_users(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Users::Table)
+                .col(id(Users::Id))
+                .col(text(Users::Username))
+                .col(text(Users::Email))
+                .col(text(Users::PasswordHash))
+                .col(ColumnDef::new(Users::Bio).text().null())
+                .col(ColumnDef::new(Users::Image).text().null())
+                .col(timestamp(Users::CreatedAt))
+                .col(timestamp(Users::UpdatedAt))
+                .take(),
+        )
+        .await?;
+    // sea-query cannot index an expression. Uniqueness on lower(...) is what makes
+    // "Jake" and "jake" the same account, and the same expression in a lookup's WHERE
+    // clause lets both engines use these indexes.
+    let db = manager.get_connection();
+    db.execute_unprepared("CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))")
+        .await?;
+    db.execute_unprepared(
+        "CREATE UNIQUE INDEX users_username_lower_key ON users (lower(username))",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The `follows` table and its indexes.
+async fn create_follows(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Follows::Table)
+                .col(reference(Follows::FollowerId))
+                .col(reference(Follows::FolloweeId))
+                .col(timestamp(Follows::CreatedAt))
+                .primary_key(
+                    Index::create()
+                        .name("follows_pkey")
+                        .col(Follows::FollowerId)
+                        .col(Follows::FolloweeId),
+                )
+                .foreign_key(&mut cascade(
+                    "follows_follower_id_fkey",
+                    (Follows::Table, Follows::FollowerId),
+                    (Users::Table, Users::Id),
+                ))
+                .foreign_key(&mut cascade(
+                    "follows_followee_id_fkey",
+                    (Follows::Table, Follows::FolloweeId),
+                    (Users::Table, Users::Id),
+                ))
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("follows_followee_id_idx")
+                .table(Follows::Table)
+                .col(Follows::FolloweeId)
+                .take(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The `articles` table and its indexes.
+async fn create_articles(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Articles::Table)
+                .col(id(Articles::Id))
+                .col(text(Articles::Slug))
+                .col(text(Articles::Title))
+                .col(text(Articles::Description))
+                .col(text(Articles::Body))
+                .col(reference(Articles::AuthorId))
+                .col(
+                    ColumnDef::new(Articles::FavoritesCount)
+                        .big_integer()
+                        .not_null()
+                        .default(0),
+                )
+                .col(timestamp(Articles::CreatedAt))
+                .col(timestamp(Articles::UpdatedAt))
+                .foreign_key(&mut cascade(
+                    "articles_author_id_fkey",
+                    (Articles::Table, Articles::AuthorId),
+                    (Users::Table, Users::Id),
+                ))
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("articles_slug_key")
+                .table(Articles::Table)
+                .col(Articles::Slug)
+                .unique()
+                .take(),
+        )
+        .await?;
+    // Serves both the foreign key and "an author's articles, newest first".
+    manager
+        .create_index(
+            Index::create()
+                .name("articles_author_id_id_idx")
+                .table(Articles::Table)
+                .col(Articles::AuthorId)
+                .col(Articles::Id)
+                .take(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The `tags` table and its indexes.
+async fn create_tags(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Tags::Table)
+                .col(id(Tags::Id))
+                .col(text(Tags::Name))
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("tags_name_key")
+                .table(Tags::Table)
+                .col(Tags::Name)
+                .unique()
+                .take(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The `article_tags` table and its indexes.
+async fn create_article_tags(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(ArticleTags::Table)
+                .col(reference(ArticleTags::ArticleId))
+                .col(reference(ArticleTags::TagId))
+                .col(ColumnDef::new(ArticleTags::Position).integer().not_null())
+                .primary_key(
+                    Index::create()
+                        .name("article_tags_pkey")
+                        .col(ArticleTags::ArticleId)
+                        .col(ArticleTags::TagId),
+                )
+                .foreign_key(&mut cascade(
+                    "article_tags_article_id_fkey",
+                    (ArticleTags::Table, ArticleTags::ArticleId),
+                    (Articles::Table, Articles::Id),
+                ))
+                .foreign_key(&mut cascade(
+                    "article_tags_tag_id_fkey",
+                    (ArticleTags::Table, ArticleTags::TagId),
+                    (Tags::Table, Tags::Id),
+                ))
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("article_tags_tag_id_article_id_idx")
+                .table(ArticleTags::Table)
+                .col(ArticleTags::TagId)
+                .col(ArticleTags::ArticleId)
+                .take(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The `favorites` table and its indexes.
+async fn create_favorites(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Favorites::Table)
+                .col(reference(Favorites::UserId))
+                .col(reference(Favorites::ArticleId))
+                .col(timestamp(Favorites::CreatedAt))
+                .primary_key(
+                    Index::create()
+                        .name("favorites_pkey")
+                        .col(Favorites::UserId)
+                        .col(Favorites::ArticleId),
+                )
+                .foreign_key(&mut cascade(
+                    "favorites_user_id_fkey",
+                    (Favorites::Table, Favorites::UserId),
+                    (Users::Table, Users::Id),
+                ))
+                .foreign_key(&mut cascade(
+                    "favorites_article_id_fkey",
+                    (Favorites::Table, Favorites::ArticleId),
+                    (Articles::Table, Articles::Id),
+                ))
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("favorites_article_id_idx")
+                .table(Favorites::Table)
+                .col(Favorites::ArticleId)
+                .take(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The `comments` table and its indexes.
+async fn create_comments(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(Comments::Table)
+                .col(id(Comments::Id))
+                .col(reference(Comments::ArticleId))
+                .col(reference(Comments::AuthorId))
+                .col(text(Comments::Body))
+                .col(timestamp(Comments::CreatedAt))
+                .col(timestamp(Comments::UpdatedAt))
+                .foreign_key(&mut cascade(
+                    "comments_article_id_fkey",
+                    (Comments::Table, Comments::ArticleId),
+                    (Articles::Table, Articles::Id),
+                ))
+                .foreign_key(&mut cascade(
+                    "comments_author_id_fkey",
+                    (Comments::Table, Comments::AuthorId),
+                    (Users::Table, Users::Id),
+                ))
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("comments_article_id_id_idx")
+                .table(Comments::Table)
+                .col(Comments::ArticleId)
+                .col(Comments::Id)
+                .take(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("comments_author_id_idx")
+                .table(Comments::Table)
+                .col(Comments::AuthorId)
+                .take(),
+        )
+        .await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Users::Table)
-                    .col(id(Users::Id))
-                    .col(text(Users::Username))
-                    .col(text(Users::Email))
-                    .col(text(Users::PasswordHash))
-                    .col(ColumnDef::new(Users::Bio).text().null())
-                    .col(ColumnDef::new(Users::Image).text().null())
-                    .col(timestamp(Users::CreatedAt))
-                    .col(timestamp(Users::UpdatedAt))
-                    .take(),
-            )
-            .await?;
-        // sea-query cannot index an expression. Uniqueness on lower(...) is what makes
-        // "Jake" and "jake" the same account, and the same expression in a lookup's WHERE
-        // clause lets both engines use these indexes.
-        let db = manager.get_connection();
-        db.execute_unprepared("CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))")
-            .await?;
-        db.execute_unprepared(
-            "CREATE UNIQUE INDEX users_username_lower_key ON users (lower(username))",
-        )
-        .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(Follows::Table)
-                    .col(reference(Follows::FollowerId))
-                    .col(reference(Follows::FolloweeId))
-                    .col(timestamp(Follows::CreatedAt))
-                    .primary_key(
-                        Index::create()
-                            .name("follows_pkey")
-                            .col(Follows::FollowerId)
-                            .col(Follows::FolloweeId),
-                    )
-                    .foreign_key(&mut cascade(
-                        "follows_follower_id_fkey",
-                        (Follows::Table, Follows::FollowerId),
-                        (Users::Table, Users::Id),
-                    ))
-                    .foreign_key(&mut cascade(
-                        "follows_followee_id_fkey",
-                        (Follows::Table, Follows::FolloweeId),
-                        (Users::Table, Users::Id),
-                    ))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("follows_followee_id_idx")
-                    .table(Follows::Table)
-                    .col(Follows::FolloweeId)
-                    .take(),
-            )
-            .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(Articles::Table)
-                    .col(id(Articles::Id))
-                    .col(text(Articles::Slug))
-                    .col(text(Articles::Title))
-                    .col(text(Articles::Description))
-                    .col(text(Articles::Body))
-                    .col(reference(Articles::AuthorId))
-                    .col(
-                        ColumnDef::new(Articles::FavoritesCount)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .col(timestamp(Articles::CreatedAt))
-                    .col(timestamp(Articles::UpdatedAt))
-                    .foreign_key(&mut cascade(
-                        "articles_author_id_fkey",
-                        (Articles::Table, Articles::AuthorId),
-                        (Users::Table, Users::Id),
-                    ))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("articles_slug_key")
-                    .table(Articles::Table)
-                    .col(Articles::Slug)
-                    .unique()
-                    .take(),
-            )
-            .await?;
-        // Serves both the foreign key and "an author's articles, newest first".
-        manager
-            .create_index(
-                Index::create()
-                    .name("articles_author_id_id_idx")
-                    .table(Articles::Table)
-                    .col(Articles::AuthorId)
-                    .col(Articles::Id)
-                    .take(),
-            )
-            .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(Tags::Table)
-                    .col(id(Tags::Id))
-                    .col(text(Tags::Name))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("tags_name_key")
-                    .table(Tags::Table)
-                    .col(Tags::Name)
-                    .unique()
-                    .take(),
-            )
-            .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(ArticleTags::Table)
-                    .col(reference(ArticleTags::ArticleId))
-                    .col(reference(ArticleTags::TagId))
-                    .col(ColumnDef::new(ArticleTags::Position).integer().not_null())
-                    .primary_key(
-                        Index::create()
-                            .name("article_tags_pkey")
-                            .col(ArticleTags::ArticleId)
-                            .col(ArticleTags::TagId),
-                    )
-                    .foreign_key(&mut cascade(
-                        "article_tags_article_id_fkey",
-                        (ArticleTags::Table, ArticleTags::ArticleId),
-                        (Articles::Table, Articles::Id),
-                    ))
-                    .foreign_key(&mut cascade(
-                        "article_tags_tag_id_fkey",
-                        (ArticleTags::Table, ArticleTags::TagId),
-                        (Tags::Table, Tags::Id),
-                    ))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("article_tags_tag_id_article_id_idx")
-                    .table(ArticleTags::Table)
-                    .col(ArticleTags::TagId)
-                    .col(ArticleTags::ArticleId)
-                    .take(),
-            )
-            .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(Favorites::Table)
-                    .col(reference(Favorites::UserId))
-                    .col(reference(Favorites::ArticleId))
-                    .col(timestamp(Favorites::CreatedAt))
-                    .primary_key(
-                        Index::create()
-                            .name("favorites_pkey")
-                            .col(Favorites::UserId)
-                            .col(Favorites::ArticleId),
-                    )
-                    .foreign_key(&mut cascade(
-                        "favorites_user_id_fkey",
-                        (Favorites::Table, Favorites::UserId),
-                        (Users::Table, Users::Id),
-                    ))
-                    .foreign_key(&mut cascade(
-                        "favorites_article_id_fkey",
-                        (Favorites::Table, Favorites::ArticleId),
-                        (Articles::Table, Articles::Id),
-                    ))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("favorites_article_id_idx")
-                    .table(Favorites::Table)
-                    .col(Favorites::ArticleId)
-                    .take(),
-            )
-            .await?;
-
-        manager
-            .create_table(
-                Table::create()
-                    .table(Comments::Table)
-                    .col(id(Comments::Id))
-                    .col(reference(Comments::ArticleId))
-                    .col(reference(Comments::AuthorId))
-                    .col(text(Comments::Body))
-                    .col(timestamp(Comments::CreatedAt))
-                    .col(timestamp(Comments::UpdatedAt))
-                    .foreign_key(&mut cascade(
-                        "comments_article_id_fkey",
-                        (Comments::Table, Comments::ArticleId),
-                        (Articles::Table, Articles::Id),
-                    ))
-                    .foreign_key(&mut cascade(
-                        "comments_author_id_fkey",
-                        (Comments::Table, Comments::AuthorId),
-                        (Users::Table, Users::Id),
-                    ))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("comments_article_id_id_idx")
-                    .table(Comments::Table)
-                    .col(Comments::ArticleId)
-                    .col(Comments::Id)
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("comments_author_id_idx")
-                    .table(Comments::Table)
-                    .col(Comments::AuthorId)
-                    .take(),
-            )
-            .await?;
-
+        create_users(manager).await?;
+        create_follows(manager).await?;
+        create_articles(manager).await?;
+        create_tags(manager).await?;
+        create_article_tags(manager).await?;
+        create_favorites(manager).await?;
+        create_comments(manager).await?;
         Ok(())
     }
 

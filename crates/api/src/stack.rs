@@ -152,13 +152,14 @@ pub fn endpoint(
     let api = api_service(app, settings.cookie, parts.rendered);
     let document = openapi::document(app);
     let allowed = Arc::new(openapi::AllowedMethods::from_document(&document, "/api"));
+    let readiness = parts.readiness;
     let routes = documents(&api, &document)
         .nest("/api", api.with(ConditionalGet))
         .at("/health/live", get(make_sync(|_| "ok")))
         .at(
             "/health/ready",
             get(poem::endpoint::make(move |_| {
-                let readiness = parts.readiness.clone();
+                let readiness = readiness.clone();
                 async move { readiness.ready().await }
             })),
         );
@@ -169,53 +170,75 @@ pub fn endpoint(
         settings.request_timeout,
         settings.idempotency_ttl,
     );
-    let limit = settings.body_limit_bytes;
+    let inner = with_body_limit(routes, settings.body_limit_bytes)
+        // Inside the body limit, so the body it hashes is already read and bounded; it
+        // normalizes errors itself, so the answer it keeps is the one sent. Inside the
+        // rate limiter: a replay counts like any request (ADR 0025).
+        .with(idempotency);
+    with_edge(
+        with_normalized_errors(inner, allowed.clone()),
+        settings,
+        parts.rate_limit,
+        allowed,
+    )
+}
+
+/// Buffers the body up to `limit` bytes (413 above), so chunked uploads are bounded too.
+fn with_body_limit(routes: Route, limit: usize) -> impl Endpoint<Output = Response> {
+    routes.around(move |ep, mut req| async move {
+        let body = req.take_body();
+        match body.into_bytes_limit(limit).await {
+            Ok(bytes) => req.set_body(bytes),
+            Err(ReadBodyError::PayloadTooLarge) => return Ok(error::payload_too_large()),
+            Err(other) => return Err(other.into()),
+        }
+        ep.call(req).await.map(IntoResponse::into_response)
+    })
+}
+
+/// Every error of `inner` as the structured error body; a 405 lists the methods the
+/// path does answer (RFC 9110).
+fn with_normalized_errors(
+    inner: impl Endpoint + 'static,
+    allowed: Arc<openapi::AllowedMethods>,
+) -> impl Endpoint<Output = Response> {
+    inner.around(move |ep, req| {
+        let allowed = allowed.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            Ok(match ep.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(err) => {
+                    let wrong_method = err.is::<MethodNotAllowedError>();
+                    let mut response = error::normalize(err);
+                    if let Some(methods) = allowed.for_path(&path).filter(|_| wrong_method)
+                        && let Ok(value) = methods.parse()
+                    {
+                        response.headers_mut().insert(header::ALLOW, value);
+                    }
+                    response
+                }
+            })
+        }
+    })
+}
+
+/// The layers every answer passes through, innermost first.
+fn with_edge(
+    inner: impl Endpoint<Output = Response> + 'static,
+    settings: &StackSettings,
+    rate_limit: RateLimit,
+    allowed: Arc<openapi::AllowedMethods>,
+) -> BoxEndpoint<'static> {
     let compression = Compression::new(
         settings.compression_min_bytes,
         settings.compression_cache_bytes,
     );
-    let log_routes = allowed.clone();
-    let telemetry_routes = allowed.clone();
-    let cors_routes = allowed.clone();
-    routes
-        .around(move |ep, mut req| async move {
-            // Buffer the body up to the limit, so chunked uploads are bounded too.
-            let body = req.take_body();
-            match body.into_bytes_limit(limit).await {
-                Ok(bytes) => req.set_body(bytes),
-                Err(ReadBodyError::PayloadTooLarge) => return Ok(error::payload_too_large()),
-                Err(other) => return Err(other.into()),
-            }
-            ep.call(req).await.map(IntoResponse::into_response)
-        })
-        // Inside the body limit, so the body it hashes is already read and bounded; it
-        // normalizes errors itself, so the answer it keeps is the one sent. Inside the
-        // rate limiter: a replay counts like any request (ADR 0025).
-        .with(idempotency)
-        .around(move |ep, req| {
-            let allowed = allowed.clone();
-            async move {
-                let path = req.uri().path().to_owned();
-                Ok(match ep.call(req).await {
-                    Ok(response) => response.into_response(),
-                    Err(err) => {
-                        let wrong_method = err.is::<MethodNotAllowedError>();
-                        let mut response = error::normalize(err);
-                        // RFC 9110: a 405 lists the methods the path does answer.
-                        if let Some(methods) = allowed.for_path(&path).filter(|_| wrong_method)
-                            && let Ok(value) = methods.parse()
-                        {
-                            response.headers_mut().insert(header::ALLOW, value);
-                        }
-                        response
-                    }
-                })
-            }
-        })
+    inner
         // Outside the body limit, so a refused request's body is never read; inside the
         // security headers, CORS and tracing, so a 429 gets them and is logged like any
         // other answer.
-        .with(parts.rate_limit)
+        .with(rate_limit)
         .with(CatchPanic::new().with_handler(|_| error::internal_error_response()))
         // Inside the security headers and CORS, so that its 503 carries them.
         .with(TimeLimit(settings.request_timeout))
@@ -232,16 +255,16 @@ pub fn endpoint(
                 REQUEST_ID,
                 IDEMPOTENT_REPLAYED,
             ],
-            cors_routes,
+            allowed.clone(),
         ))
         // Outside every layer that writes a body, so that refusals are compressed too;
         // inside the request log, so that its time counts (ADR 0024).
         .with_if(settings.compression, compression)
         // Outermost: every answer above, errors and 429s included, gets the request id
         // and its log line.
-        .with(RequestLog::new(log_routes))
+        .with(RequestLog::new(allowed.clone()))
         .with(HttpTelemetry::new(
-            telemetry_routes,
+            allowed,
             settings.traces,
             settings.metrics,
         ))

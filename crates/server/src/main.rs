@@ -2,15 +2,16 @@
 //! 127.0.0.1:8080 over a SQLite file, applying migrations at start. `conduit migrate ...`
 //! manages the schema with the same configuration.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Instant};
 
-use conduit_adapters::sql::SqlStore;
+use conduit_adapters::sql::{SqlStore, seed::SeedProgress};
 use conduit_api::openapi;
 use conduit_server::{
     Application, Config,
     cli::{self, Command},
     docs, telemetry,
 };
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -152,42 +153,9 @@ async fn create_api_key(
 async fn seed(config: &Config, args: cli::SeedArgs) -> Result<(), Box<dyn std::error::Error>> {
     use conduit_adapters::{
         crypto::{Argon2Cost, Argon2Hasher},
-        sql::seed::{SeedPlan, SeedProgress},
+        sql::seed::SeedPlan,
     };
     use conduit_domain::{ports::PasswordHasher as _, user::Password};
-    use indicatif::{ProgressBar, ProgressStyle};
-    use std::time::Instant;
-
-    /// One bar per phase; each phase's time is kept for the summary.
-    struct Bars {
-        current: Option<(&'static str, ProgressBar, Instant)>,
-        took: Vec<(&'static str, u64, std::time::Duration)>,
-    }
-    impl Bars {
-        fn finish(&mut self) {
-            if let Some((name, bar, started)) = self.current.take() {
-                bar.finish();
-                self.took.push((name, bar.position(), started.elapsed()));
-            }
-        }
-    }
-    impl SeedProgress for Bars {
-        fn phase(&mut self, name: &'static str, total: u64) {
-            self.finish();
-            let style = ProgressStyle::with_template(
-                "{prefix:>9} [{bar:40}] {human_pos}/{human_len} {per_sec:>12} {elapsed_precise} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            let bar = ProgressBar::new(total).with_style(style).with_prefix(name);
-            self.current = Some((name, bar, Instant::now()));
-        }
-        fn advance(&mut self, rows: u64) {
-            if let Some((_, bar, _)) = &self.current {
-                bar.inc(rows);
-            }
-        }
-    }
 
     let password = Password::new_secret(&args.password).map_err(|e| format!("--password: {e}"))?;
     let auth = &config.auth;
@@ -242,6 +210,37 @@ async fn seed(config: &Config, args: cli::SeedArgs) -> Result<(), Box<dyn std::e
         println!("  {name}: {rows} in {took:.1?}");
     }
     Ok(())
+}
+
+/// One bar per phase; each phase's time is kept for the summary.
+struct Bars {
+    current: Option<(&'static str, ProgressBar, Instant)>,
+    took: Vec<(&'static str, u64, std::time::Duration)>,
+}
+impl Bars {
+    fn finish(&mut self) {
+        if let Some((name, bar, started)) = self.current.take() {
+            bar.finish();
+            self.took.push((name, bar.position(), started.elapsed()));
+        }
+    }
+}
+impl SeedProgress for Bars {
+    fn phase(&mut self, name: &'static str, total: u64) {
+        self.finish();
+        let style = ProgressStyle::with_template(
+            "{prefix:>9} [{bar:40}] {human_pos}/{human_len} {per_sec:>12} {elapsed_precise} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        let bar = ProgressBar::new(total).with_style(style).with_prefix(name);
+        self.current = Some((name, bar, Instant::now()));
+    }
+    fn advance(&mut self, rows: u64) {
+        if let Some((_, bar, _)) = &self.current {
+            bar.inc(rows);
+        }
+    }
 }
 
 /// Writes the published OpenAPI document and the error catalogue; needs no database.

@@ -139,26 +139,7 @@ pub fn init(config: &LogConfig) -> Telemetry {
                 .ok()
         });
 
-    // Log lines carry the fields of our own spans (the request's, the use case's); other
-    // crates' spans (one per Redis command, for one) are for traces only: formatting
-    // their fields for the log layer cost ~5% of a cached list's CPU
-    // (docs/performance.md). Their events are still logged.
-    let log_filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&config.filter))
-        .and(filter_fn(|meta| {
-            meta.target() != SERVER_SPAN_TARGET
-                && (!meta.is_span() || meta.target().starts_with("conduit"))
-        }));
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::with_capacity(2);
-    layers.push(match config.format {
-        LogFormat::Json => fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_filter(log_filter)
-            .boxed(),
-        // `Auto` is resolved by validation; unvalidated (test) set-ups read as pretty.
-        LogFormat::Pretty | LogFormat::Auto => fmt::layer().with_filter(log_filter).boxed(),
-    });
+    let mut layers = vec![log_layer(config)];
     if let Some(provider) = &tracer_provider {
         layers.push(
             tracing_opentelemetry::layer()
@@ -205,6 +186,29 @@ pub fn init(config: &LogConfig) -> Telemetry {
         );
     }
     telemetry
+}
+
+/// The log layer: pretty or JSON lines, filtered by `RUST_LOG` or the configured filter.
+fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
+    // Log lines carry the fields of our own spans (the request's, the use case's); other
+    // crates' spans (one per Redis command, for one) are for traces only: formatting
+    // their fields for the log layer cost ~5% of a cached list's CPU
+    // (docs/performance.md). Their events are still logged.
+    let log_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&config.filter))
+        .and(filter_fn(|meta| {
+            meta.target() != SERVER_SPAN_TARGET
+                && (!meta.is_span() || meta.target().starts_with("conduit"))
+        }));
+    match config.format {
+        LogFormat::Json => fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_filter(log_filter)
+            .boxed(),
+        // `Auto` is resolved by validation; unvalidated (test) set-ups read as pretty.
+        LogFormat::Pretty | LogFormat::Auto => fmt::layer().with_filter(log_filter).boxed(),
+    }
 }
 
 fn tracer_provider(resource: Resource) -> Result<SdkTracerProvider, String> {

@@ -123,30 +123,14 @@ async fn rotate_in(
     }
 
     let at = rules.now.as_offset_date_time();
-    let retire = Query::update()
-        .table(refresh_tokens::Entity)
-        .value(refresh_tokens::Column::RetiredAt, at)
-        .and_where(Expr::col(refresh_tokens::Column::Hash).eq(presented.0.as_str()))
-        .and_where(Expr::col(refresh_tokens::Column::RetiredAt).is_null())
-        .to_owned();
-    let won = txn
-        .execute(&retire)
-        .await
-        .map_err(store_error)?
-        .rows_affected()
-        == 1;
+    let won = retire_if_current(txn, presented, at).await?;
 
     let decision = if won {
         Decision::Rotate
     } else {
         // Read after the lock and the update: this is the retirement time the winner
         // (or an earlier rotation) committed.
-        let retired_at = refresh_tokens::Entity::find_by_id(presented.0.clone())
-            .one(txn)
-            .await
-            .map_err(store_error)?
-            .and_then(|t| t.retired_at);
-        let Some(retired_at) = retired_at else {
+        let Some(retired_at) = retired_at(txn, presented).await? else {
             // Not current and not retired: the token vanished meanwhile, which only
             // deleting its session (and so the session lock) could do.
             return Ok(Rotation::Rejected);
@@ -164,29 +148,68 @@ async fn rotate_in(
         decision
     };
 
-    let touch = Query::update()
-        .table(sessions::Entity)
-        .value(sessions::Column::LastUsedAt, at)
-        .value(sessions::Column::RefreshedAt, at)
-        .and_where(Expr::col(sessions::Column::Id).eq(current.id.0.as_str()))
-        .to_owned();
-    txn.execute(&touch).await.map_err(store_error)?;
-    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
-        hash: Set(next.0),
-        session_id: Set(current.id.0.clone()),
-        created_at: Set(at),
-        retired_at: Set(None),
-    })
-    .exec_without_returning(txn)
-    .await
-    .map_err(store_error)?;
-
+    issue_next(txn, &current.id.0, next, at).await?;
     current.last_used_at = rules.now;
     Ok(if decision == Decision::Rotate {
         Rotation::Rotated(current)
     } else {
         Rotation::GraceReissue(current)
     })
+}
+
+/// Retires `presented` if it is still the session's current token; whether it was
+/// (this rotation won).
+async fn retire_if_current(
+    txn: &DatabaseTransaction,
+    presented: &RefreshTokenHash,
+    at: time::OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let retire = Query::update()
+        .table(refresh_tokens::Entity)
+        .value(refresh_tokens::Column::RetiredAt, at)
+        .and_where(Expr::col(refresh_tokens::Column::Hash).eq(presented.0.as_str()))
+        .and_where(Expr::col(refresh_tokens::Column::RetiredAt).is_null())
+        .to_owned();
+    let result = txn.execute(&retire).await.map_err(store_error)?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// When `presented` was retired, if it still exists and was.
+async fn retired_at(
+    txn: &DatabaseTransaction,
+    presented: &RefreshTokenHash,
+) -> Result<Option<time::OffsetDateTime>, StoreError> {
+    Ok(refresh_tokens::Entity::find_by_id(presented.0.clone())
+        .one(txn)
+        .await
+        .map_err(store_error)?
+        .and_then(|t| t.retired_at))
+}
+
+/// Marks session `id` used and refreshed at `at`, and makes `next` its current token.
+async fn issue_next(
+    txn: &DatabaseTransaction,
+    id: &str,
+    next: RefreshTokenHash,
+    at: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let touch = Query::update()
+        .table(sessions::Entity)
+        .value(sessions::Column::LastUsedAt, at)
+        .value(sessions::Column::RefreshedAt, at)
+        .and_where(Expr::col(sessions::Column::Id).eq(id))
+        .to_owned();
+    txn.execute(&touch).await.map_err(store_error)?;
+    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+        hash: Set(next.0),
+        session_id: Set(id.to_owned()),
+        created_at: Set(at),
+        retired_at: Set(None),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(store_error)?;
+    Ok(())
 }
 
 #[async_trait]
