@@ -3,8 +3,9 @@
 
 use conduit_domain::{
     ArticleId, UserId,
-    article::{ArticleFilter, Page},
+    article::{ArticleFilter, Page, TagName},
     cache::EPOCH_TAG,
+    user::Username,
 };
 
 pub(super) const ARTICLES: &str = "articles";
@@ -48,9 +49,9 @@ pub(super) fn tags(own: &[String], viewer: Option<UserId>) -> Vec<String> {
 pub(super) fn list_key(filter: &ArticleFilter, page: Page, viewer: Option<UserId>) -> String {
     // JSON keeps the parts apart whatever characters the filter values hold.
     let shape = serde_json::json!([
-        filter.tag,
-        filter.author,
-        filter.favorited_by,
+        filter.tag.as_ref().map(TagName::as_str),
+        filter.author.as_ref().map(Username::as_str),
+        filter.favorited_by.as_ref().map(Username::as_str),
         page.limit,
         page.offset
     ]);

@@ -4,7 +4,7 @@ use std::{future::Future, sync::Arc};
 
 use conduit_domain::{
     UserId,
-    article::{ArticleFilter, Page},
+    article::{ArticleSelection, Page},
 };
 
 use super::{
@@ -33,14 +33,15 @@ impl std::fmt::Debug for RenderedLists {
 }
 
 impl RenderedLists {
-    /// The rendered page of `filter` and `page` as `viewer` sees it, from the cache or
-    /// from `render` (then stored). `representation` names the rendering (media type and
+    /// The rendered page of `selection` and `page` as `viewer` sees it, from the cache or
+    /// from `render` (then stored). A selection that matches nothing is rendered, never
+    /// cached: it reads no database, and its values would only fill the cache. `representation` names the rendering (media type and
     /// its version): a change of the response body's shape must change it, so that
     /// instances of two versions never serve each other's bodies.
     pub async fn read_through<E, F, Fut>(
         &self,
         representation: &str,
-        filter: &ArticleFilter,
+        selection: &ArticleSelection,
         page: Page,
         viewer: Option<UserId>,
         render: F,
@@ -49,6 +50,9 @@ impl RenderedLists {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<u8>, E>>,
     {
+        let ArticleSelection::Filtered(filter) = selection else {
+            return render().await;
+        };
         let key = format!(
             "{FORMAT}:r:{representation}:{}",
             list_key(filter, page, viewer)

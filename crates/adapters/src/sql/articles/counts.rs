@@ -45,12 +45,14 @@ impl Total {
                 Counted::All,
                 Box::new(Query::select().expr(Expr::val(0_i64)).take()),
             ),
-            (Some(tag), None, None) => Total::Stored(Counted::Tag, Box::new(tag_named(tag))),
+            (Some(tag), None, None) => {
+                Total::Stored(Counted::Tag, Box::new(tag_named(tag.as_str())))
+            }
             (None, Some(author), None) => {
-                Total::Stored(Counted::Author, Box::new(user_named(author)))
+                Total::Stored(Counted::Author, Box::new(user_named(author.as_str())))
             }
             (None, None, Some(fan)) => {
-                Total::Stored(Counted::FavoritedBy, Box::new(user_named(fan)))
+                Total::Stored(Counted::FavoritedBy, Box::new(user_named(fan.as_str())))
             }
             _ => Total::Rows(combined_condition(filter)),
         }

@@ -92,7 +92,7 @@ pub(super) fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition 
     };
     match (&filter.tag, &filter.author, &filter.favorited_by) {
         (Some(tag), None, None) => {
-            let tag_id = tag_named(tag);
+            let tag_id = tag_named(tag.as_str());
             id_in(
                 Query::select()
                     .column((article_tags::Entity, article_tags::Column::ArticleId))
@@ -109,15 +109,16 @@ pub(super) fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition 
                     .take(),
             )
         }
-        (None, Some(author), None) => Condition::all()
-            .add(Expr::col((articles::Entity, A::AuthorId)).eq(scalar(user_named(author)))),
+        (None, Some(author), None) => Condition::all().add(
+            Expr::col((articles::Entity, A::AuthorId)).eq(scalar(user_named(author.as_str()))),
+        ),
         (None, None, Some(fan)) => id_in(
             Query::select()
                 .column((favorites::Entity, favorites::Column::ArticleId))
                 .from(favorites::Entity)
                 .and_where(
                     Expr::col((favorites::Entity, favorites::Column::UserId))
-                        .eq(scalar(user_named(fan))),
+                        .eq(scalar(user_named(fan.as_str()))),
                 )
                 .order_by(
                     (favorites::Entity, favorites::Column::ArticleId),
@@ -150,7 +151,7 @@ pub(super) fn combined_condition(filter: &ArticleFilter) -> Condition {
     if let Some(author) = &filter.author {
         cond = cond.add(
             Expr::col((articles::Entity, articles::Column::AuthorId))
-                .in_subquery(user_named(author)),
+                .in_subquery(user_named(author.as_str())),
         );
     }
     if let Some(fan) = &filter.favorited_by {
@@ -159,7 +160,7 @@ pub(super) fn combined_condition(filter: &ArticleFilter) -> Condition {
             .from(favorites::Entity)
             .and_where(
                 Expr::col((favorites::Entity, favorites::Column::UserId))
-                    .in_subquery(user_named(fan)),
+                    .in_subquery(user_named(fan.as_str())),
             )
             .take();
         cond = cond.add(Expr::col((articles::Entity, articles::Column::Id)).in_subquery(favorited));
@@ -216,13 +217,23 @@ pub(super) fn feed_condition(viewer: UserId, page: Page, backend: DatabaseBacken
 mod tests {
     use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 
+    use conduit_domain::{article::TagName, user::Username};
+
     use super::*;
+
+    fn tag(name: &str) -> TagName {
+        TagName::parse(name).expect("tag")
+    }
+
+    fn user(name: &str) -> Username {
+        Username::parse(name).expect("username")
+    }
 
     fn filter() -> ArticleFilter {
         ArticleFilter {
-            tag: Some("rust".into()),
-            author: Some("Jake".into()),
-            favorited_by: Some("Ann".into()),
+            tag: Some(tag("rust")),
+            author: Some(user("Jake")),
+            favorited_by: Some(user("Ann")),
         }
     }
 
@@ -264,9 +275,9 @@ mod tests {
             offset: 40,
         };
         let by = |tag: Option<&str>, author: Option<&str>, fan: Option<&str>| ArticleFilter {
-            tag: tag.map(str::to_owned),
-            author: author.map(str::to_owned),
-            favorited_by: fan.map(str::to_owned),
+            tag: tag.map(self::tag),
+            author: author.map(user),
+            favorited_by: fan.map(user),
         };
         for (filter, index_order) in [
             (
