@@ -155,21 +155,21 @@ fn bench_backend(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str,
         (
             "list_by_tag",
             ArticleFilter {
-                tag: Some(seeded.tag.clone()),
+                tag: Some(TagName::parse(&seeded.tag).expect("tag")),
                 ..ArticleFilter::default()
             },
         ),
         (
             "list_by_author",
             ArticleFilter {
-                author: Some(seeded.author_name.clone()),
+                author: Some(Username::parse(&seeded.author_name).expect("author")),
                 ..ArticleFilter::default()
             },
         ),
         (
             "list_favorited",
             ArticleFilter {
-                favorited_by: Some(seeded.viewer_name.clone()),
+                favorited_by: Some(Username::parse(&seeded.viewer_name).expect("viewer")),
                 ..ArticleFilter::default()
             },
         ),

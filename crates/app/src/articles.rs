@@ -3,7 +3,7 @@
 use conduit_domain::{
     ArticleId, Error, Resource, StoreError, UniqueField, UserId,
     article::{
-        ArticleBody, ArticleChanges, ArticleDescription, ArticleFilter, ArticlePage, ArticleRef,
+        ArticleBody, ArticleChanges, ArticleDescription, ArticlePage, ArticleRef, ArticleSelection,
         ArticleTitle, ArticleView, NewArticle, Page, Slug, TagName,
     },
     events::DomainEvent,
@@ -197,23 +197,17 @@ impl Conduit {
         self.article_by_id(found.id, Some(user)).await
     }
 
-    /// Articles matching `filter`, most recent first.
+    /// Articles matching `selection`, most recent first; none when it matches nothing.
     #[tracing::instrument(skip(self))]
     pub async fn list_articles(
         &self,
-        filter: ArticleFilter,
+        selection: ArticleSelection,
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, Error> {
-        // No tag or username holds a NUL character (the value objects refuse it), and
-        // PostgreSQL refuses one in a query parameter: such a filter matches nothing.
-        let impossible = [&filter.tag, &filter.author, &filter.favorited_by]
-            .into_iter()
-            .flatten()
-            .any(|value| value.contains('\0'));
-        if impossible {
+        let ArticleSelection::Filtered(filter) = selection else {
             return Ok(ArticlePage::default());
-        }
+        };
         Ok(self
             .ports
             .stores

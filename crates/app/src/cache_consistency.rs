@@ -4,7 +4,8 @@
 
 use conduit_domain::{
     article::{
-        ArticleBody, ArticleDescription, ArticleFilter, ArticleTitle, NewArticle, Page, Slug,
+        ArticleBody, ArticleDescription, ArticleFilter, ArticleSelection, ArticleTitle, NewArticle,
+        Page, Slug, TagName,
     },
     ports::ArticleStore,
     user::{Bio, Username},
@@ -27,16 +28,17 @@ fn draft(title: &str) -> CreateArticle {
 
 fn by(field: &str, value: &str) -> ArticleFilter {
     let mut filter = ArticleFilter::default();
+    let name = || Username::parse(value).expect("username");
     match field {
-        "author" => filter.author = Some(value.to_owned()),
-        "favorited" => filter.favorited_by = Some(value.to_owned()),
-        _ => filter.tag = Some(value.to_owned()),
+        "author" => filter.author = Some(name()),
+        "favorited" => filter.favorited_by = Some(name()),
+        _ => filter.tag = Some(TagName::parse(value).expect("tag")),
     }
     filter
 }
 
 async fn titles(app: &Conduit, filter: ArticleFilter, viewer: Option<UserId>) -> Vec<String> {
-    app.list_articles(filter, Page::default(), viewer)
+    app.list_articles(filter.into(), Page::default(), viewer)
         .await
         .expect("listed")
         .articles
@@ -176,7 +178,7 @@ async fn every_write_is_seen_by_the_next_read_of_every_viewer() {
         assert_eq!(seen.favorites_count, 1);
         assert_eq!(seen.favorited, viewer == Some(fan), "viewer {viewer:?}");
         let listed = app
-            .list_articles(ArticleFilter::default(), Page::default(), viewer)
+            .list_articles(ArticleSelection::default(), Page::default(), viewer)
             .await
             .expect("listed");
         assert_eq!(listed.articles[0].favorited, viewer == Some(fan));
@@ -225,7 +227,7 @@ async fn every_write_is_seen_by_the_next_read_of_every_viewer() {
         let article = app.article(&new_slug, viewer).await.expect("read");
         assert_eq!(article.summary.author.following, following);
         let listed = app
-            .list_articles(ArticleFilter::default(), Page::default(), viewer)
+            .list_articles(ArticleSelection::default(), Page::default(), viewer)
             .await
             .expect("listed");
         assert_eq!(listed.articles[0].author.following, following);

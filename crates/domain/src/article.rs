@@ -4,7 +4,7 @@ use crate::{
     ArticleId, Invalid, UserId,
     text::{multi_line, single_line, string_value},
     time::Timestamp,
-    user::Profile,
+    user::{Profile, Username},
 };
 
 string_value!(
@@ -174,16 +174,81 @@ impl Default for Page {
     }
 }
 
-/// Filters of the global article list; all given filters must hold. Unknown tags or
-/// usernames simply match nothing.
+/// Filters of the global article list, as values a tag or a user can have; all given
+/// filters must hold. A tag or username nobody has matches nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ArticleFilter {
-    /// Only articles carrying this tag.
-    pub tag: Option<String>,
-    /// Only articles by this username.
-    pub author: Option<String>,
-    /// Only articles favorited by this username.
-    pub favorited_by: Option<String>,
+    /// Only articles carrying this tag (exactly this name).
+    pub tag: Option<TagName>,
+    /// Only articles by this user (the name compared case-insensitively).
+    pub author: Option<Username>,
+    /// Only articles favorited by this user (the name compared case-insensitively).
+    pub favorited_by: Option<Username>,
+}
+
+/// The list filters as a client sent them; `None` where one was not sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SentFilters<'a> {
+    /// The tag, as sent.
+    pub tag: Option<&'a str>,
+    /// The author's username, as sent.
+    pub author: Option<&'a str>,
+    /// The username of a user who favorited the articles, as sent.
+    pub favorited_by: Option<&'a str>,
+}
+
+/// The global list a client asked for, decided once from what it sent: a filter the
+/// stores run, or a request that no article can match.
+///
+/// A value no tag or user can have (a NUL character, a space in a username, a tag with
+/// white space around it or longer than any tag...) names nothing: the answer is the
+/// empty list, as for a name nobody has. The RealWorld contract answers unknown filter
+/// values with an empty list, not an error, and the stores never see such a value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ArticleSelection {
+    /// The articles that pass the filter.
+    Filtered(ArticleFilter),
+    /// No article: a value sent names nothing there can be.
+    MatchesNothing,
+}
+
+impl Default for ArticleSelection {
+    fn default() -> Self {
+        ArticleSelection::Filtered(ArticleFilter::default())
+    }
+}
+
+impl From<ArticleFilter> for ArticleSelection {
+    fn from(filter: ArticleFilter) -> Self {
+        ArticleSelection::Filtered(filter)
+    }
+}
+
+impl ArticleSelection {
+    /// The selection `sent` asks for. A tag names a stored tag only when it is one
+    /// exactly as stored (a valid tag, already trimmed); a username only when it is a
+    /// valid username.
+    pub fn from_sent(sent: SentFilters<'_>) -> Self {
+        let filter = (|| {
+            Some(ArticleFilter {
+                tag: named(sent.tag, |raw| {
+                    TagName::parse(raw).ok().filter(|tag| tag.as_str() == raw)
+                })?,
+                author: named(sent.author, |raw| Username::parse(raw).ok())?,
+                favorited_by: named(sent.favorited_by, |raw| Username::parse(raw).ok())?,
+            })
+        })();
+        filter.map_or(ArticleSelection::MatchesNothing, ArticleSelection::Filtered)
+    }
+}
+
+/// `Some(None)` when nothing was sent, `Some(Some(value))` when `parse` makes a value of
+/// what was sent, `None` when it cannot (the value names nothing).
+fn named<T>(sent: Option<&str>, parse: impl FnOnce(&str) -> Option<T>) -> Option<Option<T>> {
+    match sent {
+        None => Some(None),
+        Some(raw) => parse(raw).map(Some),
+    }
 }
 
 /// What creating an article stores, in one transaction with its tags.
@@ -352,5 +417,40 @@ mod tests {
             Err(Invalid::TooMany { max: 20 })
         );
         assert!(TagName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn values_that_name_nothing_select_nothing() {
+        let sent = |tag, author, favorited_by| {
+            ArticleSelection::from_sent(SentFilters {
+                tag,
+                author,
+                favorited_by,
+            })
+        };
+        assert_eq!(sent(None, None, None), ArticleSelection::default());
+        let ArticleSelection::Filtered(filter) = sent(Some("rust"), Some("Jake"), Some("ann"))
+        else {
+            panic!("valid values select");
+        };
+        assert_eq!(filter.tag.as_ref().map(TagName::as_str), Some("rust"));
+        assert_eq!(filter.author.as_ref().map(Username::as_str), Some("Jake"));
+        assert_eq!(
+            filter.favorited_by.as_ref().map(Username::as_str),
+            Some("ann")
+        );
+        let long_tag = "t".repeat(65);
+        for nothing in [
+            sent(Some("a\0b"), None, None),
+            sent(Some(" rust"), None, None),
+            sent(Some(""), None, None),
+            sent(Some(&long_tag), None, None),
+            sent(None, Some("ja ke"), None),
+            sent(None, Some("jake\0"), None),
+            sent(Some("rust"), None, Some("")),
+            sent(None, None, Some("K\u{212A}")),
+        ] {
+            assert_eq!(nothing, ArticleSelection::MatchesNothing);
+        }
     }
 }

@@ -23,7 +23,7 @@ use conduit_api::api_service;
 use conduit_app::Conduit;
 use conduit_domain::{
     article::{
-        ArticleBody, ArticleDescription, ArticleFilter, ArticleTitle, NewArticle, Page, Slug,
+        ArticleBody, ArticleDescription, ArticleSelection, ArticleTitle, NewArticle, Page, Slug,
         TagName,
     },
     ports::{ArticleStore, ProfileStore, Stores, UserStore},
@@ -141,7 +141,7 @@ fn article_list(c: &mut Criterion) {
     group.bench_function("use_case", |b| {
         b.to_async(&rt).iter(|| {
             app.list_articles(
-                black_box(ArticleFilter::default()),
+                black_box(ArticleSelection::default()),
                 Page::default(),
                 black_box(None),
             )

@@ -455,15 +455,21 @@ impl ArticleQueries for MemoryStore {
     ) -> Result<ArticlePage, StoreError> {
         let state = self.lock()?;
         // A name that belongs to nobody matches nothing, whatever the other filters say.
-        let resolve = |name: &Option<String>| match name {
+        let resolve = |name: &Option<Username>| match name {
             None => Ok(None),
-            Some(name) => state.user_named(name).map(|u| Some(u.id)).ok_or(()),
+            Some(name) => state
+                .user_named(name.as_str())
+                .map(|u| Some(u.id))
+                .ok_or(()),
         };
         let (Ok(author), Ok(fan)) = (resolve(&filter.author), resolve(&filter.favorited_by)) else {
             return Ok(ArticlePage::default());
         };
         let ids = state.newest_first(|id, row| {
-            filter.tag.as_ref().is_none_or(|tag| row.tags.contains(tag))
+            filter
+                .tag
+                .as_ref()
+                .is_none_or(|tag| row.tags.iter().any(|t| t == tag.as_str()))
                 && author.is_none_or(|a| row.author_id == a)
                 && fan.is_none_or(|f| state.favorites.contains(&(id, f)))
         });

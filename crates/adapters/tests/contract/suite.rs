@@ -224,21 +224,21 @@ fn all() -> ArticleFilter {
 
 fn by_tag(tag: &str) -> ArticleFilter {
     ArticleFilter {
-        tag: Some(tag.to_owned()),
+        tag: Some(TagName::parse(tag).expect("tag")),
         ..ArticleFilter::default()
     }
 }
 
 fn by_author(name: &str) -> ArticleFilter {
     ArticleFilter {
-        author: Some(name.to_owned()),
+        author: Some(username(name)),
         ..ArticleFilter::default()
     }
 }
 
 fn favorited_by(name: &str) -> ArticleFilter {
     ArticleFilter {
-        favorited_by: Some(name.to_owned()),
+        favorited_by: Some(username(name)),
         ..ArticleFilter::default()
     }
 }
@@ -1288,9 +1288,9 @@ pub async fn list_filters_combine(stores: Stores) {
     favorite(&stores, &fan, b1).await;
 
     let filter = |tag: Option<&str>, author: Option<&User>, fan: Option<&User>| ArticleFilter {
-        tag: tag.map(str::to_owned),
-        author: author.map(|u| u.username.clone()),
-        favorited_by: fan.map(|u| u.username.clone()),
+        tag: tag.map(|t| TagName::parse(t).expect("tag")),
+        author: author.map(|u| username(&u.username)),
+        favorited_by: fan.map(|u| username(&u.username)),
     };
     let cases = [
         (filter(Some("x"), Some(&alice), None), vec![a2, a1]),
@@ -1409,14 +1409,14 @@ pub async fn list_with_unknown_filter_values_is_empty(stores: Stores) {
         favorited_by(&nobody),
         favorited_by(&idle.username),
         ArticleFilter {
-            tag: Some("knowntag".into()),
-            author: Some(nobody.clone()),
+            tag: Some(TagName::parse("knowntag").expect("tag")),
+            author: Some(username(&nobody)),
             favorited_by: None,
         },
         ArticleFilter {
             tag: None,
-            author: Some(author.username.clone()),
-            favorited_by: Some(nobody.clone()),
+            author: Some(username(&author.username)),
+            favorited_by: Some(username(&nobody)),
         },
     ];
     for filter in cases {

@@ -2,7 +2,7 @@
 
 use conduit_app::Conduit;
 use conduit_domain::api_key::Scope;
-use conduit_domain::article::ArticleFilter;
+use conduit_domain::article::{ArticleSelection, SentFilters};
 use poem_openapi::{
     OpenApi,
     param::{Path, Query},
@@ -133,11 +133,11 @@ impl ArticlesApi {
     ) -> Result<RenderedJson<dto::MultipleArticlesResponse>, ListArticlesErrors> {
         let viewer = auth.viewer(&self.app).await?;
         let page = page(limit.0, offset.0)?;
-        let filter = ArticleFilter {
-            tag: tag.0,
-            author: author.0,
-            favorited_by: favorited.0,
-        };
+        let filter = ArticleSelection::from_sent(SentFilters {
+            tag: tag.0.as_deref(),
+            author: author.0.as_deref(),
+            favorited_by: favorited.0.as_deref(),
+        });
         let render = || async {
             let found = self.app.list_articles(filter.clone(), page, viewer).await?;
             Ok::<_, conduit_domain::Error>(RenderedJson::encode(

@@ -1,0 +1,74 @@
+//! Rendered article-list pages, cached next to the decorator's entries.
+
+use std::{future::Future, sync::Arc};
+
+use conduit_domain::{
+    UserId,
+    article::{ArticleSelection, Page},
+};
+
+use super::{
+    guard::{Guard, Lookup},
+    keys::{FORMAT, list_key, list_tags},
+};
+
+/// Article-list pages as the HTTP layer renders them, cached next to the decorator's
+/// entries: the same key parts and the same tags as the list entry of the decorator, so
+/// the same events retire them, under the same guard (time limits, skipping a failing
+/// cache, retiring everything after a lost invalidation).
+///
+/// The decorator saves the database read; this saves the rest of a hit's work too
+/// (decoding the entry, converting it to the response types, encoding the JSON), which
+/// is most of the CPU a cached list costs (docs/performance.md, ADR 0019). Only the
+/// global list and its filters use it: they are the hottest reads.
+#[derive(Clone)]
+pub struct RenderedLists {
+    pub(super) guard: Arc<Guard>,
+}
+
+impl std::fmt::Debug for RenderedLists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedLists").finish_non_exhaustive()
+    }
+}
+
+impl RenderedLists {
+    /// The rendered page of `selection` and `page` as `viewer` sees it, from the cache or
+    /// from `render` (then stored). A selection that matches nothing is rendered, never
+    /// cached: it reads no database, and its values would only fill the cache. `representation` names the rendering (media type and
+    /// its version): a change of the response body's shape must change it, so that
+    /// instances of two versions never serve each other's bodies.
+    pub async fn read_through<E, F, Fut>(
+        &self,
+        representation: &str,
+        selection: &ArticleSelection,
+        page: Page,
+        viewer: Option<UserId>,
+        render: F,
+    ) -> Result<Vec<u8>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, E>>,
+    {
+        let ArticleSelection::Filtered(filter) = selection else {
+            return render().await;
+        };
+        let key = format!(
+            "{FORMAT}:r:{representation}:{}",
+            list_key(filter, page, viewer)
+        );
+        let tags = list_tags(viewer);
+        let ticket = match self.guard.lookup(&key, &tags).await {
+            Ok(bytes) => {
+                self.guard.count(Lookup::Hit);
+                return Ok(bytes);
+            }
+            Err(ticket) => ticket,
+        };
+        let bytes = render().await?;
+        if let Some(ticket) = ticket {
+            self.guard.store(&key, &tags, &bytes, &ticket).await;
+        }
+        Ok(bytes)
+    }
+}
