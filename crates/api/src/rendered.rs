@@ -10,7 +10,7 @@ use std::{future::Future, marker::PhantomData, pin::Pin};
 use bytes::Bytes;
 use conduit_domain::{
     Error, UserId,
-    article::{ArticleFilter, Page},
+    article::{ArticleSelection, Page},
 };
 use poem::{
     IntoResponse, Response,
@@ -118,14 +118,14 @@ pub type Render<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Error>> + Send
 /// invalidation with. The HTTP layer owns the trait; the wiring injects the read cache's.
 #[async_trait::async_trait]
 pub trait RenderedListCache: Send + Sync + std::fmt::Debug {
-    /// The rendered page of `filter` and `page` as `viewer` sees it, from the cache or
+    /// The rendered page of `selection` and `page` as `viewer` sees it, from the cache or
     /// from `render` (then stored). `representation` names the rendering (media type and
     /// its version): a change of the response body's shape must change it, so that
     /// instances of two versions never serve each other's bodies.
     async fn read_through<'a>(
         &'a self,
         representation: &'a str,
-        filter: &'a ArticleFilter,
+        selection: &'a ArticleSelection,
         page: Page,
         viewer: Option<UserId>,
         render: Render<'a>,

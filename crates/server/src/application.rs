@@ -11,7 +11,7 @@ use conduit_api::{
 };
 use conduit_domain::{
     Error, UserId,
-    article::{ArticleFilter, Page},
+    article::{ArticleSelection, Page},
 };
 use poem::{
     Response, Server,
@@ -189,13 +189,13 @@ impl RenderedListCache for ReadCacheLists {
     async fn read_through<'a>(
         &'a self,
         representation: &'a str,
-        filter: &'a ArticleFilter,
+        selection: &'a ArticleSelection,
         page: Page,
         viewer: Option<UserId>,
         render: Render<'a>,
     ) -> Result<Vec<u8>, Error> {
         self.0
-            .read_through(representation, filter, page, viewer, || render)
+            .read_through(representation, selection, page, viewer, || render)
             .await
     }
 }
