@@ -8,6 +8,7 @@ use conduit_domain::{
     api_key::{ApiKeyName, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, TagName},
     comment::CommentBody,
+    patch::Patch,
     time::Timestamp,
     user::{Bio, Email, ImageUrl, Password, Username},
 };
@@ -68,18 +69,19 @@ fn optional<T>(
     }
 }
 
-/// A field that may be absent, `null` (clear it) or a value (`""` also clears it).
-/// Returns `None` when rejected, `Some(None)` when absent, `Some(Some(new))` otherwise.
+/// A field that may be absent (keep it), `null` (clear it) or a value, which clears it
+/// when `parse` finds none in it (`""`, say). `None` means "rejected" (the error is
+/// recorded).
 fn clearable<T>(
     errors: &mut ValidationErrors,
     field: &str,
     value: MaybeUndefined<Field<Text>>,
     parse: impl FnOnce(&str) -> Result<Option<T>, Invalid>,
-) -> Option<Option<Option<T>>> {
+) -> Option<Patch<T>> {
     match value {
-        MaybeUndefined::Undefined => Some(None),
-        MaybeUndefined::Null => Some(Some(None)),
-        MaybeUndefined::Value(raw) => required(errors, field, raw, parse).map(Some),
+        MaybeUndefined::Undefined => Some(Patch::Keep),
+        MaybeUndefined::Null => Some(Patch::Clear),
+        MaybeUndefined::Value(raw) => required(errors, field, raw, parse).map(Patch::from),
     }
 }
 
@@ -337,9 +339,16 @@ mod tests {
             ..base()
         }))
         .expect("valid");
-        assert!(matches!(cleared.bio, Some(None)));
-        assert!(matches!(cleared.image, Some(None)));
+        assert_eq!(cleared.bio, Patch::Clear);
+        assert_eq!(cleared.image, Patch::Clear);
         assert!(cleared.email.is_none());
+        let kept = update_user(Field::new(dto::UpdateUser {
+            bio: MaybeUndefined::Value(" hi ".into()),
+            ..base()
+        }))
+        .expect("valid");
+        assert_eq!(kept.image, Patch::Keep);
+        assert!(matches!(kept.bio, Patch::Set(ref b) if b.as_str() == "hi"));
 
         let null_email = update_user(Field::new(dto::UpdateUser {
             email: MaybeUndefined::Null,

@@ -254,7 +254,7 @@ async fn every_write_is_seen_by_the_next_read_of_every_viewer() {
     // A profile change shows wherever the profile is embedded, and under the new name.
     let change = UpdateUser {
         username: Some(Username::parse("writer2").expect("username")),
-        bio: Some(Bio::parse("now with a bio").expect("bio")),
+        bio: Bio::parse("now with a bio").expect("bio").into(),
         ..UpdateUser::default()
     };
     app.update_account(author, change).await.expect("updated");

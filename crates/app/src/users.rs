@@ -4,6 +4,7 @@ use conduit_domain::{
     Error, Resource, UserId,
     error::AuthFailure,
     events::DomainEvent,
+    patch::Patch,
     ports::AccessClaims,
     session::{RefreshToken, SessionId},
     time::Timestamp,
@@ -32,8 +33,8 @@ pub struct Login {
     pub password: Password,
 }
 
-/// Changes to the signed-in user's account. `None` leaves a field unchanged; for `bio`
-/// and `image`, `Some(None)` clears it.
+/// Changes to the signed-in user's account. `None` (or [`Patch::Keep`]) leaves a field
+/// unchanged; `bio` and `image` can also be cleared.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateUser {
     /// New email.
@@ -42,10 +43,10 @@ pub struct UpdateUser {
     pub username: Option<Username>,
     /// New password.
     pub password: Option<Password>,
-    /// New bio or `Some(None)` to clear.
-    pub bio: Option<Option<Bio>>,
-    /// New image or `Some(None)` to clear.
-    pub image: Option<Option<ImageUrl>>,
+    /// The bio: kept, cleared or new.
+    pub bio: Patch<Bio>,
+    /// The image: kept, cleared or new.
+    pub image: Patch<ImageUrl>,
 }
 
 /// An account with a fresh access token and, after a sign-in or a refresh, a new
@@ -325,7 +326,7 @@ mod tests {
             .expect("registered");
         let me = app.authenticate(&registered.token).await.expect("claims");
         let changes = UpdateUser {
-            bio: Some(Bio::parse("hello").expect("bio")),
+            bio: Bio::parse("hello").expect("bio").into(),
             ..UpdateUser::default()
         };
         assert_eq!(
@@ -338,7 +339,7 @@ mod tests {
             Some("hello")
         );
         let changes = UpdateUser {
-            bio: Some(None),
+            bio: Patch::Clear,
             password: Some(Password::new_secret("new password").expect("password")),
             ..UpdateUser::default()
         };

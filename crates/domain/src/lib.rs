@@ -13,6 +13,7 @@ pub mod events;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
+pub mod patch;
 pub mod ports;
 pub mod rate_limit;
 pub mod session;

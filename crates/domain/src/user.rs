@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::{
     Invalid, UserId,
+    patch::Patch,
     text::{at_most, is_blank, string_value},
     time::Timestamp,
 };
@@ -234,8 +235,8 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
-/// A change to an account: `None` leaves a field as it is; for `bio` and `image`,
-/// `Some(None)` clears the field.
+/// A change to an account: `None` (or [`Patch::Keep`]) leaves a field as it is; `bio`
+/// and `image` can also be cleared.
 #[derive(Debug, Clone, Default)]
 pub struct UserChanges {
     /// New email.
@@ -244,10 +245,10 @@ pub struct UserChanges {
     pub username: Option<Username>,
     /// Hash of the new password.
     pub password_hash: Option<PasswordHash>,
-    /// New bio, or `Some(None)` to clear it.
-    pub bio: Option<Option<Bio>>,
-    /// New image, or `Some(None)` to clear it.
-    pub image: Option<Option<ImageUrl>>,
+    /// The bio: kept, cleared or new.
+    pub bio: Patch<Bio>,
+    /// The image: kept, cleared or new.
+    pub image: Patch<ImageUrl>,
 }
 
 impl UserChanges {
@@ -256,8 +257,8 @@ impl UserChanges {
         self.email.is_none()
             && self.username.is_none()
             && self.password_hash.is_none()
-            && self.bio.is_none()
-            && self.image.is_none()
+            && self.bio.is_keep()
+            && self.image.is_keep()
     }
 }
 

@@ -71,10 +71,12 @@ async fn seed(store: &MemoryStore) {
         .await
         .expect("user");
         let changes = UserChanges {
-            bio: Some(Bio::parse("Writes about Rust, databases and the web.").expect("bio")),
-            image: Some(
-                ImageUrl::parse(&format!("https://images.example.com/{name}.png")).expect("url"),
-            ),
+            bio: Bio::parse("Writes about Rust, databases and the web.")
+                .expect("bio")
+                .into(),
+            image: ImageUrl::parse(&format!("https://images.example.com/{name}.png"))
+                .expect("url")
+                .into(),
             ..UserChanges::default()
         };
         UserStore::update(store, user.id, changes, Timestamp::new(base))

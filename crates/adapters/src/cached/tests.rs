@@ -106,7 +106,7 @@ async fn bio(stores: &Stores) -> Option<String> {
 
 async fn set_bio(store: &MemoryStore, user: UserId, bio: &str) {
     let changes = UserChanges {
-        bio: Some(conduit_domain::user::Bio::parse(bio).expect("bio")),
+        bio: conduit_domain::user::Bio::parse(bio).expect("bio").into(),
         ..UserChanges::default()
     };
     UserStore::update(store, user, changes, now())

@@ -291,12 +291,11 @@ impl UserStore for MemoryStore {
         if let Some(hash) = changes.password_hash {
             user.password_hash = hash;
         }
-        if let Some(bio) = changes.bio {
-            user.bio = bio.map(|b| b.into_inner());
-        }
-        if let Some(image) = changes.image {
-            user.image = image.map(|i| i.into_inner());
-        }
+        changes.bio.map(|b| b.into_inner()).apply_to(&mut user.bio);
+        changes
+            .image
+            .map(|i| i.into_inner())
+            .apply_to(&mut user.image);
         user.updated_at = at;
         Ok(Some(user.clone()))
     }

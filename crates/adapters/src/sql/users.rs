@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use conduit_domain::{
     StoreError, UserId,
+    patch::Patch,
     ports::{ProfileStore, UserStore},
     time::Timestamp,
     user::{Email, NewUser, PasswordHash, Profile, User, UserChanges, Username},
@@ -108,11 +109,20 @@ impl UserStore for SqlStore {
         if let Some(hash) = changes.password_hash {
             update.value(users::Column::PasswordHash, hash.as_str());
         }
-        if let Some(bio) = changes.bio {
-            update.value(users::Column::Bio, bio.map(|b| b.into_inner()));
-        }
-        if let Some(image) = changes.image {
-            update.value(users::Column::Image, image.map(|i| i.into_inner()));
+        let clearable = [
+            (users::Column::Bio, changes.bio.map(|b| b.into_inner())),
+            (users::Column::Image, changes.image.map(|i| i.into_inner())),
+        ];
+        for (column, patch) in clearable {
+            match patch {
+                Patch::Keep => {}
+                Patch::Clear => {
+                    update.value(column, None::<String>);
+                }
+                Patch::Set(value) => {
+                    update.value(column, value);
+                }
+            }
         }
 
         // The read-back shares the write's transaction, so it returns exactly what this

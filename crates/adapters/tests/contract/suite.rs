@@ -472,7 +472,7 @@ pub async fn user_update_password_bio_and_image(stores: Stores) {
 
     let at = tick();
     let changes = UserChanges {
-        bio: Some(Bio::parse("I work at statefarm").expect("valid bio")),
+        bio: Bio::parse("I work at statefarm").expect("valid bio").into(),
         ..UserChanges::default()
     };
     let after_bio = update_user(&stores, user.id, changes, at).await;
@@ -485,7 +485,9 @@ pub async fn user_update_password_bio_and_image(stores: Stores) {
 
     let at = tick();
     let changes = UserChanges {
-        image: Some(ImageUrl::parse("https://example.com/jake.jpg").expect("valid image")),
+        image: ImageUrl::parse("https://example.com/jake.jpg")
+            .expect("valid image")
+            .into(),
         ..UserChanges::default()
     };
     let after_image = update_user(&stores, user.id, changes, at).await;
@@ -505,8 +507,10 @@ pub async fn user_update_password_bio_and_image(stores: Stores) {
 pub async fn user_update_clears_bio_and_image(stores: Stores) {
     let user = register(&stores, "clearer").await;
     let filled = UserChanges {
-        bio: Some(Bio::parse("temporary").expect("valid bio")),
-        image: Some(ImageUrl::parse("http://example.com/tmp.png").expect("valid image")),
+        bio: Bio::parse("temporary").expect("valid bio").into(),
+        image: ImageUrl::parse("http://example.com/tmp.png")
+            .expect("valid image")
+            .into(),
         ..UserChanges::default()
     };
     let filled = update_user(&stores, user.id, filled, tick()).await;
@@ -515,8 +519,8 @@ pub async fn user_update_clears_bio_and_image(stores: Stores) {
 
     let at = tick();
     let cleared = UserChanges {
-        bio: Some(None),
-        image: Some(None),
+        bio: conduit_domain::patch::Patch::Clear,
+        image: conduit_domain::patch::Patch::Clear,
         ..UserChanges::default()
     };
     let cleared = update_user(&stores, user.id, cleared, at).await;
@@ -542,7 +546,7 @@ pub async fn user_update_to_taken_email_is_refused_and_changes_nothing(stores: S
 
     let changes = UserChanges {
         email: Some(email(&owner.email.to_uppercase())),
-        bio: Some(Bio::parse("must not stick").expect("valid bio")),
+        bio: Bio::parse("must not stick").expect("valid bio").into(),
         ..UserChanges::default()
     };
     let result = stores.users.update(user.id, changes, tick()).await;
@@ -565,7 +569,9 @@ pub async fn user_update_to_taken_username_is_refused_and_changes_nothing(stores
 
     let changes = UserChanges {
         username: Some(username(&owner.username.to_uppercase())),
-        image: Some(ImageUrl::parse("https://example.com/no.png").expect("valid image")),
+        image: ImageUrl::parse("https://example.com/no.png")
+            .expect("valid image")
+            .into(),
         ..UserChanges::default()
     };
     let result = stores.users.update(user.id, changes, tick()).await;
@@ -628,8 +634,10 @@ pub async fn user_update_of_missing_user_is_none(stores: Stores) {
 pub async fn profile_by_username_in_any_case(stores: Stores) {
     let user = register(&stores, "Pat").await;
     let changes = UserChanges {
-        bio: Some(Bio::parse("Profile bio").expect("valid bio")),
-        image: Some(ImageUrl::parse("https://example.com/pat.png").expect("valid image")),
+        bio: Bio::parse("Profile bio").expect("valid bio").into(),
+        image: ImageUrl::parse("https://example.com/pat.png")
+            .expect("valid image")
+            .into(),
         ..UserChanges::default()
     };
     let user = update_user(&stores, user.id, changes, tick()).await;
@@ -1459,8 +1467,10 @@ pub async fn list_pages_with_total(stores: Stores) {
 pub async fn list_summaries_carry_tags_author_and_following(stores: Stores) {
     let author = register(&stores, "summarised").await;
     let changes = UserChanges {
-        bio: Some(Bio::parse("Writes things").expect("valid bio")),
-        image: Some(ImageUrl::parse("https://example.com/author.png").expect("valid image")),
+        bio: Bio::parse("Writes things").expect("valid bio").into(),
+        image: ImageUrl::parse("https://example.com/author.png")
+            .expect("valid image")
+            .into(),
         ..UserChanges::default()
     };
     let author = update_user(&stores, author.id, changes, tick()).await;
@@ -1634,7 +1644,7 @@ pub async fn comment_view_as_the_viewer_sees_it(stores: Stores) {
     let author = register(&stores, "postowner").await;
     let commenter = register(&stores, "remarker").await;
     let changes = UserChanges {
-        bio: Some(Bio::parse("Comments a lot").expect("valid bio")),
+        bio: Bio::parse("Comments a lot").expect("valid bio").into(),
         ..UserChanges::default()
     };
     let commenter = update_user(&stores, commenter.id, changes, tick()).await;
