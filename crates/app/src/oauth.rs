@@ -30,6 +30,12 @@ use conduit_domain::{
 
 use crate::{Authenticated, ClientInfo, Conduit};
 
+mod pending;
+#[cfg(test)]
+mod tests;
+
+use pending::{Flow, PendingLink, PendingLogin};
+
 /// Settings of the OAuth login flow.
 #[derive(Clone, Default)]
 pub struct OAuthSettings {
@@ -62,78 +68,8 @@ impl std::fmt::Debug for OAuthSettings {
 pub struct Redirect(pub String);
 
 const STATE_PREFIX: &str = "oauth-state:";
-
-/// What waits under a `state` for the provider to send the browser back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PendingLogin {
-    provider: String,
-    verifier: String,
-    nonce: String,
-    /// A link flow: the signed-in user to link the identity to.
-    link_to: Option<UserId>,
-    /// Has no line break (checked before it is stored).
-    return_to: String,
-}
-
-impl PendingLogin {
-    /// One line per field, `returnTo` last; an empty line for a login.
-    fn encode(&self) -> String {
-        let link_to = self.link_to.map(|u| u.0.to_string()).unwrap_or_default();
-        format!(
-            "{}\n{}\n{}\n{link_to}\n{}",
-            self.provider, self.verifier, self.nonce, self.return_to
-        )
-    }
-
-    fn decode(stored: &str) -> Option<PendingLogin> {
-        let mut parts = stored.splitn(5, '\n');
-        let (provider, verifier, nonce, link_to, return_to) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        let link_to = match link_to {
-            "" => None,
-            id => Some(UserId(id.parse().ok()?)),
-        };
-        Some(PendingLogin {
-            provider: provider.to_owned(),
-            verifier: verifier.to_owned(),
-            nonce: nonce.to_owned(),
-            link_to,
-            return_to: return_to.to_owned(),
-        })
-    }
-}
 const CODE_PREFIX: &str = "oauth-code:";
 const LINK_CODE_PREFIX: &str = "oauth-link:";
-
-/// An identity waiting, under a link code, for the user who started the link to confirm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PendingLink {
-    user: UserId,
-    provider: String,
-    /// Last when stored: it is the provider's string, whatever its characters.
-    subject: String,
-}
-
-impl PendingLink {
-    fn encode(&self) -> String {
-        format!("{}\n{}\n{}", self.user.0, self.provider, self.subject)
-    }
-
-    fn decode(stored: &str) -> Option<PendingLink> {
-        let mut parts = stored.splitn(3, '\n');
-        let (user, provider, subject) = (parts.next()?, parts.next()?, parts.next()?);
-        Some(PendingLink {
-            user: UserId(user.parse().ok()?),
-            provider: provider.to_owned(),
-            subject: subject.to_owned(),
-        })
-    }
-}
 
 /// An identity just linked by [`Conduit::oauth_link_confirm`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +99,7 @@ impl Conduit {
     /// Starts a login with `provider`; the frontend will be sent back to `return_to`.
     #[tracing::instrument(skip(self))]
     pub async fn oauth_start(&self, provider: &str, return_to: &str) -> Result<Redirect, Error> {
-        self.begin(provider, return_to, None).await
+        self.begin(provider, return_to, Flow::SignIn).await
     }
 
     /// Starts linking an identity at `provider` to `user`, who is signed in. The callback
@@ -177,17 +113,12 @@ impl Conduit {
         provider: &str,
         return_to: &str,
     ) -> Result<Redirect, Error> {
-        self.begin(provider, return_to, Some(user)).await
+        self.begin(provider, return_to, Flow::Link(user)).await
     }
 
-    /// Remembers a pending login (or link, for `link_to`) under a new `state` and answers
+    /// Remembers a pending login (a sign-in or a link) under a new `state` and answers
     /// the provider's authorization URL.
-    async fn begin(
-        &self,
-        provider: &str,
-        return_to: &str,
-        link_to: Option<UserId>,
-    ) -> Result<Redirect, Error> {
+    async fn begin(&self, provider: &str, return_to: &str, flow: Flow) -> Result<Redirect, Error> {
         let idp = self.provider(provider)?;
         let allowed = self
             .ports
@@ -210,7 +141,7 @@ impl Conduit {
             provider: provider.to_owned(),
             verifier: start.pkce_verifier,
             nonce: start.nonce,
-            link_to,
+            flow,
             return_to: return_to.to_owned(),
         };
         let expires =
@@ -286,7 +217,7 @@ impl Conduit {
                 return back("error=temporarily_unavailable".into());
             }
         };
-        if let Some(user) = pending.link_to {
+        if let Flow::Link(user) = pending.flow {
             if let Err(reason) = self.linkable(user, &identity).await {
                 tracing::warn!(target: "security", event = "oauth_link_refused", provider, subject = %identity.subject, user_id = %user, reason);
                 return back(format!("error={reason}"));
@@ -565,48 +496,5 @@ impl Conduit {
             }
         }
         Err(Error::Conflict(UniqueField::Username))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pending(link_to: Option<UserId>) -> PendingLogin {
-        PendingLogin {
-            provider: "github".into(),
-            verifier: "verifier".into(),
-            nonce: "nonce".into(),
-            link_to,
-            return_to: "https://app.example/oauth?next=/settings".into(),
-        }
-    }
-
-    #[test]
-    fn a_pending_login_or_link_reads_back_as_stored() {
-        for login in [pending(None), pending(Some(UserId(42)))] {
-            assert_eq!(PendingLogin::decode(&login.encode()), Some(login));
-        }
-    }
-
-    #[test]
-    fn a_pending_link_reads_back_as_stored() {
-        let link = PendingLink {
-            user: UserId(7),
-            provider: "github".into(),
-            subject: "odd\nsubject".into(),
-        };
-        assert_eq!(PendingLink::decode(&link.encode()), Some(link));
-        assert_eq!(PendingLink::decode("x\ngithub\n1"), None);
-        assert_eq!(PendingLink::decode("7\ngithub"), None);
-    }
-
-    #[test]
-    fn a_mangled_pending_login_is_not_read() {
-        assert_eq!(PendingLogin::decode("github\nverifier\nnonce"), None);
-        assert_eq!(
-            PendingLogin::decode("github\nverifier\nnonce\nnot-a-user\nhttps://app.example/"),
-            None
-        );
     }
 }
