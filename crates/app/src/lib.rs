@@ -25,7 +25,9 @@ mod users;
 
 pub use api_keys::{CreateApiKey, IssuedApiKey};
 pub use articles::{CreateArticle, UpdateArticle};
-pub use oauth::{LinkedIdentity, OAuthSettings, Redirect};
+pub use oauth::{
+    LinkedIdentity, OAuthFailure, OAuthOutcome, OAuthReturn, OAuthSettings, Redirect, ReturnTo,
+};
 pub use sessions::{SessionPolicy, SessionView};
 pub use users::{Authenticated, ClientInfo, Login, Register, UpdateUser};
 

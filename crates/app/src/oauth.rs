@@ -67,6 +67,102 @@ impl std::fmt::Debug for OAuthSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect(pub String);
 
+/// A frontend address the flow may send the browser back to: it starts with one of the
+/// allowed addresses ([`OAuthSettings::allowed_return_to`]) and holds no line break and no
+/// `#` (the outcome goes in the URL fragment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnTo(String);
+
+impl ReturnTo {
+    /// `raw`, when the flow may send the browser back to it.
+    fn allowed(raw: &str, settings: &OAuthSettings) -> Result<Self, Error> {
+        let allowed = settings
+            .allowed_return_to
+            .iter()
+            .any(|prefix| raw.starts_with(prefix.as_str()));
+        if !allowed || raw.contains(['\n', '#']) {
+            return Err(ValidationErrors::single(
+                "returnTo",
+                Invalid::Rule("is not an allowed address"),
+            )
+            .into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How the provider's callback ended, for the frontend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthOutcome {
+    /// Signed in: [`Conduit::oauth_exchange`] turns this one-time login code into tokens.
+    SignedIn {
+        /// The login code.
+        code: String,
+    },
+    /// A link waits: [`Conduit::oauth_link_confirm`] turns this one-time link code into
+    /// the link.
+    LinkPending {
+        /// The link code.
+        link_code: String,
+    },
+    /// Nothing was signed in or linked.
+    Failed(OAuthFailure),
+}
+
+/// Why a sign-in or a link ended with nothing done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthFailure {
+    /// The person or the provider refused, or the provider's answer failed verification.
+    AccessDenied,
+    /// The provider sent no code.
+    InvalidRequest,
+    /// The provider or our storage could not be reached; try again.
+    TemporarilyUnavailable,
+    /// The provider gave no usable email.
+    EmailRequired,
+    /// The provider has not verified the email: no account is made from it.
+    EmailUnverified,
+    /// An account holds the email and the identity is not linked to it.
+    AccountExists,
+    /// Making the new account failed.
+    AccountCreationFailed,
+    /// The account that started the link no longer exists.
+    AccountNotFound,
+    /// The identity is linked to another account.
+    IdentityInUse,
+}
+
+impl OAuthFailure {
+    /// The reason code the frontend reads (and the security log records).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "access_denied",
+            Self::InvalidRequest => "invalid_request",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::EmailRequired => "email_required",
+            Self::EmailUnverified => "email_unverified",
+            Self::AccountExists => "account_exists",
+            Self::AccountCreationFailed => "account_creation_failed",
+            Self::AccountNotFound => "account_not_found",
+            Self::IdentityInUse => "identity_in_use",
+        }
+    }
+}
+
+/// Where the provider's callback sends the browser back, and with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthReturn {
+    /// The frontend address the flow started with.
+    pub return_to: ReturnTo,
+    /// How it ended.
+    pub outcome: OAuthOutcome,
+}
+
 const STATE_PREFIX: &str = "oauth-state:";
 const CODE_PREFIX: &str = "oauth-code:";
 const LINK_CODE_PREFIX: &str = "oauth-link:";
@@ -120,19 +216,7 @@ impl Conduit {
     /// the provider's authorization URL.
     async fn begin(&self, provider: &str, return_to: &str, flow: Flow) -> Result<Redirect, Error> {
         let idp = self.provider(provider)?;
-        let allowed = self
-            .ports
-            .oauth
-            .allowed_return_to
-            .iter()
-            .any(|prefix| return_to.starts_with(prefix.as_str()));
-        if !allowed || return_to.contains(['\n', '#']) {
-            return Err(ValidationErrors::single(
-                "returnTo",
-                Invalid::Rule("is not an allowed address"),
-            )
-            .into());
-        }
+        let return_to = ReturnTo::allowed(return_to, &self.ports.oauth)?;
         let start = idp
             .start(&self.callback_url(provider))
             .await
@@ -142,7 +226,7 @@ impl Conduit {
             verifier: start.pkce_verifier,
             nonce: start.nonce,
             flow,
-            return_to: return_to.to_owned(),
+            return_to,
         };
         let expires =
             (self.ports.clock.now().as_offset_date_time() + self.ports.oauth.state_ttl).into();
@@ -158,9 +242,10 @@ impl Conduit {
     }
 
     /// Finishes a login or a link: the provider sent the browser back with `code` and
-    /// `state` (or with `error`). Answers where to send the browser: the frontend, with a
-    /// login code (a link code for a link, or an error) in the URL fragment. An unknown or
-    /// expired `state` is refused outright (there is nowhere safe to send the browser).
+    /// `state` (or with `error`). Answers where to send the browser (the frontend address
+    /// the flow started with) and how the flow ended: a login code (a link code for a
+    /// link) or a failure. An unknown or expired `state` is refused outright (there is
+    /// nowhere safe to send the browser).
     #[tracing::instrument(skip(self, code, state))]
     pub async fn oauth_callback(
         &self,
@@ -168,81 +253,119 @@ impl Conduit {
         code: Option<&str>,
         state: &str,
         provider_error: Option<&str>,
-    ) -> Result<Redirect, Error> {
+    ) -> Result<OAuthReturn, Error> {
         // An unknown provider is "not found" before any state is spent.
         let idp = self.provider(provider)?;
-        let now = self.ports.clock.now();
+        let pending = self.take_pending_login(provider, state).await?;
+        let identity = self
+            .identify(idp.as_ref(), &pending, code, provider_error)
+            .await;
+        let outcome = match (identity, pending.flow) {
+            (Err(failure), _) => OAuthOutcome::Failed(failure),
+            (Ok(identity), Flow::Link(user)) => self.hold_link(provider, user, identity).await?,
+            (Ok(identity), Flow::SignIn) => self.hold_sign_in(provider, identity).await?,
+        };
+        Ok(OAuthReturn {
+            return_to: pending.return_to,
+            outcome,
+        })
+    }
+
+    /// Takes the pending login of `provider` under `state`, once. Unknown, expired,
+    /// unreadable or of another provider: a 422 on `state`.
+    async fn take_pending_login(&self, provider: &str, state: &str) -> Result<PendingLogin, Error> {
         let bad_state = || {
             Error::Validation(ValidationErrors::single(
                 "state",
                 Invalid::Rule("is unknown or expired"),
             ))
         };
+        let now = self.ports.clock.now();
         let pending = self
             .ports
             .one_time
             .take(&format!("{STATE_PREFIX}{state}"), now)
             .await?
             .ok_or_else(bad_state)?;
-        let pending = PendingLogin::decode(&pending)
+        PendingLogin::decode(&pending)
             .filter(|p| p.provider == provider)
-            .ok_or_else(bad_state)?;
-        let return_to = pending.return_to.as_str();
-        let back = |fragment: String| Ok(Redirect(format!("{return_to}#{fragment}")));
+            .ok_or_else(bad_state)
+    }
+
+    /// The person the provider signed in, from the `code` it sent back (or its
+    /// `provider_error`).
+    async fn identify(
+        &self,
+        idp: &dyn IdentityProvider,
+        pending: &PendingLogin,
+        code: Option<&str>,
+        provider_error: Option<&str>,
+    ) -> Result<ExternalIdentity, OAuthFailure> {
+        let provider = pending.provider.as_str();
         if provider_error.is_some() {
             tracing::warn!(target: "security", event = "oauth_failed", provider, reason = "the provider refused");
-            return back("error=access_denied".into());
+            return Err(OAuthFailure::AccessDenied);
         }
-        let Some(code) = code else {
-            return back("error=invalid_request".into());
-        };
-        let identity = match idp
-            .finish(
-                code,
-                &pending.verifier,
-                &pending.nonce,
-                &self.callback_url(provider),
-            )
+        let code = code.ok_or(OAuthFailure::InvalidRequest)?;
+        let callback = self.callback_url(provider);
+        match idp
+            .finish(code, &pending.verifier, &pending.nonce, &callback)
             .await
         {
-            Ok(identity) => identity,
+            Ok(identity) => Ok(identity),
             Err(IdentityError::Rejected(reason)) => {
                 tracing::warn!(target: "security", event = "oauth_failed", provider, reason = %reason);
-                return back("error=access_denied".into());
+                Err(OAuthFailure::AccessDenied)
             }
             // The browser goes back to the frontend: the `state` is used up, and a
             // JSON 503 would strand the person on our callback URL.
             Err(IdentityError::Unavailable(source)) => {
                 tracing::warn!(target: "security", event = "oauth_failed", provider, reason = "the provider is unavailable", error = %source);
-                return back("error=temporarily_unavailable".into());
+                Err(OAuthFailure::TemporarilyUnavailable)
             }
-        };
-        if let Flow::Link(user) = pending.flow {
-            if let Err(reason) = self.linkable(user, &identity).await {
-                tracing::warn!(target: "security", event = "oauth_link_refused", provider, subject = %identity.subject, user_id = %user, reason);
-                return back(format!("error={reason}"));
-            }
-            // Not linked yet: whoever completed the provider's part may not be `user`
-            // (a link URL sent to someone else). Only `user`'s own confirmation links.
-            let pending = PendingLink {
-                user,
-                provider: provider.to_owned(),
-                subject: identity.subject.clone(),
-            };
-            let link_code = self.put_code(LINK_CODE_PREFIX, pending.encode()).await?;
-            tracing::info!(target: "security", event = "oauth_link_pending", provider, subject = %identity.subject, user_id = %user);
-            return back(format!("linkCode={link_code}"));
         }
+    }
+
+    /// The end of a link flow started by `user`: `identity` waits under a new link code
+    /// for `user` to confirm it.
+    async fn hold_link(
+        &self,
+        provider: &str,
+        user: UserId,
+        identity: ExternalIdentity,
+    ) -> Result<OAuthOutcome, Error> {
+        if let Err(reason) = self.linkable(user, &identity).await {
+            tracing::warn!(target: "security", event = "oauth_link_refused", provider, subject = %identity.subject, user_id = %user, reason = reason.code());
+            return Ok(OAuthOutcome::Failed(reason));
+        }
+        // Not linked yet: whoever completed the provider's part may not be `user`
+        // (a link URL sent to someone else). Only `user`'s own confirmation links.
+        let pending = PendingLink {
+            user,
+            provider: provider.to_owned(),
+            subject: identity.subject.clone(),
+        };
+        let link_code = self.put_code(LINK_CODE_PREFIX, pending.encode()).await?;
+        tracing::info!(target: "security", event = "oauth_link_pending", provider, subject = %identity.subject, user_id = %user);
+        Ok(OAuthOutcome::LinkPending { link_code })
+    }
+
+    /// The end of a sign-in: the account of `identity` waits under a new login code.
+    async fn hold_sign_in(
+        &self,
+        provider: &str,
+        identity: ExternalIdentity,
+    ) -> Result<OAuthOutcome, Error> {
         let user = match self.account_for(&identity).await {
             Ok(user) => user,
             Err(reason) => {
-                tracing::warn!(target: "security", event = "oauth_failed", provider, subject = %identity.subject, reason);
-                return back(format!("error={reason}"));
+                tracing::warn!(target: "security", event = "oauth_failed", provider, subject = %identity.subject, reason = reason.code());
+                return Ok(OAuthOutcome::Failed(reason));
             }
         };
-        let login_code = self.put_code(CODE_PREFIX, user.0.to_string()).await?;
+        let code = self.put_code(CODE_PREFIX, user.0.to_string()).await?;
         tracing::info!(target: "security", event = "oauth_login", provider, user_id = %user);
-        back(format!("code={login_code}"))
+        Ok(OAuthOutcome::SignedIn { code })
     }
 
     /// Keeps `value` under a new one-time code for `code_ttl`, the code hashed (a stolen
@@ -340,9 +463,8 @@ impl Conduit {
     /// The account an identity signs in to: its link; else, when the provider has
     /// verified its email and no account holds that email, a new account (then linked).
     /// An existing account is never linked by email (ADR 0011): its owner links the
-    /// provider while signed in ([`Conduit::oauth_link_start`]). `Err` carries a reason
-    /// code for the frontend.
-    async fn account_for(&self, identity: &ExternalIdentity) -> Result<UserId, &'static str> {
+    /// provider while signed in ([`Conduit::oauth_link_start`]). `Err` says why not.
+    async fn account_for(&self, identity: &ExternalIdentity) -> Result<UserId, OAuthFailure> {
         let linked = self.linked_user(identity).await?;
         if let Some(user) = linked {
             return Ok(user);
@@ -351,11 +473,11 @@ impl Conduit {
             .email
             .as_deref()
             .and_then(|e| Email::parse(e).ok())
-            .ok_or("email_required")?;
+            .ok_or(OAuthFailure::EmailRequired)?;
         // An account made from an unverified address would hold it: the real owner could
         // not register it (pre-account takeover).
         if !identity.email_verified {
-            return Err("email_unverified");
+            return Err(OAuthFailure::EmailUnverified);
         }
         let existing = self
             .ports
@@ -363,31 +485,30 @@ impl Conduit {
             .users
             .by_email(&email)
             .await
-            .map_err(|_| "temporarily_unavailable")?;
+            .map_err(|_| OAuthFailure::TemporarilyUnavailable)?;
         // Not linked by email, even a verified one: a password account's email was never
         // verified, so whoever registered it first (perhaps to wait for the real owner's
         // sign-in) would get the identity (pre-account takeover).
         if existing.is_some() {
-            return Err("account_exists");
+            return Err(OAuthFailure::AccountExists);
         }
         let user = self
             .create_oauth_account(identity, email)
             .await
-            .map_err(|_| "account_creation_failed")?;
+            .map_err(|_| OAuthFailure::AccountCreationFailed)?;
         self.store_link(identity, user).await
     }
 
-    /// The account `identity` is linked to, if any. `Err` carries a reason code for the
-    /// frontend.
+    /// The account `identity` is linked to, if any. `Err` when the links cannot be read.
     async fn linked_user(
         &self,
         identity: &ExternalIdentity,
-    ) -> Result<Option<UserId>, &'static str> {
+    ) -> Result<Option<UserId>, OAuthFailure> {
         self.ports
             .identity_links
             .user_for(&identity.provider, &identity.subject)
             .await
-            .map_err(|_| "temporarily_unavailable")
+            .map_err(|_| OAuthFailure::TemporarilyUnavailable)
     }
 
     /// Stores the link of `identity` to `user`; answers the user it is linked to, which
@@ -396,7 +517,7 @@ impl Conduit {
         &self,
         identity: &ExternalIdentity,
         user: UserId,
-    ) -> Result<UserId, &'static str> {
+    ) -> Result<UserId, OAuthFailure> {
         self.ports
             .identity_links
             .link(
@@ -408,31 +529,30 @@ impl Conduit {
                 self.ports.clock.now(),
             )
             .await
-            .map_err(|_| "temporarily_unavailable")
+            .map_err(|_| OAuthFailure::TemporarilyUnavailable)
     }
 
     /// Whether `identity` can be linked to `user`, who started the link: the account still
     /// exists and the identity is not linked to another one. Its email does not matter.
-    /// Checked again when the link is confirmed. `Err` carries a reason code for the
-    /// frontend.
+    /// Checked again when the link is confirmed. `Err` says why not.
     async fn linkable(
         &self,
         user: UserId,
         identity: &ExternalIdentity,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), OAuthFailure> {
         let exists = self
             .ports
             .stores
             .users
             .by_id(user)
             .await
-            .map_err(|_| "temporarily_unavailable")?;
+            .map_err(|_| OAuthFailure::TemporarilyUnavailable)?;
         if exists.is_none() {
-            return Err("account_not_found");
+            return Err(OAuthFailure::AccountNotFound);
         }
         let linked = self.linked_user(identity).await?;
         match linked {
-            Some(other) if other != user => Err("identity_in_use"),
+            Some(other) if other != user => Err(OAuthFailure::IdentityInUse),
             _ => Ok(()),
         }
     }

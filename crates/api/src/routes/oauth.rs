@@ -138,11 +138,11 @@ impl OAuthApi {
         /// Set by the provider when the person refused or the provider failed.
         error: Query<Option<String>>,
     ) -> Result<Redirected, OAuthCallbackErrors> {
-        let redirect = self
+        let back = self
             .app
             .oauth_callback(&provider.0, code.0.as_deref(), &state.0, error.0.as_deref())
             .await?;
-        Ok(Redirected::Found(redirect.0))
+        Ok(Redirected::Found(frontend_location(back)))
     }
 
     /// Link a provider to the signed-in account
@@ -233,4 +233,18 @@ impl OAuthApi {
         let (body, cookie) = sign_in_answer(self.cookie, signed_in);
         Ok(SignedIn::Ok(Json(body), cookie))
     }
+}
+
+/// Where the callback sends the browser: the frontend address the flow started with, and
+/// how it ended in the URL fragment (which servers never see): `#code=<login code>`,
+/// `#linkCode=<link code>` or `#error=<reason>`.
+fn frontend_location(back: conduit_app::OAuthReturn) -> String {
+    use conduit_app::OAuthOutcome;
+
+    let fragment = match back.outcome {
+        OAuthOutcome::SignedIn { code } => format!("code={code}"),
+        OAuthOutcome::LinkPending { link_code } => format!("linkCode={link_code}"),
+        OAuthOutcome::Failed(failure) => format!("error={}", failure.code()),
+    };
+    format!("{}#{fragment}", back.return_to.as_str())
 }

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 
 use conduit_domain::UserId;
 
+use super::ReturnTo;
+
 /// The tag of a [`PendingLogin`] record.
 const LOGIN_TAG: &str = "oauth-login/1";
 /// The tag of a [`PendingLink`] record.
@@ -95,7 +97,7 @@ pub(super) struct PendingLogin {
     /// A sign-in or a link.
     pub flow: Flow,
     /// Where the browser goes back to.
-    pub return_to: String,
+    pub return_to: ReturnTo,
 }
 
 impl PendingLogin {
@@ -106,7 +108,7 @@ impl PendingLogin {
             .field(&self.provider)
             .field(&self.verifier)
             .field(&self.nonce)
-            .field(&self.return_to);
+            .field(self.return_to.as_str());
         match self.flow {
             Flow::SignIn => record.field("sign-in"),
             Flow::Link(user) => record.field("link").field(&user.0.to_string()),
@@ -120,7 +122,8 @@ impl PendingLogin {
         let provider = fields.next()?.to_owned();
         let verifier = fields.next()?.to_owned();
         let nonce = fields.next()?.to_owned();
-        let return_to = fields.next()?.to_owned();
+        // Checked when it was stored.
+        let return_to = ReturnTo(fields.next()?.to_owned());
         let flow = match fields.next()? {
             "sign-in" => Flow::SignIn,
             "link" => Flow::Link(UserId(canonical_number(fields.next()?)?)),
@@ -183,7 +186,7 @@ mod tests {
             verifier: "verifier:12".into(),
             nonce: String::new(),
             flow,
-            return_to: "https://app.example/oauth?next=/settings\n4:évé".into(),
+            return_to: ReturnTo("https://app.example/oauth?next=/settings 4:évé".into()),
         }
     }
 
@@ -219,7 +222,7 @@ mod tests {
             verifier: "v".into(),
             nonce: String::new(),
             flow: Flow::Link(UserId(5)),
-            return_to: "r".into(),
+            return_to: ReturnTo("r".into()),
         };
         assert_eq!(pending.encode(), "oauth-login/1 1:p1:v0:1:r4:link1:5");
     }

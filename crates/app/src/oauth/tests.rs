@@ -79,12 +79,11 @@ fn state(to_provider: &Redirect) -> &str {
     to_provider.0.rsplit_once("state=").expect("a state").1
 }
 
-/// The value after `key=` in the fragment of `back`, a redirect to the frontend.
-fn fragment_value<'a>(back: &'a Redirect, key: &str) -> &'a str {
-    let (page, fragment) = back.0.split_once('#').expect("a fragment");
-    assert_eq!(page, format!("{FRONTEND}oauth"));
-    let value = fragment.strip_prefix(key).and_then(|f| f.strip_prefix('='));
-    value.unwrap_or_else(|| panic!("{key} in {fragment}"))
+/// How a callback that sends the browser back to `{FRONTEND}oauth` ended.
+fn outcome(back: Result<OAuthReturn, Error>) -> OAuthOutcome {
+    let back = back.expect("sent back");
+    assert_eq!(back.return_to.as_str(), format!("{FRONTEND}oauth"));
+    back.outcome
 }
 
 /// Whether `result` is a 422 under `key`.
@@ -99,11 +98,12 @@ async fn a_sign_in_and_a_link_go_through_the_stored_pending_values() {
     let start = app.oauth_start("fake", &return_to).await.expect("started");
     let back = app
         .oauth_callback("fake", Some("new@example.com"), state(&start), None)
-        .await
-        .expect("back");
-    let code = fragment_value(&back, "code");
+        .await;
+    let OAuthOutcome::SignedIn { code } = outcome(back) else {
+        panic!("signed in")
+    };
     let signed_in = app
-        .oauth_exchange(code, ClientInfo::default())
+        .oauth_exchange(&code, ClientInfo::default())
         .await
         .expect("signed in");
     assert_eq!(signed_in.user.email.as_str(), "new@example.com");
@@ -115,14 +115,76 @@ async fn a_sign_in_and_a_link_go_through_the_stored_pending_values() {
         .expect("started");
     let back = app
         .oauth_callback("fake", Some("elsewhere@example.com"), state(&start), None)
-        .await
-        .expect("back");
-    let link_code = fragment_value(&back, "linkCode");
+        .await;
+    let OAuthOutcome::LinkPending { link_code } = outcome(back) else {
+        panic!("link pending")
+    };
     let linked = app
-        .oauth_link_confirm(owner, link_code)
+        .oauth_link_confirm(owner, &link_code)
         .await
         .expect("linked");
     assert_eq!(linked.provider, "fake");
+}
+
+#[tokio::test]
+async fn a_failed_flow_says_why_and_the_frontend_reason_codes_stay() {
+    let app = app();
+    let return_to = format!("{FRONTEND}oauth");
+    user(&app, "taken").await;
+    let owner = user(&app, "owner").await;
+    let flows = [
+        (
+            Some("refuse"),
+            None,
+            OAuthFailure::AccessDenied,
+            "access_denied",
+        ),
+        (
+            Some("x@example.com"),
+            Some("access_denied"),
+            OAuthFailure::AccessDenied,
+            "access_denied",
+        ),
+        (None, None, OAuthFailure::InvalidRequest, "invalid_request"),
+        (
+            Some("taken@example.com"),
+            None,
+            OAuthFailure::AccountExists,
+            "account_exists",
+        ),
+    ];
+    for (code, provider_error, failure, reason) in flows {
+        let start = app.oauth_start("fake", &return_to).await.expect("started");
+        let back = app
+            .oauth_callback("fake", code, state(&start), provider_error)
+            .await;
+        assert_eq!(outcome(back), OAuthOutcome::Failed(failure));
+        assert_eq!(failure.code(), reason);
+    }
+    let start = app
+        .oauth_link_start(owner, "fake", &return_to)
+        .await
+        .expect("started");
+    let back = app.oauth_callback("fake", None, state(&start), None).await;
+    assert_eq!(
+        outcome(back),
+        OAuthOutcome::Failed(OAuthFailure::InvalidRequest)
+    );
+}
+
+#[tokio::test]
+async fn a_return_address_must_be_allowed_and_hold_no_fragment() {
+    let app = app();
+    for return_to in [
+        "https://elsewhere.example/",
+        "https://app.example/#code=x",
+        "https://app.example/\nx",
+    ] {
+        assert!(
+            refused(app.oauth_start("fake", return_to).await, "returnTo"),
+            "{return_to}"
+        );
+    }
 }
 
 #[tokio::test]
