@@ -338,51 +338,16 @@ fn make_conditional(operation: &mut Value) {
         "schema": {"type": "string"},
         "example": "\"3q2-7w6oJ4eJ9uM2yQfXcQ\"",
     });
-    match operation
-        .get_mut("parameters")
-        .and_then(Value::as_array_mut)
-    {
-        Some(parameters) => parameters.push(parameter),
-        None => operation["parameters"] = Value::Array(vec![parameter]),
-    }
+    add_parameter(operation, parameter);
 }
 
 /// Documents `Idempotency-Key` on a `POST` (see `crate::idempotency`): the optional
 /// header parameter, the 422 for a malformed key, and, where answers are kept, the
 /// replay header on successes, the 409 for a key in use and the 422 for a reused key.
 fn make_idempotent(path: &str, operation: &mut Value) {
-    use crate::idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, UNSTORED_PATHS};
+    use crate::idempotency::{IDEMPOTENT_REPLAYED, UNSTORED_PATHS};
     let stored = !UNSTORED_PATHS.contains(&path);
-    let description = if stored {
-        "A key of the client's choosing (a UUID, say) that makes retrying this request \
-         safe: a retry with the same key and the same request (method, path, body) within \
-         its retention (24 hours by default) gets the first answer again, marked `Idempotent-Replayed: true`, without \
-         the work being done twice. Refusals of the request (422, 404, 409) are replayed \
-         too; 401, 403, 408, 429 and 5xx answers are not kept (the retry runs). Keys \
-         belong to the signed-in user, whether by access token or API key. The same key with another \
-         request is 422 (`idempotency_key_reused`); while the first request runs, 409 \
-         (`idempotency_key_in_flight`) with `Retry-After`. Ignored for callers the \
-         operation refuses (401, 403)."
-    } else {
-        "Accepted for uniformity, but this operation's answers carry credentials, so they \
-         are never stored or replayed: a retry runs again (which is safe here). A malformed \
-         key is still refused (422)."
-    };
-    let parameter = json!({
-        "name": IDEMPOTENCY_KEY,
-        "in": "header",
-        "required": false,
-        "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
-        "example": "8e03978e-40d5-43e8-bc93-6894a57f9324",
-    });
-    match operation
-        .get_mut("parameters")
-        .and_then(Value::as_array_mut)
-    {
-        Some(parameters) => parameters.push(parameter),
-        None => operation["parameters"] = Value::Array(vec![parameter]),
-    }
+    add_parameter(operation, idempotency_key_parameter(stored));
     let Some(responses) = operation["responses"].as_object_mut() else {
         return;
     };
@@ -436,6 +401,44 @@ fn make_idempotent(path: &str, operation: &mut Value) {
         if status.starts_with('2') {
             response["headers"][IDEMPOTENT_REPLAYED] = header_ref(IDEMPOTENT_REPLAYED);
         }
+    }
+}
+
+/// The `Idempotency-Key` header parameter; `stored`: whether answers are kept.
+fn idempotency_key_parameter(stored: bool) -> Value {
+    let description = if stored {
+        "A key of the client's choosing (a UUID, say) that makes retrying this request \
+         safe: a retry with the same key and the same request (method, path, body) within \
+         its retention (24 hours by default) gets the first answer again, marked `Idempotent-Replayed: true`, without \
+         the work being done twice. Refusals of the request (422, 404, 409) are replayed \
+         too; 401, 403, 408, 429 and 5xx answers are not kept (the retry runs). Keys \
+         belong to the signed-in user, whether by access token or API key. The same key with another \
+         request is 422 (`idempotency_key_reused`); while the first request runs, 409 \
+         (`idempotency_key_in_flight`) with `Retry-After`. Ignored for callers the \
+         operation refuses (401, 403)."
+    } else {
+        "Accepted for uniformity, but this operation's answers carry credentials, so they \
+         are never stored or replayed: a retry runs again (which is safe here). A malformed \
+         key is still refused (422)."
+    };
+    json!({
+        "name": crate::idempotency::IDEMPOTENCY_KEY,
+        "in": "header",
+        "required": false,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+        "example": "8e03978e-40d5-43e8-bc93-6894a57f9324",
+    })
+}
+
+/// Adds `parameter` to the operation's parameters.
+fn add_parameter(operation: &mut Value, parameter: Value) {
+    match operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        Some(parameters) => parameters.push(parameter),
+        None => operation["parameters"] = Value::Array(vec![parameter]),
     }
 }
 
