@@ -37,7 +37,7 @@ const NOT_THE_AUTHOR: ErrorCase = ErrorCase::forbidden(
 );
 
 pub(crate) const GET_ARTICLES: Operation = Operation::get("GetArticles", "/articles")
-    .scope(Scope::UserRead)
+    .scope(OptionalAuth::SCOPE)
     .errors(&[
         ErrorCase::UNAUTHORIZED_OPTIONAL,
         ErrorCase::FORBIDDEN_OPTIONAL,
@@ -111,7 +111,7 @@ pub(super) const ARTICLE_READ_ERRORS: &[ErrorCase] = &[
 ];
 
 pub(crate) const GET_ARTICLE: Operation = Operation::get("GetArticle", "/articles/{slug}")
-    .scope(Scope::UserRead)
+    .scope(OptionalAuth::SCOPE)
     .errors(ARTICLE_READ_ERRORS);
 crate::operation_errors!(GetArticleErrors = GET_ARTICLE);
 
@@ -259,7 +259,7 @@ impl ArticlesApi {
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
     ) -> Result<Json<dto::MultipleArticlesResponse>, FeedErrors> {
-        let user = auth.user(&self.app, Scope::UserRead).await?;
+        let user = auth.user(&self.app, GET_ARTICLES_FEED.scope).await?;
         let page = page(limit.0, offset.0)?;
         Ok(Json(self.app.feed(user, page).await?.into()))
     }
@@ -279,7 +279,7 @@ impl ArticlesApi {
         auth: UserAuth,
         body: Json<dto::NewArticleRequest>,
     ) -> Result<ArticleCreated, CreateArticleErrors> {
-        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
+        let user = auth.user(&self.app, CREATE_ARTICLE.scope).await?;
         let input = parse::create_article(body.0.article).map_err(conduit_domain::Error::from)?;
         let view = self.app.create_article(user, input).await?;
         Ok(ArticleCreated::Created(single(view)))
@@ -322,7 +322,7 @@ impl ArticlesApi {
         slug: Path<String>,
         body: Json<dto::UpdateArticleRequest>,
     ) -> Result<Json<dto::SingleArticleResponse>, UpdateArticleErrors> {
-        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
+        let user = auth.user(&self.app, UPDATE_ARTICLE.scope).await?;
         let input = parse::update_article(body.0.article).map_err(conduit_domain::Error::from)?;
         Ok(single(self.app.update_article(user, &slug.0, input).await?))
     }
@@ -342,7 +342,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Deleted, DeleteArticleErrors> {
-        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
+        let user = auth.user(&self.app, DELETE_ARTICLE.scope).await?;
         self.app.delete_article(user, &slug.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -362,7 +362,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
-        let user = auth.user(&self.app, Scope::FavoritesWrite).await?;
+        let user = auth.user(&self.app, CREATE_ARTICLE_FAVORITE.scope).await?;
         Ok(single(self.app.favorite(user, &slug.0).await?))
     }
 
@@ -381,7 +381,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Json<dto::SingleArticleResponse>, UnfavoriteErrors> {
-        let user = auth.user(&self.app, Scope::FavoritesWrite).await?;
+        let user = auth.user(&self.app, DELETE_ARTICLE_FAVORITE.scope).await?;
         Ok(single(self.app.unfavorite(user, &slug.0).await?))
     }
 }

@@ -17,7 +17,7 @@ use crate::{
 
 pub(crate) const GET_ARTICLE_COMMENTS: Operation =
     Operation::get("GetArticleComments", "/articles/{slug}/comments")
-        .scope(Scope::UserRead)
+        .scope(OptionalAuth::SCOPE)
         .errors(super::articles::ARTICLE_READ_ERRORS);
 crate::operation_errors!(ListCommentsErrors = GET_ARTICLE_COMMENTS);
 
@@ -111,7 +111,7 @@ impl CommentsApi {
         slug: Path<String>,
         body: Json<dto::NewCommentRequest>,
     ) -> Result<CommentCreated, AddCommentErrors> {
-        let user = auth.user(&self.app, Scope::CommentsWrite).await?;
+        let user = auth.user(&self.app, CREATE_ARTICLE_COMMENT.scope).await?;
         let text = parse::comment(body.0.comment).map_err(conduit_domain::Error::from)?;
         let comment = self.app.add_comment(user, &slug.0, text).await?;
         Ok(CommentCreated::Created(Json(dto::SingleCommentResponse {
@@ -135,7 +135,7 @@ impl CommentsApi {
         /// Id of the comment.
         id: Path<i64>,
     ) -> Result<Deleted, DeleteCommentErrors> {
-        let user = auth.user(&self.app, Scope::CommentsWrite).await?;
+        let user = auth.user(&self.app, DELETE_ARTICLE_COMMENT.scope).await?;
         self.app
             .delete_comment(user, &slug.0, CommentId(id.0))
             .await?;

@@ -195,10 +195,10 @@ fn paging(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ValidationErr
 
 #[cfg(test)]
 mod tests {
-    use conduit_domain::api_key::Scope;
     use poem_openapi::{OpenApi, registry::MetaOperation};
 
     use super::{operation::Example, *};
+    use crate::security::OptionalAuth;
 
     /// The operations the handlers declare, with their paths.
     fn declared() -> Vec<(String, MetaOperation)> {
@@ -244,7 +244,7 @@ mod tests {
             let keys = declared.security.iter().any(|s| s.contains_key("ApiKey"));
             assert_eq!(keys, descriptor.scope.is_some(), "{id}");
             if declared.security.iter().any(|s| s.is_empty()) {
-                assert_eq!(descriptor.scope, Some(Scope::UserRead), "{id}");
+                assert_eq!(descriptor.scope, Some(OptionalAuth::SCOPE), "{id}");
             }
         }
     }

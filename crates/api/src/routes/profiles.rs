@@ -21,7 +21,7 @@ const PROFILE_NOT_FOUND: ErrorCase = ErrorCase::not_found(
 
 pub(crate) const GET_PROFILE_BY_USERNAME: Operation =
     Operation::get("GetProfileByUsername", "/profiles/{username}")
-        .scope(Scope::UserRead)
+        .scope(OptionalAuth::SCOPE)
         .errors(&[
             ErrorCase::UNAUTHORIZED_OPTIONAL,
             ErrorCase::FORBIDDEN_OPTIONAL,
@@ -110,7 +110,7 @@ impl ProfilesApi {
         /// Username of the profile to follow.
         username: Path<String>,
     ) -> Result<Json<dto::ProfileResponse>, FollowErrors> {
-        let user = auth.user(&self.app, Scope::FollowsWrite).await?;
+        let user = auth.user(&self.app, FOLLOW_USER_BY_USERNAME.scope).await?;
         Ok(profile(self.app.follow(user, &username.0).await?))
     }
 
@@ -128,7 +128,9 @@ impl ProfilesApi {
         /// Username of the profile to unfollow.
         username: Path<String>,
     ) -> Result<Json<dto::ProfileResponse>, UnfollowErrors> {
-        let user = auth.user(&self.app, Scope::FollowsWrite).await?;
+        let user = auth
+            .user(&self.app, UNFOLLOW_USER_BY_USERNAME.scope)
+            .await?;
         Ok(profile(self.app.unfollow(user, &username.0).await?))
     }
 }

@@ -162,7 +162,7 @@ impl UsersApi {
     /// `user:read`), `token` is that key: keys never yield session tokens.
     #[oai(path = "/user", method = "get", operation_id = "GetCurrentUser")]
     async fn current(&self, auth: UserAuth) -> Result<Json<dto::UserResponse>, CurrentUserErrors> {
-        match auth.caller(&self.app, Scope::UserRead).await? {
+        match auth.caller(&self.app, GET_CURRENT_USER.scope).await? {
             Caller::Session(claims) => Ok(Json(self.app.current_user(&claims).await?.into())),
             Caller::Key { user, token } => {
                 let account = self.app.account(user).await?;
@@ -183,7 +183,7 @@ impl UsersApi {
         auth: UserAuth,
         body: Json<dto::UpdateUserRequest>,
     ) -> Result<Json<dto::UserResponse>, UpdateUserErrors> {
-        let caller = auth.caller(&self.app, Scope::UserWrite).await?;
+        let caller = auth.caller(&self.app, UPDATE_CURRENT_USER.scope).await?;
         let changes = parse::update_user(body.0.user).map_err(conduit_domain::Error::from)?;
         match caller {
             Caller::Session(claims) => {
