@@ -293,7 +293,7 @@ impl Example for ErrorBody {
 }
 
 /// Every error status the API answers, each with an [`ErrorBody`]. Operations declare the
-/// subset they can return with [`operation_errors!`](crate::operation_errors).
+/// subset they can return in their descriptor (`crate::routes::operation`).
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
     /// The body is not valid JSON.
@@ -362,6 +362,16 @@ impl ApiError {
 
     /// The body, whatever the status.
     pub fn into_body(self) -> ErrorBody {
+        self.body().clone()
+    }
+
+    /// The status it is answered with: its code's ([`ApiError::from_body`]).
+    pub fn status(&self) -> u16 {
+        self.body().code.status()
+    }
+
+    /// The body, whatever the status.
+    pub fn body(&self) -> &ErrorBody {
         match self {
             ApiError::BadRequest(b)
             | ApiError::Unauthorized(b)
@@ -374,7 +384,7 @@ impl ApiError {
             | ApiError::Unprocessable(b)
             | ApiError::TooManyRequests(b)
             | ApiError::Internal(b)
-            | ApiError::Unavailable(b) => b.0,
+            | ApiError::Unavailable(b) => &b.0,
         }
     }
 
@@ -458,65 +468,6 @@ impl From<Error> for ApiError {
 
 fn not_found(resource: Resource) -> ApiError {
     ApiError::new(ErrorCode::NotFound, resource.key(), "not found")
-}
-
-/// Declares the error responses one operation can return: each `Variant = status: "doc"`
-/// becomes a documented response with an [`ErrorBody`](crate::error::ErrorBody), and
-/// 500 and 503 are always added. `with_body` also adds what any JSON body can cause
-/// (400, 413, 415). An error whose status the operation does not declare is logged and
-/// answered as 500, so the document never under-states what a client can receive.
-#[macro_export]
-macro_rules! operation_errors {
-    ($(#[$meta:meta])* $name:ident with_body { $($variant:ident = $status:literal : $doc:literal),* $(,)? }) => {
-        $crate::operation_errors!($(#[$meta])* $name {
-            BadRequest = 400: "The body is not valid JSON (`malformed_json`).",
-            $($variant = $status: $doc,)*
-            PayloadTooLarge = 413: "The body is larger than the server accepts (`payload_too_large`).",
-            UnsupportedMediaType = 415: "The body was not sent as `application/json` (`unsupported_media_type`).",
-        });
-    };
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $status:literal : $doc:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, poem_openapi::ApiResponse)]
-        pub enum $name {
-            $(
-                #[doc = $doc]
-                #[oai(status = $status)]
-                $variant(poem_openapi::payload::Json<$crate::error::ErrorBody>),
-            )*
-            /// A fault on the server (`internal`); no detail is disclosed.
-            #[oai(status = 500)]
-            Internal(poem_openapi::payload::Json<$crate::error::ErrorBody>),
-            /// The database is unavailable (`unavailable`); retry later.
-            #[oai(status = 503)]
-            Unavailable(poem_openapi::payload::Json<$crate::error::ErrorBody>),
-        }
-
-        impl From<$crate::error::ApiError> for $name {
-            fn from(err: $crate::error::ApiError) -> Self {
-                match err {
-                    $($crate::error::ApiError::$variant(body) => $name::$variant(body),)*
-                    $crate::error::ApiError::Internal(body) => $name::Internal(body),
-                    $crate::error::ApiError::Unavailable(body) => $name::Unavailable(body),
-                    #[allow(unreachable_patterns)]
-                    other => {
-                        tracing::error!(
-                            error = ?other,
-                            operation = stringify!($name),
-                            "an error status the operation does not document"
-                        );
-                        $name::from($crate::error::ApiError::internal())
-                    }
-                }
-            }
-        }
-
-        impl From<conduit_domain::Error> for $name {
-            fn from(err: conduit_domain::Error) -> Self {
-                $crate::error::ApiError::from(err).into()
-            }
-        }
-    };
 }
 
 /// Rewrites any error that escaped a handler into the standard shape. Errors that

@@ -59,6 +59,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     error::{self, ApiError, ErrorCode},
     openapi::AllowedMethods,
+    routes,
     security::bearer_token,
 };
 
@@ -106,17 +107,11 @@ pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
     hex::encode(hash.finalize())
 }
 
-/// The API-key scope the `POST` at `path` (under `/api`) needs, or `None` when API keys
-/// are not accepted there.
-fn api_key_scope(path: &str) -> Option<Scope> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["articles"] => Some(Scope::ArticlesWrite),
-        ["articles", _, "favorite"] => Some(Scope::FavoritesWrite),
-        ["articles", _, "comments"] => Some(Scope::CommentsWrite),
-        ["profiles", _, "follow"] => Some(Scope::FollowsWrite),
-        _ => None,
-    }
+/// The API-key scope the `POST` at `path` needs, from its operation's descriptor, or
+/// `None` when API keys are not accepted there.
+fn api_key_scope(allowed: &AllowedMethods, path: &str) -> Option<Scope> {
+    let template = allowed.template(path)?.strip_prefix("/api")?;
+    routes::operation_at(routes::operation::Method::Post, template)?.scope
 }
 
 /// The key sent, if any; 422 when it is malformed or sent twice.
@@ -194,7 +189,7 @@ impl Shared {
     /// Whose key it is: the user of a valid access token, or of a valid API key that
     /// allows this operation; `None` when the handler would refuse the caller (or has
     /// none to refuse).
-    async fn scope(&self, req: &Request, api_path: &str) -> Option<String> {
+    async fn scope(&self, req: &Request, path: &str) -> Option<String> {
         if let Some(authorization) = req.header(header::AUTHORIZATION) {
             let token = bearer_token(authorization)?;
             // The full check (signature and session), not the signature alone: a
@@ -207,7 +202,7 @@ impl Shared {
                 .map(|claims| user_scope(claims.user));
         }
         let key = req.header("x-api-key")?;
-        let needed = api_key_scope(api_path)?;
+        let needed = api_key_scope(&self.routes, path)?;
         self.app
             .authenticate_api_key(key, needed)
             .await
@@ -283,7 +278,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         if UNSTORED_PATHS.contains(&api_path.trim_end_matches('/')) {
             return self.pass(req).await;
         }
-        let Some(scope) = shared.scope(&req, api_path).await else {
+        let Some(scope) = shared.scope(&req, &path).await else {
             return self.pass(req).await;
         };
         // The body limit has read the body already: this takes the buffered bytes.
@@ -492,22 +487,27 @@ mod tests {
     }
 
     #[test]
-    fn api_key_scopes_follow_the_handlers() {
-        assert_eq!(api_key_scope("/articles"), Some(Scope::ArticlesWrite));
-        assert_eq!(
-            api_key_scope("/articles/a-slug/favorite"),
-            Some(Scope::FavoritesWrite)
-        );
-        assert_eq!(
-            api_key_scope("/articles/a-slug/comments"),
-            Some(Scope::CommentsWrite)
-        );
-        assert_eq!(
-            api_key_scope("/profiles/jake/follow"),
-            Some(Scope::FollowsWrite)
-        );
-        assert_eq!(api_key_scope("/auth/logout"), None);
-        assert_eq!(api_key_scope("/api-keys"), None);
+    fn api_key_scopes_are_the_descriptors() {
+        let mut paths = serde_json::Map::new();
+        for operation in routes::OPERATIONS {
+            paths
+                .entry(operation.path)
+                .or_insert_with(|| serde_json::json!({}))[operation.method.as_str()] =
+                serde_json::json!({});
+        }
+        let allowed = AllowedMethods::from_document(&serde_json::json!({ "paths": paths }), "/api");
+        for (path, scope) in [
+            ("/api/articles", Some(Scope::ArticlesWrite)),
+            ("/api/articles/a-slug/favorite", Some(Scope::FavoritesWrite)),
+            ("/api/articles/a-slug/comments", Some(Scope::CommentsWrite)),
+            ("/api/profiles/jake/follow", Some(Scope::FollowsWrite)),
+            ("/api/auth/logout", None),
+            ("/api-keys", None),
+            ("/api/api-keys", None),
+            ("/api/nowhere", None),
+        ] {
+            assert_eq!(api_key_scope(&allowed, path), scope, "{path}");
+        }
     }
 
     #[test]

@@ -10,11 +10,9 @@
 
 use conduit_app::Conduit;
 use conduit_domain::{
-    Error, Invalid, Resource, UniqueField, ValidationErrors,
     api_key::{ApiKeyName, Scope},
     article::{ArticleBody, ArticleDescription, ArticleTitle, Page, TagName},
     comment::CommentBody,
-    error::AuthFailure,
     text::{MULTI_LINE_PATTERN, NO_NUL_PATTERN, NOT_BLANK_PATTERN, SINGLE_LINE_PATTERN},
     user::{Bio, Email, ImageUrl, Password, Username},
 };
@@ -22,10 +20,8 @@ use poem_openapi::types::ToJSON;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    dto,
-    error::{ApiError, ErrorBody, ErrorCode},
-    exact::{Field, Mismatch, Text},
-    parse,
+    error::{ErrorBody, ErrorCode},
+    routes::operation::Links,
     stack::api_service,
 };
 
@@ -128,7 +124,7 @@ fn complete(mut doc: Value) -> Value {
             };
             for (method, operation) in methods.iter_mut() {
                 plain_json_request_body(operation);
-                complete_operation(path, operation);
+                complete_operation(operation);
                 if method == "get" {
                     make_conditional(operation);
                 }
@@ -260,47 +256,81 @@ fn plain_json_request_body(operation: &mut Value) {
     }
 }
 
-fn complete_operation(path: &str, operation: &mut Value) {
+/// What every operation gets: paging bounds, explicit `security` when public, the 429,
+/// the rate-limit headers on successes, and, from its descriptor, an example for every
+/// error response and the links of its success response.
+fn complete_operation(operation: &mut Value) {
     constrain_paging(operation);
-    let id = operation["operationId"]
+    let descriptor = operation["operationId"]
         .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .and_then(crate::routes::operation);
     if operation.get("security").is_none() {
         // Public operations say so explicitly.
         operation["security"] = Value::Array(vec![]);
     }
-    let optional_auth = operation["security"]
-        .as_array()
-        .is_some_and(|alternatives| {
-            alternatives
-                .iter()
-                .any(|a| a.as_object().is_some_and(Map::is_empty))
-        });
-    if let Some(responses) = operation["responses"].as_object_mut() {
-        // Every operation is under `/api`, so every one is rate limited.
-        responses.insert("429".into(), too_many_requests_response());
-        for (status, response) in responses.iter_mut() {
-            let Ok(status) = status.parse::<u16>() else {
-                continue;
-            };
-            if status < 400 {
-                add_rate_limit_headers(response);
-                continue;
-            }
-            let body = error_example(&id, path, optional_auth, status);
-            if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
-                for media in content.values_mut() {
-                    media["example"] = body.to_json().unwrap_or(Value::Null);
-                }
+    let Some(responses) = operation["responses"].as_object_mut() else {
+        return;
+    };
+    // Every operation is under `/api`, so every one is rate limited.
+    responses.insert("429".into(), too_many_requests_response());
+    for (status, response) in responses.iter_mut() {
+        let Ok(status) = status.parse::<u16>() else {
+            continue;
+        };
+        if status < 400 {
+            add_rate_limit_headers(response);
+            continue;
+        }
+        let body = descriptor
+            .and_then(|descriptor| descriptor.example(status))
+            .unwrap_or_else(|| catalogue_example(status));
+        if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+            for media in content.values_mut() {
+                media["example"] = body.to_json().unwrap_or(Value::Null);
             }
         }
-        if let Some(links) = links(&id) {
-            let status = if id.starts_with("List") { "200" } else { "201" };
-            if let Some(response) = responses.get_mut(status) {
-                response["links"] = links;
-            }
-        }
+    }
+    if let Some(descriptor) = descriptor {
+        add_links(&descriptor.links, responses);
+    }
+}
+
+/// The catalogue's example for `status`: its first code with that status.
+fn catalogue_example(status: u16) -> ErrorBody {
+    ErrorCode::ALL
+        .into_iter()
+        .find(|code| code.status() == status)
+        .unwrap_or(ErrorCode::Internal)
+        .example()
+}
+
+/// OpenAPI links on the success response, to what can be done with what it returned.
+fn add_links(links: &Links, responses: &mut Map<String, Value>) {
+    if links.to.is_empty() {
+        return;
+    }
+    let parameters: Map<String, Value> = links
+        .parameters
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), json!(value)))
+        .collect();
+    let links: Map<String, Value> = links
+        .to
+        .iter()
+        .map(|(operation, description)| {
+            let link = json!({
+                "operationId": operation.id,
+                "parameters": parameters,
+                "description": description,
+            });
+            (operation.id.to_owned(), link)
+        })
+        .collect();
+    if let Some((_, success)) = responses
+        .iter_mut()
+        .find(|(status, _)| status.starts_with('2'))
+    {
+        success["links"] = Value::Object(links);
     }
 }
 
@@ -338,51 +368,16 @@ fn make_conditional(operation: &mut Value) {
         "schema": {"type": "string"},
         "example": "\"3q2-7w6oJ4eJ9uM2yQfXcQ\"",
     });
-    match operation
-        .get_mut("parameters")
-        .and_then(Value::as_array_mut)
-    {
-        Some(parameters) => parameters.push(parameter),
-        None => operation["parameters"] = Value::Array(vec![parameter]),
-    }
+    add_parameter(operation, parameter);
 }
 
 /// Documents `Idempotency-Key` on a `POST` (see `crate::idempotency`): the optional
 /// header parameter, the 422 for a malformed key, and, where answers are kept, the
 /// replay header on successes, the 409 for a key in use and the 422 for a reused key.
 fn make_idempotent(path: &str, operation: &mut Value) {
-    use crate::idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, UNSTORED_PATHS};
+    use crate::idempotency::{IDEMPOTENT_REPLAYED, UNSTORED_PATHS};
     let stored = !UNSTORED_PATHS.contains(&path);
-    let description = if stored {
-        "A key of the client's choosing (a UUID, say) that makes retrying this request \
-         safe: a retry with the same key and the same request (method, path, body) within \
-         its retention (24 hours by default) gets the first answer again, marked `Idempotent-Replayed: true`, without \
-         the work being done twice. Refusals of the request (422, 404, 409) are replayed \
-         too; 401, 403, 408, 429 and 5xx answers are not kept (the retry runs). Keys \
-         belong to the signed-in user, whether by access token or API key. The same key with another \
-         request is 422 (`idempotency_key_reused`); while the first request runs, 409 \
-         (`idempotency_key_in_flight`) with `Retry-After`. Ignored for callers the \
-         operation refuses (401, 403)."
-    } else {
-        "Accepted for uniformity, but this operation's answers carry credentials, so they \
-         are never stored or replayed: a retry runs again (which is safe here). A malformed \
-         key is still refused (422)."
-    };
-    let parameter = json!({
-        "name": IDEMPOTENCY_KEY,
-        "in": "header",
-        "required": false,
-        "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
-        "example": "8e03978e-40d5-43e8-bc93-6894a57f9324",
-    });
-    match operation
-        .get_mut("parameters")
-        .and_then(Value::as_array_mut)
-    {
-        Some(parameters) => parameters.push(parameter),
-        None => operation["parameters"] = Value::Array(vec![parameter]),
-    }
+    add_parameter(operation, idempotency_key_parameter(stored));
     let Some(responses) = operation["responses"].as_object_mut() else {
         return;
     };
@@ -436,6 +431,44 @@ fn make_idempotent(path: &str, operation: &mut Value) {
         if status.starts_with('2') {
             response["headers"][IDEMPOTENT_REPLAYED] = header_ref(IDEMPOTENT_REPLAYED);
         }
+    }
+}
+
+/// The `Idempotency-Key` header parameter; `stored`: whether answers are kept.
+fn idempotency_key_parameter(stored: bool) -> Value {
+    let description = if stored {
+        "A key of the client's choosing (a UUID, say) that makes retrying this request \
+         safe: a retry with the same key and the same request (method, path, body) within \
+         its retention (24 hours by default) gets the first answer again, marked `Idempotent-Replayed: true`, without \
+         the work being done twice. Refusals of the request (422, 404, 409) are replayed \
+         too; 401, 403, 408, 429 and 5xx answers are not kept (the retry runs). Keys \
+         belong to the signed-in user, whether by access token or API key. The same key with another \
+         request is 422 (`idempotency_key_reused`); while the first request runs, 409 \
+         (`idempotency_key_in_flight`) with `Retry-After`. Ignored for callers the \
+         operation refuses (401, 403)."
+    } else {
+        "Accepted for uniformity, but this operation's answers carry credentials, so they \
+         are never stored or replayed: a retry runs again (which is safe here). A malformed \
+         key is still refused (422)."
+    };
+    json!({
+        "name": crate::idempotency::IDEMPOTENCY_KEY,
+        "in": "header",
+        "required": false,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+        "example": "8e03978e-40d5-43e8-bc93-6894a57f9324",
+    })
+}
+
+/// Adds `parameter` to the operation's parameters.
+fn add_parameter(operation: &mut Value, parameter: Value) {
+    match operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        Some(parameters) => parameters.push(parameter),
+        None => operation["parameters"] = Value::Array(vec![parameter]),
     }
 }
 
@@ -526,212 +559,6 @@ fn add_rate_limit_headers(response: &mut Value) {
     if let Some(headers) = headers.as_object_mut() {
         headers.insert(RATE_LIMIT.into(), header_ref(RATE_LIMIT));
         headers.insert(RATE_LIMIT_POLICY.into(), header_ref(RATE_LIMIT_POLICY));
-    }
-}
-
-/// The resource a path addresses, for 403 and 404 examples.
-fn resource_of(path: &str) -> Resource {
-    if path.starts_with("/auth/oauth") {
-        Resource::Provider
-    } else if path.starts_with("/api-keys") {
-        Resource::ApiKey
-    } else if path.starts_with("/auth/sessions") {
-        Resource::Session
-    } else if path.contains("/comments/") {
-        Resource::Comment
-    } else if path.starts_with("/profiles") {
-        Resource::Profile
-    } else {
-        Resource::Article
-    }
-}
-
-fn body_of(error: ApiError) -> ErrorBody {
-    error.into_body()
-}
-
-fn validation(errors: ValidationErrors) -> ErrorBody {
-    body_of(Error::Validation(errors).into())
-}
-
-/// What the operation really answers with this status, produced by the code that
-/// produces the real answer.
-fn error_example(operation: &str, path: &str, optional_auth: bool, status: u16) -> ErrorBody {
-    let blank = || Field::<Text>::from("");
-    match status {
-        401 if operation == "OAuthExchange" => {
-            body_of(Error::Unauthorized(AuthFailure::LoginCodeInvalid).into())
-        }
-        401 if operation == "RefreshToken" => {
-            body_of(Error::Unauthorized(AuthFailure::RefreshTokenInvalid).into())
-        }
-        401 if operation == "Login" => {
-            body_of(Error::Unauthorized(AuthFailure::InvalidCredentials).into())
-        }
-        401 if optional_auth => body_of(Error::Unauthorized(AuthFailure::TokenInvalid).into()),
-        401 => body_of(Error::Unauthorized(AuthFailure::TokenMissing).into()),
-        403 => match scope_only(operation) {
-            Some(scope) => body_of(Error::InsufficientScope(scope).into()),
-            None => body_of(Error::Forbidden(resource_of(path)).into()),
-        },
-        404 => body_of(Error::NotFound(resource_of(path)).into()),
-        409 => {
-            let field = match operation {
-                "CreateUser" => UniqueField::Username,
-                "UpdateCurrentUser" => UniqueField::Email,
-                "OAuthLinkConfirm" => UniqueField::Identity,
-                _ => UniqueField::Slug,
-            };
-            body_of(Error::Conflict(field).into())
-        }
-        422 => {
-            let errors = match operation {
-                "CreateUser" => parse::register(Field::new(dto::NewUser {
-                    username: blank(),
-                    email: "jake@jake".into(),
-                    password: "short".into(),
-                }))
-                .err(),
-                "Login" => parse::login(Field::new(dto::LoginUser {
-                    email: blank(),
-                    password: blank(),
-                }))
-                .err(),
-                "UpdateCurrentUser" => Some(ValidationErrors::single("email", Invalid::Null)),
-                "CreateArticle" => parse::create_article(Field::new(dto::NewArticle {
-                    title: blank(),
-                    description: "Ever wonder how?".into(),
-                    body: Field::refused(Mismatch::Type("a string")),
-                    tag_list: None,
-                }))
-                .err(),
-                "UpdateArticle" => Some(ValidationErrors::single("tagList", Invalid::Null)),
-                "OAuthStart" | "OAuthLink" => Some(ValidationErrors::single(
-                    "returnTo",
-                    Invalid::Rule("is not an allowed address"),
-                )),
-                "OAuthCallback" => Some(ValidationErrors::single(
-                    "state",
-                    Invalid::Rule("is unknown or expired"),
-                )),
-                "RefreshToken" => parse::refresh_token(dto::RefreshRequest {
-                    refresh_token: Some(Field::refused(Mismatch::Type("a string"))),
-                })
-                .err(),
-                "OAuthExchange" => parse::login_code(dto::LoginCodeRequest {
-                    code: Field::refused(Mismatch::Missing),
-                })
-                .err(),
-                "OAuthLinkConfirm" => Some(ValidationErrors::single(
-                    "code",
-                    Invalid::Rule("is unknown, already used, expired or not yours"),
-                )),
-                "CreateApiKey" => parse::api_key(Field::new(dto::NewApiKey {
-                    name: blank(),
-                    scopes: ["articles:read"].into_iter().collect(),
-                    expires_at: None,
-                }))
-                .err(),
-                "CreateArticleComment" => {
-                    parse::comment(Field::new(dto::NewComment { body: blank() })).err()
-                }
-                "GetArticles" | "GetArticlesFeed" => {
-                    return crate::routes::page(Some(0), None)
-                        .err()
-                        .map(body_of)
-                        .unwrap_or_else(|| ErrorCode::ValidationFailed.example());
-                }
-                "FollowUserByUsername" | "UnfollowUserByUsername" => Some(
-                    ValidationErrors::single("username", Invalid::Rule("can't follow yourself")),
-                ),
-                _ => None,
-            };
-            errors
-                .map(validation)
-                .unwrap_or_else(|| ErrorCode::ValidationFailed.example())
-        }
-        other => ErrorCode::ALL
-            .into_iter()
-            .find(|code| code.status() == other)
-            .unwrap_or(ErrorCode::Internal)
-            .example(),
-    }
-}
-
-/// Links to each of `operations`, all with the same `parameters`.
-fn links_to(operations: &[(&str, &str)], parameters: &Value) -> Value {
-    let links = operations
-        .iter()
-        .map(|(id, description)| {
-            let link =
-                json!({"operationId": id, "parameters": parameters, "description": description});
-            ((*id).to_owned(), link)
-        })
-        .collect();
-    Value::Object(links)
-}
-
-/// For operations whose only 403 is a missing API-key scope, that scope.
-fn scope_only(operation: &str) -> Option<Scope> {
-    match operation {
-        "GetArticlesFeed"
-        | "GetCurrentUser"
-        | "GetArticles"
-        | "GetArticle"
-        | "GetArticleComments"
-        | "GetProfileByUsername" => Some(Scope::UserRead),
-        "UpdateCurrentUser" => Some(Scope::UserWrite),
-        "CreateArticle" => Some(Scope::ArticlesWrite),
-        "CreateArticleFavorite" | "DeleteArticleFavorite" => Some(Scope::FavoritesWrite),
-        "CreateArticleComment" => Some(Scope::CommentsWrite),
-        _ => None,
-    }
-}
-
-/// OpenAPI links from a creation (201) or a list (200) to what can be done with the
-/// resource. Not to
-/// `UpdateArticle`: a new title gives a new slug, so later links would name nothing.
-fn links(operation: &str) -> Option<Value> {
-    match operation {
-        "CreateUser" => Some(links_to(
-            &[
-                ("GetProfileByUsername", "The new user's public profile."),
-                ("FollowUserByUsername", "Follow the new user."),
-                ("UnfollowUserByUsername", "Unfollow the new user."),
-            ],
-            &json!({"username": "$response.body#/user/username"}),
-        )),
-        "CreateArticle" => Some(links_to(
-            &[
-                ("GetArticle", "Read the new article."),
-                ("DeleteArticle", "Delete the new article."),
-                ("CreateArticleFavorite", "Favorite the new article."),
-                ("DeleteArticleFavorite", "Unfavorite the new article."),
-                ("GetArticleComments", "List the new article's comments."),
-                ("CreateArticleComment", "Comment on the new article."),
-            ],
-            &json!({"slug": "$response.body#/article/slug"}),
-        )),
-        "ListSessions" => Some(links_to(
-            &[("DeleteSession", "End the most recently used session.")],
-            &json!({"id": "$response.body#/sessions/0/id"}),
-        )),
-        "ListApiKeys" => Some(links_to(
-            &[("RevokeApiKey", "Revoke the newest key.")],
-            &json!({"id": "$response.body#/apiKeys/0/id"}),
-        )),
-        "CreateApiKey" => Some(links_to(
-            &[("RevokeApiKey", "Revoke the new key.")],
-            &json!({"id": "$response.body#/apiKey/id"}),
-        )),
-        "CreateArticleComment" => Some(json!({
-            "DeleteArticleComment": {
-                "operationId": "DeleteArticleComment",
-                "parameters": {"slug": "$request.path.slug", "id": "$response.body#/comment/id"},
-                "description": "Delete the new comment.",
-            },
-        })),
-        _ => None,
     }
 }
 

@@ -106,11 +106,14 @@ impl std::fmt::Debug for UserAuth {
 impl UserAuth {
     /// The caller, or 401 for a bad credential (whatever `scope` is: a revoked, expired or
     /// forged key is 401 before its scopes are looked at), or 403 for a valid key without
-    /// `scope`.
-    pub async fn caller(&self, app: &Conduit, scope: Scope) -> Result<Caller, ApiError> {
+    /// `scope`, the operation's (its descriptor's). With no scope, API keys are refused
+    /// as on the operations that take access tokens only (401 `token_missing`); a test
+    /// checks that every operation taking `UserAuth` has one.
+    pub async fn caller(&self, app: &Conduit, scope: Option<Scope>) -> Result<Caller, ApiError> {
         match self {
             UserAuth::Token(auth) => auth.claims(app).await.map(Caller::Session),
             UserAuth::ApiKey(key) => {
+                let scope = scope.ok_or_else(ApiError::token_missing)?;
                 let user = app.authenticate_api_key(&key.0.key, scope).await?;
                 record_user(user);
                 Ok(Caller::Key {
@@ -122,7 +125,7 @@ impl UserAuth {
     }
 
     /// The user acted as; see [`UserAuth::caller`].
-    pub async fn user(&self, app: &Conduit, scope: Scope) -> Result<UserId, ApiError> {
+    pub async fn user(&self, app: &Conduit, scope: Option<Scope>) -> Result<UserId, ApiError> {
         self.caller(app, scope).await.map(|caller| caller.user())
     }
 }
@@ -151,14 +154,15 @@ impl std::fmt::Debug for OptionalAuth {
 }
 
 impl OptionalAuth {
+    /// The scope an API key needs to be seen as its owner.
+    pub const SCOPE: Scope = Scope::UserRead;
+
     /// `None` for anonymous callers, the user for valid credentials, 401 for bad ones.
     pub async fn viewer(&self, app: &Conduit) -> Result<Option<UserId>, ApiError> {
         match self {
             OptionalAuth::Token(auth) => auth.user(app).await.map(Some),
             OptionalAuth::ApiKey(key) => {
-                let user = app
-                    .authenticate_api_key(&key.0.key, Scope::UserRead)
-                    .await?;
+                let user = app.authenticate_api_key(&key.0.key, Self::SCOPE).await?;
                 record_user(user);
                 Ok(Some(user))
             }

@@ -1,36 +1,69 @@
 //! `/api-keys`: API keys for machine clients. Managing keys needs a user session.
 
 use conduit_app::Conduit;
-use conduit_domain::api_key::ApiKeyId;
+use conduit_domain::{Resource, api_key::ApiKeyId};
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
-use super::{ApiTags, Deleted};
-use crate::{dto, parse, security::TokenAuth};
+use super::{
+    ApiTags, Deleted,
+    operation::{ErrorCase, Operation},
+};
+use crate::{dto, error::ErrorCode, exact::Field, parse, security::TokenAuth};
 
-crate::operation_errors!(
-    /// Errors of `POST /api-keys`.
-    CreateApiKeyErrors with_body {
-        Unauthorized = 401: "No access token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`). API keys cannot create API keys.",
-        Unprocessable = 422: "The name is missing, blank or too long, a scope is unknown or none is given, `expiresAt` is malformed or not in the future, or a field is not of its documented JSON type (`validation_failed`).",
-    }
+pub(crate) const CREATE_API_KEY: Operation = Operation::post("CreateApiKey", "/api-keys")
+    .json_body()
+    .errors(&[
+        ErrorCase::code(
+            ErrorCode::TokenMissing,
+            "No access token was sent (`token_missing`), or it is malformed, foreign or expired \
+             (`token_invalid`). API keys cannot create API keys.",
+        ),
+        ErrorCase::invalid(
+            "The name is missing, blank or too long, a scope is unknown or none is given, \
+             `expiresAt` is malformed or not in the future, or a field is not of its documented \
+             JSON type (`validation_failed`).",
+            || {
+                parse::api_key(Field::new(dto::NewApiKey {
+                    name: "".into(),
+                    scopes: ["articles:read"].into_iter().collect(),
+                    expires_at: None,
+                }))
+                .err()
+            },
+        ),
+    ])
+    .links(
+        &[("id", "$response.body#/apiKey/id")],
+        &[(&REVOKE_API_KEY, "Revoke the new key.")],
+    );
+crate::operation_errors!(CreateApiKeyErrors = CREATE_API_KEY);
+
+/// 401 on listing and revoking keys.
+const NO_ACCESS_TOKEN: ErrorCase = ErrorCase::code(
+    ErrorCode::TokenMissing,
+    "No access token was sent (`token_missing`), or it is malformed, foreign or expired \
+     (`token_invalid`).",
 );
 
-crate::operation_errors!(
-    /// Errors of `GET /api-keys`.
-    ListApiKeysErrors {
-        Unauthorized = 401: "No access token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
-        Unprocessable = 422: "Not returned by this operation; listed for consistency with the rest of the API (`validation_failed`).",
-    }
-);
+pub(crate) const LIST_API_KEYS: Operation = Operation::get("ListApiKeys", "/api-keys")
+    .errors(&[NO_ACCESS_TOKEN, ErrorCase::UNIFORM_422])
+    .links(
+        &[("id", "$response.body#/apiKeys/0/id")],
+        &[(&REVOKE_API_KEY, "Revoke the newest key.")],
+    );
+crate::operation_errors!(ListApiKeysErrors = LIST_API_KEYS);
 
-crate::operation_errors!(
-    /// Errors of `DELETE /api-keys/{id}`.
-    RevokeApiKeyErrors {
-        Unauthorized = 401: "No access token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
-        NotFound = 404: "The caller has no unrevoked key with this id (`not_found`, key `apiKey`); another user's key is not found either.",
-        Unprocessable = 422: "Not returned by this operation; listed for consistency with the rest of the API (`validation_failed`).",
-    }
-);
+pub(crate) const REVOKE_API_KEY: Operation = Operation::delete("RevokeApiKey", "/api-keys/{id}")
+    .errors(&[
+        NO_ACCESS_TOKEN,
+        ErrorCase::not_found(
+            Resource::ApiKey,
+            "The caller has no unrevoked key with this id (`not_found`, key `apiKey`); another \
+             user's key is not found either.",
+        ),
+        ErrorCase::UNIFORM_422,
+    ]);
+crate::operation_errors!(RevokeApiKeyErrors = REVOKE_API_KEY);
 
 /// `201 Created` with the new key and its token.
 #[derive(Debug, ApiResponse)]

@@ -3,87 +3,168 @@
 use conduit_app::Conduit;
 use conduit_domain::api_key::Scope;
 use conduit_domain::article::{ArticleSelection, SentFilters};
+use conduit_domain::{Invalid, Resource, UniqueField, ValidationErrors};
 use poem_openapi::{
     OpenApi,
     param::{Path, Query},
     payload::Json,
 };
 
-use super::{ApiTags, ArticleCreated, Deleted, page};
+use super::{
+    ApiTags, ArticleCreated, Deleted,
+    operation::{ErrorCase, Operation},
+    page,
+};
 use crate::{
-    dto, parse,
+    dto,
+    exact::{Field, Mismatch},
+    parse,
     rendered::{RenderedJson, RenderedListCache},
     security::{OptionalAuth, UserAuth},
 };
 
-crate::operation_errors!(
-    /// Errors of `GET /articles`.
-    ListArticlesErrors {
-        Unauthorized = 401: "Credentials were sent and are invalid (`token_invalid`, `api_key_invalid`); send none for the anonymous view.",
-        Forbidden = 403: "An API key without the `user:read` scope (`insufficient_scope`); send none for the anonymous view.",
-        Unprocessable = 422: "`limit` or `offset` is out of range or not a number (`validation_failed`).",
-    }
+/// 422 for paging out of range.
+const PAGING_REFUSED: ErrorCase = ErrorCase::invalid(
+    "`limit` or `offset` is out of range or not a number (`validation_failed`).",
+    || super::paging(Some(0), None).err(),
 );
 
-crate::operation_errors!(
-    /// Errors of `GET /articles/feed`.
-    FeedErrors {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The API key lacks the `user:read` scope (`insufficient_scope`).",
-        Unprocessable = 422: "`limit` or `offset` is out of range or not a number (`validation_failed`).",
-    }
+/// 403 on changing or deleting an article.
+const NOT_THE_AUTHOR: ErrorCase = ErrorCase::forbidden(
+    Resource::Article,
+    "The article belongs to another user (`forbidden`, key `article`), or the API key lacks \
+     the `articles:write` scope (`insufficient_scope`).",
 );
 
-crate::operation_errors!(
-    /// Errors of `POST /articles`.
-    CreateArticleErrors with_body {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The API key lacks the `articles:write` scope (`insufficient_scope`).",
-        Conflict = 409: "No free slug could be found for this title after several attempts (`conflict`, key `slug`); retry.",
-        Unprocessable = 422: "A field is missing, blank, too long or not of its documented JSON type, or the tag list is too long (`validation_failed`).",
-    }
-);
+pub(crate) const GET_ARTICLES: Operation = Operation::get("GetArticles", "/articles")
+    .scope(OptionalAuth::SCOPE)
+    .errors(&[
+        ErrorCase::UNAUTHORIZED_OPTIONAL,
+        ErrorCase::FORBIDDEN_OPTIONAL,
+        PAGING_REFUSED,
+    ]);
+crate::operation_errors!(ListArticlesErrors = GET_ARTICLES);
 
-crate::operation_errors!(
-    /// Errors of `GET /articles/{slug}`.
-    GetArticleErrors {
-        Unauthorized = 401: "Credentials were sent and are invalid (`token_invalid`, `api_key_invalid`); send none for the anonymous view.",
-        Forbidden = 403: "An API key without the `user:read` scope (`insufficient_scope`); send none for the anonymous view.",
-        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+pub(crate) const GET_ARTICLES_FEED: Operation = Operation::get("GetArticlesFeed", "/articles/feed")
+    .scope(Scope::UserRead)
+    .errors(&[
+        ErrorCase::UNAUTHORIZED,
+        ErrorCase::MISSING_USER_READ,
+        PAGING_REFUSED,
+    ]);
+crate::operation_errors!(FeedErrors = GET_ARTICLES_FEED);
 
-crate::operation_errors!(
-    /// Errors of `PUT /articles/{slug}`.
-    UpdateArticleErrors with_body {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`), or the API key lacks the `articles:write` scope (`insufficient_scope`).",
-        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Conflict = 409: "No free slug could be found for the new title (`conflict`, key `slug`); retry.",
-        Unprocessable = 422: "A field is blank, null, too long or not of its documented JSON type (`validation_failed`).",
-    }
-);
+pub(crate) const CREATE_ARTICLE: Operation = Operation::post("CreateArticle", "/articles")
+    .scope(Scope::ArticlesWrite)
+    .json_body()
+    .errors(&[
+        ErrorCase::UNAUTHORIZED,
+        ErrorCase::missing_scope(
+            "The API key lacks the `articles:write` scope (`insufficient_scope`).",
+        ),
+        ErrorCase::taken(
+            UniqueField::Slug,
+            "No free slug could be found for this title after several attempts (`conflict`, \
+             key `slug`); retry.",
+        ),
+        ErrorCase::invalid(
+            "A field is missing, blank, too long or not of its documented JSON type, or the \
+             tag list is too long (`validation_failed`).",
+            || {
+                parse::create_article(Field::new(dto::NewArticle {
+                    title: "".into(),
+                    description: "Ever wonder how?".into(),
+                    body: Field::refused(Mismatch::Type("a string")),
+                    tag_list: None,
+                }))
+                .err()
+            },
+        ),
+    ])
+    // Not to `UpdateArticle`: a new title gives a new slug, so later links would name
+    // nothing.
+    .links(
+        &[("slug", "$response.body#/article/slug")],
+        &[
+            (&GET_ARTICLE, "Read the new article."),
+            (&DELETE_ARTICLE, "Delete the new article."),
+            (&CREATE_ARTICLE_FAVORITE, "Favorite the new article."),
+            (&DELETE_ARTICLE_FAVORITE, "Unfavorite the new article."),
+            (
+                &super::comments::GET_ARTICLE_COMMENTS,
+                "List the new article's comments.",
+            ),
+            (
+                &super::comments::CREATE_ARTICLE_COMMENT,
+                "Comment on the new article.",
+            ),
+        ],
+    );
+crate::operation_errors!(CreateArticleErrors = CREATE_ARTICLE);
 
-crate::operation_errors!(
-    /// Errors of `DELETE /articles/{slug}`.
-    DeleteArticleErrors {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The article belongs to another user (`forbidden`, key `article`), or the API key lacks the `articles:write` scope (`insufficient_scope`).",
-        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+/// The errors of reading an article or its comments.
+pub(super) const ARTICLE_READ_ERRORS: &[ErrorCase] = &[
+    ErrorCase::UNAUTHORIZED_OPTIONAL,
+    ErrorCase::FORBIDDEN_OPTIONAL,
+    ErrorCase::ARTICLE_NOT_FOUND,
+    ErrorCase::CONTRACT_422,
+];
 
-crate::operation_errors!(
-    /// Errors of favoriting and unfavoriting.
-    FavoriteErrors {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The API key lacks the `favorites:write` scope (`insufficient_scope`).",
-        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+pub(crate) const GET_ARTICLE: Operation = Operation::get("GetArticle", "/articles/{slug}")
+    .scope(OptionalAuth::SCOPE)
+    .errors(ARTICLE_READ_ERRORS);
+crate::operation_errors!(GetArticleErrors = GET_ARTICLE);
+
+pub(crate) const UPDATE_ARTICLE: Operation = Operation::put("UpdateArticle", "/articles/{slug}")
+    .scope(Scope::ArticlesWrite)
+    .json_body()
+    .errors(&[
+        ErrorCase::UNAUTHORIZED,
+        NOT_THE_AUTHOR,
+        ErrorCase::ARTICLE_NOT_FOUND,
+        ErrorCase::taken(
+            UniqueField::Slug,
+            "No free slug could be found for the new title (`conflict`, key `slug`); retry.",
+        ),
+        ErrorCase::invalid(
+            "A field is blank, null, too long or not of its documented JSON type \
+             (`validation_failed`).",
+            || Some(ValidationErrors::single("tagList", Invalid::Null)),
+        ),
+    ]);
+crate::operation_errors!(UpdateArticleErrors = UPDATE_ARTICLE);
+
+pub(crate) const DELETE_ARTICLE: Operation = Operation::delete("DeleteArticle", "/articles/{slug}")
+    .scope(Scope::ArticlesWrite)
+    .errors(&[
+        ErrorCase::UNAUTHORIZED,
+        NOT_THE_AUTHOR,
+        ErrorCase::ARTICLE_NOT_FOUND,
+        ErrorCase::CONTRACT_422,
+    ]);
+crate::operation_errors!(DeleteArticleErrors = DELETE_ARTICLE);
+
+/// The errors of favoriting and unfavoriting.
+const FAVORITE_ERRORS: &[ErrorCase] = &[
+    ErrorCase::UNAUTHORIZED,
+    ErrorCase::missing_scope(
+        "The API key lacks the `favorites:write` scope (`insufficient_scope`).",
+    ),
+    ErrorCase::ARTICLE_NOT_FOUND,
+    ErrorCase::CONTRACT_422,
+];
+
+pub(crate) const CREATE_ARTICLE_FAVORITE: Operation =
+    Operation::post("CreateArticleFavorite", "/articles/{slug}/favorite")
+        .scope(Scope::FavoritesWrite)
+        .errors(FAVORITE_ERRORS);
+crate::operation_errors!(FavoriteErrors = CREATE_ARTICLE_FAVORITE);
+
+pub(crate) const DELETE_ARTICLE_FAVORITE: Operation =
+    Operation::delete("DeleteArticleFavorite", "/articles/{slug}/favorite")
+        .scope(Scope::FavoritesWrite)
+        .errors(FAVORITE_ERRORS);
+crate::operation_errors!(UnfavoriteErrors = DELETE_ARTICLE_FAVORITE);
 
 /// Articles, the feed, and favorites.
 #[derive(Debug, Clone)]
@@ -178,7 +259,7 @@ impl ArticlesApi {
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
     ) -> Result<Json<dto::MultipleArticlesResponse>, FeedErrors> {
-        let user = auth.user(&self.app, Scope::UserRead).await?;
+        let user = auth.user(&self.app, GET_ARTICLES_FEED.scope).await?;
         let page = page(limit.0, offset.0)?;
         Ok(Json(self.app.feed(user, page).await?.into()))
     }
@@ -198,7 +279,7 @@ impl ArticlesApi {
         auth: UserAuth,
         body: Json<dto::NewArticleRequest>,
     ) -> Result<ArticleCreated, CreateArticleErrors> {
-        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
+        let user = auth.user(&self.app, CREATE_ARTICLE.scope).await?;
         let input = parse::create_article(body.0.article).map_err(conduit_domain::Error::from)?;
         let view = self.app.create_article(user, input).await?;
         Ok(ArticleCreated::Created(single(view)))
@@ -241,7 +322,7 @@ impl ArticlesApi {
         slug: Path<String>,
         body: Json<dto::UpdateArticleRequest>,
     ) -> Result<Json<dto::SingleArticleResponse>, UpdateArticleErrors> {
-        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
+        let user = auth.user(&self.app, UPDATE_ARTICLE.scope).await?;
         let input = parse::update_article(body.0.article).map_err(conduit_domain::Error::from)?;
         Ok(single(self.app.update_article(user, &slug.0, input).await?))
     }
@@ -261,7 +342,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Deleted, DeleteArticleErrors> {
-        let user = auth.user(&self.app, Scope::ArticlesWrite).await?;
+        let user = auth.user(&self.app, DELETE_ARTICLE.scope).await?;
         self.app.delete_article(user, &slug.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -281,7 +362,7 @@ impl ArticlesApi {
         /// Slug of the article.
         slug: Path<String>,
     ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
-        let user = auth.user(&self.app, Scope::FavoritesWrite).await?;
+        let user = auth.user(&self.app, CREATE_ARTICLE_FAVORITE.scope).await?;
         Ok(single(self.app.favorite(user, &slug.0).await?))
     }
 
@@ -299,8 +380,8 @@ impl ArticlesApi {
         auth: UserAuth,
         /// Slug of the article.
         slug: Path<String>,
-    ) -> Result<Json<dto::SingleArticleResponse>, FavoriteErrors> {
-        let user = auth.user(&self.app, Scope::FavoritesWrite).await?;
+    ) -> Result<Json<dto::SingleArticleResponse>, UnfavoriteErrors> {
+        let user = auth.user(&self.app, DELETE_ARTICLE_FAVORITE.scope).await?;
         Ok(single(self.app.unfavorite(user, &slug.0).await?))
     }
 }

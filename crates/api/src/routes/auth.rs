@@ -1,7 +1,7 @@
 //! `/auth/*`: refreshing tokens, signing out, and the caller's sessions.
 
 use conduit_app::Conduit;
-use conduit_domain::session::SessionId;
+use conduit_domain::{Resource, session::SessionId};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Cookie, Path},
@@ -11,33 +11,75 @@ use poem_openapi::{
 use super::{
     ApiTags, Deleted, SignedIn,
     cookie::{CookiePolicy, sign_in_answer},
+    operation::{ErrorCase, Operation},
 };
-use crate::{dto, parse, security::TokenAuth};
+use crate::{
+    dto,
+    error::ErrorCode,
+    exact::{Field, Mismatch},
+    parse,
+    security::TokenAuth,
+};
 
-crate::operation_errors!(
-    /// Errors of `POST /auth/refresh`.
-    RefreshErrors with_body {
-        Unauthorized = 401: "The refresh token is unknown, already used, revoked or expired (`refresh_token_invalid`); sign in again. Presenting a used token after the grace window also ends its session.",
-        Unprocessable = 422: "The body is not an object (`validation_failed`, key `body`), or `refreshToken` is not a string (key `refreshToken`).",
-    }
+pub(crate) const REFRESH_TOKEN: Operation = Operation::post("RefreshToken", "/auth/refresh")
+    .json_body()
+    .errors(&[
+        ErrorCase::code(
+            ErrorCode::RefreshTokenInvalid,
+            "The refresh token is unknown, already used, revoked or expired \
+             (`refresh_token_invalid`); sign in again. Presenting a used token after the grace \
+             window also ends its session.",
+        ),
+        ErrorCase::invalid(
+            "The body is not an object (`validation_failed`, key `body`), or `refreshToken` is \
+             not a string (key `refreshToken`).",
+            || {
+                parse::refresh_token(dto::RefreshRequest {
+                    refresh_token: Some(Field::refused(Mismatch::Type("a string"))),
+                })
+                .err()
+            },
+        ),
+    ]);
+crate::operation_errors!(RefreshErrors = REFRESH_TOKEN);
+
+/// 401 on the session operations.
+const NO_SESSION: ErrorCase = ErrorCase::code(
+    ErrorCode::TokenMissing,
+    "No token was sent (`token_missing`), or it is malformed, foreign or expired \
+     (`token_invalid`).",
 );
 
-crate::operation_errors!(
-    /// Errors of the session operations.
-    SessionErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
-        Unprocessable = 422: "Not returned by this operation; listed for consistency with the rest of the API (`validation_failed`).",
-    }
-);
+/// The errors of the session operations that address no session.
+const SESSION_ERRORS: &[ErrorCase] = &[NO_SESSION, ErrorCase::UNIFORM_422];
 
-crate::operation_errors!(
-    /// Errors of `DELETE /auth/sessions/{id}`.
-    EndSessionErrors {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign or expired (`token_invalid`).",
-        NotFound = 404: "The caller has no active session with this id (`not_found`, key `session`); another user's session is not found either.",
-        Unprocessable = 422: "Not returned by this operation; listed for consistency with the rest of the API (`validation_failed`).",
-    }
-);
+pub(crate) const LOGOUT: Operation =
+    Operation::post("Logout", "/auth/logout").errors(SESSION_ERRORS);
+crate::operation_errors!(LogoutErrors = LOGOUT);
+
+pub(crate) const LOGOUT_ALL: Operation =
+    Operation::post("LogoutAll", "/auth/logout-all").errors(SESSION_ERRORS);
+crate::operation_errors!(LogoutAllErrors = LOGOUT_ALL);
+
+pub(crate) const LIST_SESSIONS: Operation = Operation::get("ListSessions", "/auth/sessions")
+    .errors(SESSION_ERRORS)
+    .links(
+        &[("id", "$response.body#/sessions/0/id")],
+        &[(&DELETE_SESSION, "End the most recently used session.")],
+    );
+crate::operation_errors!(SessionsErrors = LIST_SESSIONS);
+
+pub(crate) const DELETE_SESSION: Operation =
+    Operation::delete("DeleteSession", "/auth/sessions/{id}").errors(&[
+        NO_SESSION,
+        ErrorCase::not_found(
+            Resource::Session,
+            "The caller has no active session with this id (`not_found`, key `session`); \
+             another user's session is not found either.",
+        ),
+        ErrorCase::UNIFORM_422,
+    ]);
+crate::operation_errors!(EndSessionErrors = DELETE_SESSION);
 
 /// Token refresh and session management.
 #[derive(Debug, Clone)]
@@ -89,7 +131,7 @@ impl AuthApi {
     /// Ends the caller's session: its refresh tokens stop working. The access token
     /// itself stays valid until it expires (15 minutes by default).
     #[oai(path = "/auth/logout", method = "post", operation_id = "Logout")]
-    async fn logout(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
+    async fn logout(&self, auth: TokenAuth) -> Result<SignedOut, LogoutErrors> {
         let caller = auth.claims(&self.app).await?;
         self.app.logout(&caller).await?;
         Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
@@ -99,7 +141,7 @@ impl AuthApi {
     ///
     /// Ends every session of the caller, this one included.
     #[oai(path = "/auth/logout-all", method = "post", operation_id = "LogoutAll")]
-    async fn logout_all(&self, auth: TokenAuth) -> Result<SignedOut, SessionErrors> {
+    async fn logout_all(&self, auth: TokenAuth) -> Result<SignedOut, LogoutAllErrors> {
         let caller = auth.claims(&self.app).await?;
         self.app.logout_all(&caller).await?;
         Ok(SignedOut::NoContent(self.cookie.map(|c| c.clear())))
@@ -113,7 +155,7 @@ impl AuthApi {
     async fn sessions(
         &self,
         auth: TokenAuth,
-    ) -> Result<Json<dto::SessionsResponse>, SessionErrors> {
+    ) -> Result<Json<dto::SessionsResponse>, SessionsErrors> {
         let caller = auth.claims(&self.app).await?;
         let sessions = self.app.sessions(&caller).await?;
         Ok(Json(dto::SessionsResponse {

@@ -1,45 +1,69 @@
 //! Comments on articles.
 
 use conduit_app::Conduit;
-use conduit_domain::CommentId;
-use conduit_domain::api_key::Scope;
+use conduit_domain::{CommentId, Resource, api_key::Scope};
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
-use super::{ApiTags, CommentCreated, Deleted};
+use super::{
+    ApiTags, CommentCreated, Deleted,
+    operation::{ErrorCase, Operation},
+};
 use crate::{
-    dto, parse,
+    dto,
+    exact::Field,
+    parse,
     security::{OptionalAuth, UserAuth},
 };
 
-crate::operation_errors!(
-    /// Errors of `GET /articles/{slug}/comments`.
-    ListCommentsErrors {
-        Unauthorized = 401: "Credentials were sent and are invalid (`token_invalid`, `api_key_invalid`); send none for the anonymous view.",
-        Forbidden = 403: "An API key without the `user:read` scope (`insufficient_scope`); send none for the anonymous view.",
-        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+pub(crate) const GET_ARTICLE_COMMENTS: Operation =
+    Operation::get("GetArticleComments", "/articles/{slug}/comments")
+        .scope(OptionalAuth::SCOPE)
+        .errors(super::articles::ARTICLE_READ_ERRORS);
+crate::operation_errors!(ListCommentsErrors = GET_ARTICLE_COMMENTS);
 
-crate::operation_errors!(
-    /// Errors of `POST /articles/{slug}/comments`.
-    AddCommentErrors with_body {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The API key lacks the `comments:write` scope (`insufficient_scope`).",
-        NotFound = 404: "No article has this slug (`not_found`, key `article`).",
-        Unprocessable = 422: "The comment body is missing, blank, too long or not a string (`validation_failed`, key `body`).",
-    }
-);
+pub(crate) const CREATE_ARTICLE_COMMENT: Operation =
+    Operation::post("CreateArticleComment", "/articles/{slug}/comments")
+        .scope(Scope::CommentsWrite)
+        .json_body()
+        .errors(&[
+            ErrorCase::UNAUTHORIZED,
+            ErrorCase::missing_scope(
+                "The API key lacks the `comments:write` scope (`insufficient_scope`).",
+            ),
+            ErrorCase::ARTICLE_NOT_FOUND,
+            ErrorCase::invalid(
+                "The comment body is missing, blank, too long or not a string \
+             (`validation_failed`, key `body`).",
+                || parse::comment(Field::new(dto::NewComment { body: "".into() })).err(),
+            ),
+        ])
+        .links(
+            &[
+                ("slug", "$request.path.slug"),
+                ("id", "$response.body#/comment/id"),
+            ],
+            &[(&DELETE_ARTICLE_COMMENT, "Delete the new comment.")],
+        );
+crate::operation_errors!(AddCommentErrors = CREATE_ARTICLE_COMMENT);
 
-crate::operation_errors!(
-    /// Errors of `DELETE /articles/{slug}/comments/{id}`.
-    DeleteCommentErrors {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The comment belongs to another user (`forbidden`, key `comment`), or the API key lacks the `comments:write` scope (`insufficient_scope`).",
-        NotFound = 404: "No article has this slug (key `article`), it has no comment with this id (key `comment`), or the id is not a number (key `resource`); code `not_found`.",
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+pub(crate) const DELETE_ARTICLE_COMMENT: Operation =
+    Operation::delete("DeleteArticleComment", "/articles/{slug}/comments/{id}")
+        .scope(Scope::CommentsWrite)
+        .errors(&[
+            ErrorCase::UNAUTHORIZED,
+            ErrorCase::forbidden(
+                Resource::Comment,
+                "The comment belongs to another user (`forbidden`, key `comment`), or the API key \
+             lacks the `comments:write` scope (`insufficient_scope`).",
+            ),
+            ErrorCase::not_found(
+                Resource::Comment,
+                "No article has this slug (key `article`), it has no comment with this id (key \
+             `comment`), or the id is not a number (key `resource`); code `not_found`.",
+            ),
+            ErrorCase::CONTRACT_422,
+        ]);
+crate::operation_errors!(DeleteCommentErrors = DELETE_ARTICLE_COMMENT);
 
 /// Comments on articles.
 #[derive(Debug, Clone)]
@@ -87,7 +111,7 @@ impl CommentsApi {
         slug: Path<String>,
         body: Json<dto::NewCommentRequest>,
     ) -> Result<CommentCreated, AddCommentErrors> {
-        let user = auth.user(&self.app, Scope::CommentsWrite).await?;
+        let user = auth.user(&self.app, CREATE_ARTICLE_COMMENT.scope).await?;
         let text = parse::comment(body.0.comment).map_err(conduit_domain::Error::from)?;
         let comment = self.app.add_comment(user, &slug.0, text).await?;
         Ok(CommentCreated::Created(Json(dto::SingleCommentResponse {
@@ -111,7 +135,7 @@ impl CommentsApi {
         /// Id of the comment.
         id: Path<i64>,
     ) -> Result<Deleted, DeleteCommentErrors> {
-        let user = auth.user(&self.app, Scope::CommentsWrite).await?;
+        let user = auth.user(&self.app, DELETE_ARTICLE_COMMENT.scope).await?;
         self.app
             .delete_comment(user, &slug.0, CommentId(id.0))
             .await?;

@@ -13,9 +13,64 @@ pub mod auth;
 pub mod comments;
 pub mod cookie;
 pub mod oauth;
+pub(crate) mod operation;
 pub mod profiles;
 pub mod tags;
 pub mod users;
+
+use operation::{Method, Operation};
+
+/// Every operation's descriptor, each named after its `operationId`.
+pub(crate) const OPERATIONS: &[&Operation] = &[
+    &users::CREATE_USER,
+    &users::LOGIN,
+    &users::GET_CURRENT_USER,
+    &users::UPDATE_CURRENT_USER,
+    &auth::REFRESH_TOKEN,
+    &auth::LOGOUT,
+    &auth::LOGOUT_ALL,
+    &auth::LIST_SESSIONS,
+    &auth::DELETE_SESSION,
+    &oauth::OAUTH_START,
+    &oauth::OAUTH_CALLBACK,
+    &oauth::OAUTH_LINK,
+    &oauth::OAUTH_LINK_CONFIRM,
+    &oauth::OAUTH_EXCHANGE,
+    &api_keys::CREATE_API_KEY,
+    &api_keys::LIST_API_KEYS,
+    &api_keys::REVOKE_API_KEY,
+    &profiles::GET_PROFILE_BY_USERNAME,
+    &profiles::FOLLOW_USER_BY_USERNAME,
+    &profiles::UNFOLLOW_USER_BY_USERNAME,
+    &articles::GET_ARTICLES,
+    &articles::GET_ARTICLES_FEED,
+    &articles::CREATE_ARTICLE,
+    &articles::GET_ARTICLE,
+    &articles::UPDATE_ARTICLE,
+    &articles::DELETE_ARTICLE,
+    &articles::CREATE_ARTICLE_FAVORITE,
+    &articles::DELETE_ARTICLE_FAVORITE,
+    &comments::GET_ARTICLE_COMMENTS,
+    &comments::CREATE_ARTICLE_COMMENT,
+    &comments::DELETE_ARTICLE_COMMENT,
+    &tags::GET_TAGS,
+];
+
+/// The descriptor of the operation with `operationId` `id`.
+pub(crate) fn operation(id: &str) -> Option<&'static Operation> {
+    OPERATIONS
+        .iter()
+        .copied()
+        .find(|operation| operation.id == id)
+}
+
+/// The descriptor of `method` on `path`, a documented path template (`/articles/{slug}`).
+pub(crate) fn operation_at(method: Method, path: &str) -> Option<&'static Operation> {
+    OPERATIONS
+        .iter()
+        .copied()
+        .find(|operation| operation.method == method && operation.path == path)
+}
 
 /// Groups of operations in the documentation, named as in the RealWorld contract.
 #[derive(Debug, Tags)]
@@ -108,6 +163,11 @@ struct Paging {
 /// The page asked for by `limit` (default 20, 1 to 100) and `offset` (default 0, at
 /// most 1,000,000), or 422 naming the bad parameter.
 pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
+    paging(limit, offset).map_err(|errors| conduit_domain::Error::Validation(errors).into())
+}
+
+/// [`page`], refused with the validation errors.
+fn paging(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ValidationErrors> {
     let paging = Paging {
         limit: limit.unwrap_or(Page::DEFAULT_LIMIT as i64),
         offset: offset.unwrap_or(0),
@@ -124,7 +184,7 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
             };
             errors.add(field, Invalid::OutOfRange { min, max });
         }
-        return Err(conduit_domain::Error::Validation(errors).into());
+        return Err(errors);
     }
     // Both values were just checked to be non-negative.
     Ok(Page {
@@ -135,7 +195,86 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use poem_openapi::{OpenApi, registry::MetaOperation};
+
+    use super::{operation::Example, *};
+    use crate::security::OptionalAuth;
+
+    /// The operations the handlers declare, with their paths.
+    fn declared() -> Vec<(String, MetaOperation)> {
+        <crate::stack::Apis as OpenApi>::meta()
+            .into_iter()
+            .flat_map(|api| api.paths)
+            .flat_map(|path| {
+                let template = path.path;
+                path.operations
+                    .into_iter()
+                    .map(move |operation| (template.clone(), operation))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_operation_has_exactly_one_descriptor() {
+        let declared = declared();
+        assert_eq!(declared.len(), OPERATIONS.len());
+        for (path, declared) in declared {
+            let id = declared.operation_id.expect("an operationId");
+            let descriptors: Vec<_> = OPERATIONS.iter().filter(|d| d.id == id).collect();
+            assert_eq!(descriptors.len(), 1, "{id}");
+            let descriptor = descriptors[0];
+            assert_eq!(descriptor.path, path, "{id}");
+            assert_eq!(
+                descriptor.method.as_str(),
+                declared.method.as_str().to_lowercase(),
+                "{id}"
+            );
+        }
+    }
+
+    /// What the handler's types say agrees with its descriptor: a request body where it
+    /// declares one, a scope where API keys are accepted (`UserAuth`, `OptionalAuth`), and
+    /// the scope `OptionalAuth` checks where anonymous callers are served too.
+    #[test]
+    fn descriptors_agree_with_the_handlers() {
+        for (_, declared) in declared() {
+            let id = declared.operation_id.unwrap_or_default();
+            let descriptor = operation(id).expect("a descriptor");
+            assert_eq!(declared.request.is_some(), descriptor.body, "{id}");
+            let keys = declared.security.iter().any(|s| s.contains_key("ApiKey"));
+            assert_eq!(keys, descriptor.scope.is_some(), "{id}");
+            if declared.security.iter().any(|s| s.is_empty()) {
+                assert_eq!(descriptor.scope, Some(OptionalAuth::SCOPE), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_error_status_is_described_once_with_a_fitting_example() {
+        for descriptor in OPERATIONS {
+            let mut statuses: Vec<u16> = descriptor.cases().map(|case| case.status()).collect();
+            statuses.sort_unstable();
+            statuses.dedup();
+            assert_eq!(
+                statuses.len(),
+                descriptor.cases().count(),
+                "{}",
+                descriptor.id
+            );
+            for case in descriptor.cases() {
+                match case.example {
+                    Example::MissingScope => {
+                        assert!(descriptor.scope.is_some(), "{}", descriptor.id)
+                    }
+                    // The example is a real refusal, not the catalogue's stand-in.
+                    Example::Invalid(refusal) => assert!(refusal().is_some(), "{}", descriptor.id),
+                    _ => {}
+                }
+                let example = descriptor.example(case.status()).expect("an example");
+                assert_eq!(example.code.status(), case.status(), "{}", descriptor.id);
+            }
+        }
+    }
 
     #[test]
     fn paging_defaults_and_bounds() {

@@ -1,61 +1,135 @@
 //! `/auth/oauth/*`: sign-in with a third-party identity provider (ADR 0011).
 
 use conduit_app::Conduit;
+use conduit_domain::{Invalid, Resource, UniqueField, ValidationErrors};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
 };
 
-use crate::{dto, parse, security::TokenAuth};
+use crate::{
+    dto,
+    error::ErrorCode,
+    exact::{Field, Mismatch},
+    parse,
+    security::TokenAuth,
+};
 
 use super::{
     ApiTags, SignedIn,
     cookie::{CookiePolicy, sign_in_answer},
+    operation::{ErrorCase, Operation},
     users::client,
 };
 
-crate::operation_errors!(
-    /// Errors of `GET /auth/oauth/{provider}/start`.
-    OAuthStartErrors {
-        NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
-        Unprocessable = 422: "`returnTo` is not one of the allowed frontend addresses (`validation_failed`, key `returnTo`).",
-    }
+/// 404 for a provider not configured.
+const PROVIDER_NOT_FOUND: ErrorCase = ErrorCase::not_found(
+    Resource::Provider,
+    "No provider with this id is configured (`not_found`, key `provider`).",
 );
 
-crate::operation_errors!(
-    /// Errors of `GET /auth/oauth/{provider}/callback`.
-    OAuthCallbackErrors {
-        NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
-        Unprocessable = 422: "`state` is unknown, already used, expired or from another provider (`validation_failed`, key `state`); nowhere safe to send the browser.",
-    }
+/// 401 on linking a provider.
+const LINK_UNAUTHORIZED: ErrorCase = ErrorCase::code(
+    ErrorCode::TokenMissing,
+    "No token was sent (`token_missing`), or it is malformed, foreign, expired or of an ended \
+     session (`token_invalid`).",
 );
 
-crate::operation_errors!(
-    /// Errors of `POST /auth/oauth/{provider}/link`.
-    OAuthLinkErrors with_body {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign, expired or of an ended session (`token_invalid`).",
-        NotFound = 404: "No provider with this id is configured (`not_found`, key `provider`).",
-        Unprocessable = 422: "`returnTo` is missing, not a string, or not one of the allowed frontend addresses (`validation_failed`, key `returnTo`).",
-    }
-);
+/// The refusal of a `returnTo` that is not an allowed address.
+fn return_to_refused() -> Option<ValidationErrors> {
+    Some(ValidationErrors::single(
+        "returnTo",
+        Invalid::Rule("is not an allowed address"),
+    ))
+}
 
-crate::operation_errors!(
-    /// Errors of `POST /auth/oauth/link/confirm`.
-    OAuthLinkConfirmErrors with_body {
-        Unauthorized = 401: "No token was sent (`token_missing`), or it is malformed, foreign, expired or of an ended session (`token_invalid`).",
-        Conflict = 409: "The identity was linked to another account meanwhile (`identity_in_use`, key `identity`); nothing was linked.",
-        Unprocessable = 422: "The body has no `code` string, or the link code is unknown, already used, expired, or from a link another account started (`validation_failed`, key `code`); nothing was linked, and the code is used up.",
-    }
-);
+pub(crate) const OAUTH_START: Operation =
+    Operation::get("OAuthStart", "/auth/oauth/{provider}/start").errors(&[
+        PROVIDER_NOT_FOUND,
+        ErrorCase::invalid(
+            "`returnTo` is not one of the allowed frontend addresses (`validation_failed`, key \
+             `returnTo`).",
+            return_to_refused,
+        ),
+    ]);
+crate::operation_errors!(OAuthStartErrors = OAUTH_START);
 
-crate::operation_errors!(
-    /// Errors of `POST /auth/oauth/exchange`.
-    OAuthExchangeErrors with_body {
-        Unauthorized = 401: "The login code is unknown, already used or expired (`login_code_invalid`).",
-        Unprocessable = 422: "The body has no `code` string (`validation_failed`, key `code`).",
-    }
-);
+pub(crate) const OAUTH_CALLBACK: Operation =
+    Operation::get("OAuthCallback", "/auth/oauth/{provider}/callback").errors(&[
+        PROVIDER_NOT_FOUND,
+        ErrorCase::invalid(
+            "`state` is unknown, already used, expired or from another provider \
+             (`validation_failed`, key `state`); nowhere safe to send the browser.",
+            || {
+                Some(ValidationErrors::single(
+                    "state",
+                    Invalid::Rule("is unknown or expired"),
+                ))
+            },
+        ),
+    ]);
+crate::operation_errors!(OAuthCallbackErrors = OAUTH_CALLBACK);
+
+pub(crate) const OAUTH_LINK: Operation =
+    Operation::post("OAuthLink", "/auth/oauth/{provider}/link")
+        .json_body()
+        .errors(&[
+            LINK_UNAUTHORIZED,
+            PROVIDER_NOT_FOUND,
+            ErrorCase::invalid(
+                "`returnTo` is missing, not a string, or not one of the allowed frontend addresses \
+             (`validation_failed`, key `returnTo`).",
+                return_to_refused,
+            ),
+        ]);
+crate::operation_errors!(OAuthLinkErrors = OAUTH_LINK);
+
+pub(crate) const OAUTH_LINK_CONFIRM: Operation = Operation::post(
+    "OAuthLinkConfirm",
+    "/auth/oauth/link/confirm",
+)
+.json_body()
+.errors(&[
+    LINK_UNAUTHORIZED,
+    ErrorCase::taken(
+        UniqueField::Identity,
+        "The identity was linked to another account meanwhile (`identity_in_use`, key \
+             `identity`); nothing was linked.",
+    ),
+    ErrorCase::invalid(
+        "The body has no `code` string, or the link code is unknown, already used, expired, \
+             or from a link another account started (`validation_failed`, key `code`); nothing \
+             was linked, and the code is used up.",
+        || {
+            Some(ValidationErrors::single(
+                "code",
+                Invalid::Rule("is unknown, already used, expired or not yours"),
+            ))
+        },
+    ),
+]);
+crate::operation_errors!(OAuthLinkConfirmErrors = OAUTH_LINK_CONFIRM);
+
+pub(crate) const OAUTH_EXCHANGE: Operation =
+    Operation::post("OAuthExchange", "/auth/oauth/exchange")
+        .json_body()
+        .errors(&[
+            ErrorCase::code(
+                ErrorCode::LoginCodeInvalid,
+                "The login code is unknown, already used or expired (`login_code_invalid`).",
+            ),
+            ErrorCase::invalid(
+                "The body has no `code` string (`validation_failed`, key `code`).",
+                || {
+                    parse::login_code(dto::LoginCodeRequest {
+                        code: Field::refused(Mismatch::Missing),
+                    })
+                    .err()
+                },
+            ),
+        ]);
+crate::operation_errors!(OAuthExchangeErrors = OAUTH_EXCHANGE);
 
 /// `302 Found`: the browser goes on to `Location`.
 #[derive(Debug, ApiResponse)]

@@ -3,15 +3,15 @@
 use conduit_app::Conduit;
 use poem_openapi::{OpenApi, payload::Json};
 
-use super::ApiTags;
+use super::{
+    ApiTags,
+    operation::{ErrorCase, Operation},
+};
 use crate::dto;
 
-crate::operation_errors!(
-    /// Errors of `GET /tags`.
-    TagsErrors {
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+pub(crate) const GET_TAGS: Operation =
+    Operation::get("GetTags", "/tags").errors(&[ErrorCase::CONTRACT_422]);
+crate::operation_errors!(TagsErrors = GET_TAGS);
 
 /// Tags.
 #[derive(Debug, Clone)]

@@ -1,52 +1,111 @@
 //! `POST /users`, `POST /users/login`, `GET /user`, `PUT /user`.
 
 use conduit_app::Conduit;
-use conduit_domain::api_key::Scope;
+use conduit_domain::{Invalid, UniqueField, ValidationErrors, api_key::Scope};
 use poem_openapi::{OpenApi, param::Header, payload::Json};
 
 use super::{
     ApiTags, SignedIn, UserCreated,
     cookie::{CookiePolicy, sign_in_answer},
+    operation::{ErrorCase, Operation},
+    profiles,
 };
 use crate::{
-    dto, parse,
+    dto,
+    error::ErrorCode,
+    exact::Field,
+    parse,
     security::{Caller, UserAuth},
 };
 
-crate::operation_errors!(
-    /// Errors of `POST /users`.
-    RegisterErrors with_body {
-        Conflict = 409: "The username or the email is already taken, without regard to case (`conflict`); the key names which.",
-        Unprocessable = 422: "A field is missing, blank, too short, too long, malformed or not a string (`validation_failed`); every bad field is listed.",
-    }
-);
+pub(crate) const CREATE_USER: Operation = Operation::post("CreateUser", "/users")
+    .json_body()
+    .errors(&[
+        ErrorCase::taken(
+            UniqueField::Username,
+            "The username or the email is already taken, without regard to case (`conflict`); \
+             the key names which.",
+        ),
+        ErrorCase::invalid(
+            "A field is missing, blank, too short, too long, malformed or not a string \
+             (`validation_failed`); every bad field is listed.",
+            || {
+                parse::register(Field::new(dto::NewUser {
+                    username: "".into(),
+                    email: "jake@jake".into(),
+                    password: "short".into(),
+                }))
+                .err()
+            },
+        ),
+    ])
+    .links(
+        &[("username", "$response.body#/user/username")],
+        &[
+            (
+                &profiles::GET_PROFILE_BY_USERNAME,
+                "The new user's public profile.",
+            ),
+            (&profiles::FOLLOW_USER_BY_USERNAME, "Follow the new user."),
+            (
+                &profiles::UNFOLLOW_USER_BY_USERNAME,
+                "Unfollow the new user.",
+            ),
+        ],
+    );
+crate::operation_errors!(RegisterErrors = CREATE_USER);
 
-crate::operation_errors!(
-    /// Errors of `POST /users/login`.
-    LoginErrors with_body {
-        Unauthorized = 401: "Email and password do not match an account (`invalid_credentials`).",
-        Unprocessable = 422: "The email or the password is missing, blank, malformed or not a string (`validation_failed`).",
-    }
-);
+pub(crate) const LOGIN: Operation = Operation::post("Login", "/users/login")
+    .json_body()
+    .errors(&[
+        ErrorCase::code(
+            ErrorCode::InvalidCredentials,
+            "Email and password do not match an account (`invalid_credentials`).",
+        ),
+        ErrorCase::invalid(
+            "The email or the password is missing, blank, malformed or not a string \
+             (`validation_failed`).",
+            || {
+                parse::login(Field::new(dto::LoginUser {
+                    email: "".into(),
+                    password: "".into(),
+                }))
+                .err()
+            },
+        ),
+    ]);
+crate::operation_errors!(LoginErrors = LOGIN);
 
-crate::operation_errors!(
-    /// Errors of `GET /user`.
-    CurrentUserErrors {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The API key lacks the `user:read` scope (`insufficient_scope`).",
-        Unprocessable = 422: "Not returned by this operation; listed because the RealWorld contract lists 422 (`validation_failed`) for every operation.",
-    }
-);
+pub(crate) const GET_CURRENT_USER: Operation = Operation::get("GetCurrentUser", "/user")
+    .scope(Scope::UserRead)
+    .errors(&[
+        ErrorCase::UNAUTHORIZED,
+        ErrorCase::MISSING_USER_READ,
+        ErrorCase::CONTRACT_422,
+    ]);
+crate::operation_errors!(CurrentUserErrors = GET_CURRENT_USER);
 
-crate::operation_errors!(
-    /// Errors of `PUT /user`.
-    UpdateUserErrors with_body {
-        Unauthorized = 401: "No credentials were sent (`token_missing`), the access token is malformed, foreign or expired (`token_invalid`), or the API key is invalid, expired or revoked (`api_key_invalid`).",
-        Forbidden = 403: "The API key lacks the `user:write` scope (`insufficient_scope`), or an API key tried to change the email or password, which needs a user session (`forbidden`, key `user`).",
-        Conflict = 409: "The new username or email is already taken (`conflict`).",
-        Unprocessable = 422: "A field is blank, null where not allowed, too short, too long, malformed or not a string (`validation_failed`).",
-    }
-);
+pub(crate) const UPDATE_CURRENT_USER: Operation = Operation::put("UpdateCurrentUser", "/user")
+    .scope(Scope::UserWrite)
+    .json_body()
+    .errors(&[
+        ErrorCase::UNAUTHORIZED,
+        ErrorCase::missing_scope(
+            "The API key lacks the `user:write` scope (`insufficient_scope`), or an API key \
+             tried to change the email or password, which needs a user session (`forbidden`, \
+             key `user`).",
+        ),
+        ErrorCase::taken(
+            UniqueField::Email,
+            "The new username or email is already taken (`conflict`).",
+        ),
+        ErrorCase::invalid(
+            "A field is blank, null where not allowed, too short, too long, malformed or not a \
+             string (`validation_failed`).",
+            || Some(ValidationErrors::single("email", Invalid::Null)),
+        ),
+    ]);
+crate::operation_errors!(UpdateUserErrors = UPDATE_CURRENT_USER);
 
 /// Registration, login and the signed-in user's account.
 #[derive(Debug, Clone)]
@@ -103,7 +162,7 @@ impl UsersApi {
     /// `user:read`), `token` is that key: keys never yield session tokens.
     #[oai(path = "/user", method = "get", operation_id = "GetCurrentUser")]
     async fn current(&self, auth: UserAuth) -> Result<Json<dto::UserResponse>, CurrentUserErrors> {
-        match auth.caller(&self.app, Scope::UserRead).await? {
+        match auth.caller(&self.app, GET_CURRENT_USER.scope).await? {
             Caller::Session(claims) => Ok(Json(self.app.current_user(&claims).await?.into())),
             Caller::Key { user, token } => {
                 let account = self.app.account(user).await?;
@@ -124,7 +183,7 @@ impl UsersApi {
         auth: UserAuth,
         body: Json<dto::UpdateUserRequest>,
     ) -> Result<Json<dto::UserResponse>, UpdateUserErrors> {
-        let caller = auth.caller(&self.app, Scope::UserWrite).await?;
+        let caller = auth.caller(&self.app, UPDATE_CURRENT_USER.scope).await?;
         let changes = parse::update_user(body.0.user).map_err(conduit_domain::Error::from)?;
         match caller {
             Caller::Session(claims) => {
