@@ -3,6 +3,7 @@
 use conduit_app::Conduit;
 use conduit_domain::api_key::Scope;
 use conduit_domain::article::{ArticleSelection, SentFilters};
+use conduit_domain::{Error, ValidationErrors};
 use poem_openapi::{
     OpenApi,
     param::{Path, Query},
@@ -119,6 +120,8 @@ impl ArticlesApi {
         operation_id = "GetArticles",
         tag = "ApiTags::Articles"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         auth: OptionalAuth,
@@ -128,6 +131,8 @@ impl ArticlesApi {
         author: Query<Option<String>>,
         /// Filter by favorites of a user (username).
         favorited: Query<Option<String>>,
+        /// Full-text search over title, description and body; results ranked by relevance.
+        q: Query<Option<String>>,
         /// The number of items to skip (0 to 1,000,000; default 0).
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
@@ -139,7 +144,9 @@ impl ArticlesApi {
             tag: tag.0.as_deref(),
             author: author.0.as_deref(),
             favorited_by: favorited.0.as_deref(),
-        });
+            search: q.0.as_deref(),
+        })
+        .map_err(|invalid| Error::Validation(ValidationErrors::single("q", invalid)))?;
         let render = || async {
             let found = self.app.list_articles(filter.clone(), page, viewer).await?;
             Ok::<_, conduit_domain::Error>(RenderedJson::encode(
