@@ -16,7 +16,10 @@ use conduit_adapters::sql::{SqlStore, testing::TestDb};
 use conduit_domain::{
     ArticleId, StoreError, UniqueField,
     api_key::{ApiKey, ApiKeyId, Scope},
-    article::{ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug},
+    article::{
+        ArticleBody, ArticleDescription, ArticleFilter, ArticleTitle, NewArticle, Page,
+        SearchQuery, Slug,
+    },
     identity::IdentityLink,
     ports::{ApiKeyStore, ArticleQueries, ArticleStore, IdentityLinks, SessionStore, UserStore},
     session::{NewSession, RefreshTokenHash, SessionId},
@@ -160,9 +163,11 @@ async fn strings(conn: &DatabaseConnection, sql: &str) -> BTreeSet<String> {
 
 async fn tables(conn: &DatabaseConnection) -> BTreeSet<String> {
     let sql = match conn.get_database_backend() {
+        // The search table and its shadow tables are checked by `search_objects`.
         DatabaseBackend::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+             AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' \
+             AND name NOT LIKE 'articles_fts%'"
         }
         _ => {
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' \
@@ -178,12 +183,51 @@ async fn indexes(conn: &DatabaseConnection) -> BTreeSet<String> {
         DatabaseBackend::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
         }
+        // The search index is checked by `search_objects`.
         _ => {
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' \
-             AND indexname NOT LIKE '%_pkey'"
+             AND indexname NOT LIKE '%_pkey' AND indexname <> 'articles_search_idx'"
         }
     };
     strings(conn, sql).await
+}
+
+/// What full-text search adds, each backend its own: PostgreSQL's generated column and
+/// GIN index, SQLite's FTS5 table and the triggers that keep it.
+async fn search_objects(conn: &DatabaseConnection) -> BTreeSet<String> {
+    let sql = match conn.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            "SELECT type || ' ' || name FROM sqlite_master \
+             WHERE name LIKE 'articles_fts%' AND name NOT LIKE 'articles_fts\\_%' ESCAPE '\\' \
+             OR type = 'trigger'"
+        }
+        _ => {
+            "SELECT 'index ' || indexname || ' ' || \
+             CASE WHEN indexdef LIKE '%USING gin (search)' THEN 'gin' ELSE indexdef END \
+             FROM pg_indexes WHERE indexname = 'articles_search_idx' \
+             UNION ALL SELECT 'column ' || column_name || ' ' || data_type || ' ' || \
+             is_generated FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = 'articles' \
+             AND column_name = 'search'"
+        }
+    };
+    strings(conn, sql).await
+}
+
+/// The objects [`search_objects`] finds when search is migrated.
+fn expected_search_objects(backend: DatabaseBackend) -> BTreeSet<String> {
+    match backend {
+        DatabaseBackend::Sqlite => set(&[
+            "table articles_fts",
+            "trigger articles_fts_delete",
+            "trigger articles_fts_insert",
+            "trigger articles_fts_update",
+        ]),
+        _ => set(&[
+            "column search tsvector ALWAYS",
+            "index articles_search_idx gin",
+        ]),
+    }
 }
 
 /// The columns of `table`.
@@ -244,6 +288,7 @@ async fn migration_goes_up_down_and_up_again() {
         Migrator::down(conn, None).await.expect("down");
         assert!(tables(conn).await.is_empty(), "{}", db.url());
         assert!(indexes(conn).await.is_empty(), "{}", db.url());
+        assert!(search_objects(conn).await.is_empty(), "{}", db.url());
 
         Migrator::up(conn, None).await.expect("up again");
         assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
@@ -265,6 +310,13 @@ async fn later_migrations_go_down_and_up_one_at_a_time() {
     for db in databases().await {
         let store = db.store();
         let conn = store.connection();
+        let backend = conn.get_database_backend();
+        assert_eq!(search_objects(conn).await, expected_search_objects(backend));
+        store.rollback(1).await.expect("article search down");
+        assert!(search_objects(conn).await.is_empty(), "{}", db.url());
+        assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
+        assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
+        assert_eq!(applied(&store).await, 7, "{}", db.url());
         store.rollback(1).await.expect("idempotency records down");
         assert_eq!(tables(conn).await, set(&COUNTED_TABLES), "{}", db.url());
         assert_eq!(applied(&store).await, 6, "{}", db.url());
@@ -290,6 +342,32 @@ async fn later_migrations_go_down_and_up_one_at_a_time() {
         assert_eq!(tables(conn).await, set(&TABLES), "{}", db.url());
         assert_eq!(indexes(conn).await, set(&INDEXES), "{}", db.url());
         assert!(refreshed_at().await, "{}", db.url());
+        assert_eq!(search_objects(conn).await, expected_search_objects(backend));
+        db.cleanup().await;
+    }
+}
+
+/// The search migration indexes the articles there already are, and its rollback
+/// leaves them listed as before.
+#[tokio::test]
+async fn the_search_migration_indexes_existing_articles() {
+    for db in databases().await {
+        let store = db.store();
+        store.rollback(1).await.expect("article search down");
+        let author = register(&store, "early").await;
+        let id = ArticleStore::create(&store, new_article(&author, "written-before-search"))
+            .await
+            .expect("article written");
+        store.migrate().await.expect("article search up");
+        let filter = ArticleFilter {
+            search: SearchQuery::parse("Before").expect("short"),
+            ..ArticleFilter::default()
+        };
+        let found = ArticleQueries::list(&store, &filter, Page::default(), None)
+            .await
+            .expect("searched");
+        let ids: Vec<_> = found.articles.iter().map(|a| a.id).collect();
+        assert_eq!((ids, found.total), (vec![id], 1), "{}", db.url());
         db.cleanup().await;
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     ArticleId, Invalid, UserId,
-    text::{multi_line, single_line, string_value},
+    text::{at_most, multi_line, single_line, string_value},
     time::Timestamp,
     user::{Profile, Username},
 };
@@ -184,6 +184,59 @@ pub struct ArticleFilter {
     pub author: Option<Username>,
     /// Only articles favorited by this user (the name compared case-insensitively).
     pub favorited_by: Option<Username>,
+    /// Only articles whose title, description or body hold every word of the search;
+    /// the list is then ordered by relevance (see [`SearchQuery`]).
+    pub search: Option<SearchQuery>,
+}
+
+/// A full-text search of articles: the words of the text a client sent.
+///
+/// A word is a run of letters and digits (Unicode), compared case-insensitively; any
+/// other character separates words, so punctuation, quotes and the operators of search
+/// syntaxes (`"`, `-`, `OR`, `*`, `:`...) are never interpreted, only split on (and
+/// `or` is then simply a word). An article matches when its title, description or body
+/// hold every word, whole; duplicated words count once. The stores rank matches by
+/// relevance, a match in the title above one in the description, above one in the
+/// body, then newest first (the highest id, as every list orders).
+///
+/// The text may have at most [`SearchQuery::MAX`] characters once trimmed; text with
+/// no word in it (blank, or punctuation only) makes no query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SearchQuery {
+    /// Lowercased, each once, in the order sent; never empty.
+    terms: Vec<String>,
+}
+
+impl SearchQuery {
+    /// Longest accepted search text, in characters, after trimming.
+    pub const MAX: usize = 200;
+
+    /// The words of `raw`: `Err` when the text is too long, `Ok(None)` when it holds no
+    /// word.
+    pub fn parse(raw: &str) -> Result<Option<Self>, Invalid> {
+        let text = raw.trim();
+        at_most(text, Self::MAX)?;
+        let mut terms: Vec<String> = Vec::new();
+        for word in Self::words(text) {
+            if !terms.contains(&word) {
+                terms.push(word);
+            }
+        }
+        Ok((!terms.is_empty()).then_some(SearchQuery { terms }))
+    }
+
+    /// The words to find, lowercased, each once, in the order sent; at least one.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    /// The words of `text` as a search sees them: runs of letters and digits,
+    /// lowercased. For stores that match words themselves.
+    pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(str::to_lowercase)
+    }
 }
 
 /// The list filters as a client sent them; `None` where one was not sent.
@@ -195,6 +248,8 @@ pub struct SentFilters<'a> {
     pub author: Option<&'a str>,
     /// The username of a user who favorited the articles, as sent.
     pub favorited_by: Option<&'a str>,
+    /// The full-text search, as sent.
+    pub search: Option<&'a str>,
 }
 
 /// The global list a client asked for, decided once from what it sent: a filter the
@@ -203,7 +258,8 @@ pub struct SentFilters<'a> {
 /// A value no tag or user can have (a NUL character, a space in a username, a tag with
 /// white space around it or longer than any tag...) names nothing: the answer is the
 /// empty list, as for a name nobody has. The RealWorld contract answers unknown filter
-/// values with an empty list, not an error, and the stores never see such a value.
+/// values with an empty list, not an error, and the stores never see such a value. So
+/// does a search text with no word in it; a blank one is no search at all.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ArticleSelection {
     /// The articles that pass the filter.
@@ -227,8 +283,15 @@ impl From<ArticleFilter> for ArticleSelection {
 impl ArticleSelection {
     /// The selection `sent` asks for. A tag names a stored tag only when it is one
     /// exactly as stored (a valid tag, already trimmed); a username only when it is a
-    /// valid username.
-    pub fn from_sent(sent: SentFilters<'_>) -> Self {
+    /// valid username. The one error: a search text longer than [`SearchQuery::MAX`].
+    pub fn from_sent(sent: SentFilters<'_>) -> Result<Self, Invalid> {
+        let search = match sent.search.filter(|text| !text.trim().is_empty()) {
+            None => None,
+            Some(text) => match SearchQuery::parse(text)? {
+                Some(search) => Some(search),
+                None => return Ok(ArticleSelection::MatchesNothing),
+            },
+        };
         let filter = (|| {
             Some(ArticleFilter {
                 tag: named(sent.tag, |raw| {
@@ -236,9 +299,10 @@ impl ArticleSelection {
                 })?,
                 author: named(sent.author, |raw| Username::parse(raw).ok())?,
                 favorited_by: named(sent.favorited_by, |raw| Username::parse(raw).ok())?,
+                search,
             })
         })();
-        filter.map_or(ArticleSelection::MatchesNothing, ArticleSelection::Filtered)
+        Ok(filter.map_or(ArticleSelection::MatchesNothing, ArticleSelection::Filtered))
     }
 }
 
@@ -426,7 +490,9 @@ mod tests {
                 tag,
                 author,
                 favorited_by,
+                search: None,
             })
+            .expect("no search, no error")
         };
         assert_eq!(sent(None, None, None), ArticleSelection::default());
         let ArticleSelection::Filtered(filter) = sent(Some("rust"), Some("Jake"), Some("ann"))
@@ -452,5 +518,40 @@ mod tests {
         ] {
             assert_eq!(nothing, ArticleSelection::MatchesNothing);
         }
+    }
+
+    #[test]
+    fn searches_are_words_and_blank_ones_search_nothing() {
+        let search = |q: &str| {
+            ArticleSelection::from_sent(SentFilters {
+                search: Some(q),
+                ..SentFilters::default()
+            })
+        };
+        let terms = |q: &str| match search(q) {
+            Ok(ArticleSelection::Filtered(ArticleFilter {
+                search: Some(search),
+                ..
+            })) => search.terms().to_vec(),
+            other => panic!("{q:?} gave {other:?}"),
+        };
+        assert_eq!(
+            terms("  Rust, \"async\" -OR rust* Café\u{0}日本 "),
+            ["rust", "async", "or", "café", "日本"]
+        );
+        assert_eq!(search("   "), Ok(ArticleSelection::default()));
+        assert_eq!(search("\"-*:()"), Ok(ArticleSelection::MatchesNothing));
+        assert_eq!(search("\u{0}"), Ok(ArticleSelection::MatchesNothing));
+        let longest = format!("  {}  ", "a".repeat(SearchQuery::MAX));
+        assert_eq!(terms(&longest).len(), 1);
+        let longer = "a".repeat(SearchQuery::MAX + 1);
+        assert_eq!(search(&longer), Err(Invalid::TooLong { max: 200 }));
+        // A text too long is refused even when another value names nothing.
+        let both = ArticleSelection::from_sent(SentFilters {
+            tag: Some(" x"),
+            search: Some(&longer),
+            ..SentFilters::default()
+        });
+        assert_eq!(both, Err(Invalid::TooLong { max: 200 }));
     }
 }

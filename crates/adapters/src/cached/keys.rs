@@ -47,18 +47,50 @@ pub(super) fn tags(own: &[String], viewer: Option<UserId>) -> Vec<String> {
 
 /// The key of a list page (without the format prefix).
 pub(super) fn list_key(filter: &ArticleFilter, page: Page, viewer: Option<UserId>) -> String {
-    // JSON keeps the parts apart whatever characters the filter values hold.
-    let shape = serde_json::json!([
+    // JSON keeps the parts apart whatever characters the filter values hold. A search
+    // is keyed by its terms (two texts with the same words are the same search), and
+    // only when there is one, so the keys of other lists stay as they were.
+    let mut shape = serde_json::json!([
         filter.tag.as_ref().map(TagName::as_str),
         filter.author.as_ref().map(Username::as_str),
         filter.favorited_by.as_ref().map(Username::as_str),
         page.limit,
         page.offset
     ]);
+    if let (Some(search), Some(parts)) = (&filter.search, shape.as_array_mut()) {
+        parts.push(serde_json::json!({ "q": search.terms() }));
+    }
     format!("l:{}:{shape}", viewer_key(viewer))
 }
 
 /// The tags of a list page.
 pub(super) fn list_tags(viewer: Option<UserId>) -> Vec<String> {
     tags(&[ARTICLES.into(), PROFILES.into()], viewer)
+}
+
+#[cfg(test)]
+mod tests {
+    use conduit_domain::article::SearchQuery;
+
+    use super::*;
+
+    #[test]
+    fn a_search_is_part_of_the_list_key_and_other_keys_stay_as_they_were() {
+        let plain = list_key(&ArticleFilter::default(), Page::default(), None);
+        assert_eq!(plain, "l:anon:[null,null,null,20,0]");
+        let searching = |text: &str| ArticleFilter {
+            search: SearchQuery::parse(text).expect("short"),
+            ..ArticleFilter::default()
+        };
+        let key = list_key(&searching("Rust async"), Page::default(), None);
+        assert_eq!(
+            key,
+            r#"l:anon:[null,null,null,20,0,{"q":["rust","async"]}]"#
+        );
+        // The same words are the same search.
+        assert_eq!(
+            key,
+            list_key(&searching(" rust, ASYNC rust"), Page::default(), None)
+        );
+    }
 }

@@ -11,7 +11,7 @@
 //!
 //! | entry | key | tags |
 //! |---|---|---|
-//! | article list page | filter, page, viewer | `articles`, `profiles`, `follows:<viewer>` |
+//! | article list page | filter (search terms included), page, viewer | `articles`, `profiles`, `follows:<viewer>` |
 //! | tags | limit | `articles` |
 //! | one article | id, viewer | `article:<id>`, `profiles`, `follows:<viewer>` |
 //! | slug lookup | slug | `slug:<slug>` |

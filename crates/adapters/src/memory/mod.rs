@@ -22,7 +22,7 @@ use conduit_domain::{
     ArticleId, CommentId, StoreError, UniqueField, UserId,
     article::{
         ArticleChanges, ArticleFilter, ArticlePage, ArticleRef, ArticleSummary, ArticleView,
-        NewArticle, Page, Slug,
+        NewArticle, Page, SearchQuery, Slug,
     },
     comment::{CommentRef, CommentView, NewComment},
     ports::{ArticleQueries, ArticleStore, CommentStore, ProfileStore, UserStore},
@@ -204,6 +204,36 @@ impl State {
     }
 
     /// Ids of the articles `keep` accepts, most recent first.
+    /// Of `ids`, the articles that hold every term of `search`, most relevant first,
+    /// then newest (highest id). Relevance is a simple score: each occurrence of a term
+    /// counts 10 in the title, 4 in the description and 1 in the body.
+    fn ranked(&self, ids: &[ArticleId], search: &SearchQuery) -> Vec<ArticleId> {
+        let mut scored: Vec<(u64, ArticleId)> = ids
+            .iter()
+            .filter_map(|id| {
+                let row = self.articles.get(id)?;
+                let fields = [(&row.title, 10), (&row.description, 4), (&row.body, 1)];
+                let mut score = 0;
+                for term in search.terms() {
+                    let found: u64 = fields
+                        .iter()
+                        .map(|(text, weight)| {
+                            let times = SearchQuery::words(text).filter(|w| w == term).count();
+                            weight * times as u64
+                        })
+                        .sum();
+                    if found == 0 {
+                        return None;
+                    }
+                    score += found;
+                }
+                Some((score, *id))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.cmp(a));
+        scored.into_iter().map(|(_, id)| id).collect()
+    }
+
     fn newest_first(&self, keep: impl Fn(ArticleId, &ArticleRow) -> bool) -> Vec<ArticleId> {
         self.articles
             .iter()
@@ -464,7 +494,7 @@ impl ArticleQueries for MemoryStore {
         let (Ok(author), Ok(fan)) = (resolve(&filter.author), resolve(&filter.favorited_by)) else {
             return Ok(ArticlePage::default());
         };
-        let ids = state.newest_first(|id, row| {
+        let mut ids = state.newest_first(|id, row| {
             filter
                 .tag
                 .as_ref()
@@ -472,6 +502,9 @@ impl ArticleQueries for MemoryStore {
                 && author.is_none_or(|a| row.author_id == a)
                 && fan.is_none_or(|f| state.favorites.contains(&(id, f)))
         });
+        if let Some(search) = &filter.search {
+            ids = state.ranked(&ids, search);
+        }
         state.page(&ids, page, viewer)
     }
 

@@ -69,6 +69,11 @@ macro_rules! contract_tests {
             comment_view_as_the_viewer_sees_it,
             comment_delete_twice_is_false_the_second_time,
             tags_most_used_first_then_by_name,
+            search_finds_every_word_in_any_field_ranked_by_field,
+            search_ties_are_newest_first,
+            search_combines_with_filters_and_pages,
+            search_input_never_errors,
+            search_follows_edits_and_deletes,
         );
     };
     (@each $backend:ident, $setup:expr; $($test:ident),+ $(,)?) => {

@@ -15,7 +15,7 @@ use conduit_domain::{
     ArticleId, CommentId, StoreError, UniqueField, UserId,
     article::{
         ArticleBody, ArticleChanges, ArticleDescription, ArticleFilter, ArticlePage, ArticleRef,
-        ArticleSummary, ArticleTitle, ArticleView, NewArticle, Page, Slug, TagName,
+        ArticleSummary, ArticleTitle, ArticleView, NewArticle, Page, SearchQuery, Slug, TagName,
     },
     comment::{CommentBody, CommentRef, CommentView, NewComment},
     ports::Stores,
@@ -1299,6 +1299,7 @@ pub async fn list_filters_combine(stores: Stores) {
         tag: tag.map(|t| TagName::parse(t).expect("tag")),
         author: author.map(|u| username(&u.username)),
         favorited_by: fan.map(|u| username(&u.username)),
+        search: None,
     };
     let cases = [
         (filter(Some("x"), Some(&alice), None), vec![a2, a1]),
@@ -1420,11 +1421,13 @@ pub async fn list_with_unknown_filter_values_is_empty(stores: Stores) {
             tag: Some(TagName::parse("knowntag").expect("tag")),
             author: Some(username(&nobody)),
             favorited_by: None,
+            search: None,
         },
         ArticleFilter {
             tag: None,
             author: Some(username(&author.username)),
             favorited_by: Some(username(&nobody)),
+            search: None,
         },
     ];
     for filter in cases {
@@ -1739,4 +1742,289 @@ pub async fn tags_most_used_first_then_by_name(stores: Stores) {
     assert_eq!(tags(&stores, 10).await, strings(&expected));
     assert_eq!(tags(&stores, 3).await, strings(&expected[..3]));
     assert_eq!(tags(&stores, 1).await, strings(&expected[..1]));
+}
+
+/// An article by `author` with this text (the slug unique).
+async fn publish_text(
+    stores: &Stores,
+    author: &User,
+    [title_text, description, body]: [&str; 3],
+    tags: &[&str],
+) -> ArticleId {
+    let article = NewArticle {
+        title: title(title_text),
+        description: ArticleDescription::parse(description).expect("valid description"),
+        body: ArticleBody::parse(body).expect("valid body"),
+        ..draft(author, "searched", tags)
+    };
+    stores
+        .articles
+        .create(article)
+        .await
+        .expect("article created")
+}
+
+/// The filter that searches `text` (which must hold a word).
+fn searching(text: &str) -> ArticleFilter {
+    ArticleFilter {
+        search: Some(
+            SearchQuery::parse(text)
+                .expect("not too long")
+                .expect("has a word"),
+        ),
+        ..ArticleFilter::default()
+    }
+}
+
+async fn found(stores: &Stores, filter: ArticleFilter) -> Vec<ArticleId> {
+    ids(&list(stores, filter, page(100, 0), None).await)
+}
+
+/// A search finds its words in the title, the description or the body, whole and in
+/// any case, all of them; a title match ranks above a description match above a body
+/// match, whatever their age.
+pub async fn search_finds_every_word_in_any_field_ranked_by_field(stores: Stores) {
+    let author = register(&stores, "searcher").await;
+    let in_title = publish_text(
+        &stores,
+        &author,
+        ["Ferris the crab", "A mascot", "Hello."],
+        &[],
+    )
+    .await;
+    let in_description = publish_text(
+        &stores,
+        &author,
+        ["A mascot", "Ferris the crab", "Hello."],
+        &[],
+    )
+    .await;
+    let in_body = publish_text(
+        &stores,
+        &author,
+        ["A mascot", "Hello", "Meet ferris, the crab."],
+        &[],
+    )
+    .await;
+    let split = publish_text(
+        &stores,
+        &author,
+        ["Alpha", "Gamma", "Beta and ferrisx."],
+        &[],
+    )
+    .await;
+    publish_text(&stores, &author, ["Nothing", "To see", "Here at all."], &[]).await;
+
+    let ranked = vec![in_title, in_description, in_body];
+    assert_eq!(found(&stores, searching("ferris")).await, ranked);
+    assert_eq!(found(&stores, searching("  FERRIS ")).await, ranked);
+    assert_eq!(found(&stores, searching("crab, ferris!")).await, ranked);
+    // Every word must be there, whole, in whichever fields.
+    assert_eq!(
+        found(&stores, searching("ferris mascot crab")).await,
+        ranked
+    );
+    assert_eq!(
+        found(&stores, searching("ferris meet")).await,
+        vec![in_body]
+    );
+    assert_eq!(
+        found(&stores, searching("beta alpha gamma")).await,
+        vec![split]
+    );
+    assert_eq!(found(&stores, searching("ferrisx")).await, vec![split]);
+    assert_eq!(
+        found(&stores, searching("ferri")).await,
+        Vec::<ArticleId>::new()
+    );
+    let page = list(&stores, searching("ferris"), page(20, 0), None).await;
+    assert_eq!(page.total, 3);
+    assert_eq!(page.articles[0].title, "Ferris the crab");
+}
+
+/// Articles as relevant as each other come newest first.
+pub async fn search_ties_are_newest_first(stores: Stores) {
+    let author = register(&stores, "tied").await;
+    let text = ["Tied kiwi", "Same words", "Same body."];
+    let older = publish_text(&stores, &author, text, &[]).await;
+    let newer = publish_text(&stores, &author, text, &[]).await;
+    assert_eq!(found(&stores, searching("kiwi")).await, vec![newer, older]);
+}
+
+/// A search combines with the tag, author and favorited filters, and pages with the
+/// exact total of its matches.
+pub async fn search_combines_with_filters_and_pages(stores: Stores) {
+    let alice = register(&stores, "searchalice").await;
+    let bob = register(&stores, "searchbob").await;
+    let fan = register(&stores, "searchfan").await;
+    let text = ["Guava notes", "About guava", "Guava, again."];
+    let a1 = publish_text(&stores, &alice, text, &["fruit"]).await;
+    let a2 = publish_text(&stores, &alice, text, &[]).await;
+    let b1 = publish_text(&stores, &bob, text, &["fruit"]).await;
+    let b2 = publish_text(&stores, &bob, text, &[]).await;
+    let a3 = publish_text(&stores, &alice, text, &["fruit"]).await;
+    publish_text(&stores, &alice, ["Other", "Other", "Other."], &["fruit"]).await;
+    favorite(&stores, &fan, a2).await;
+    favorite(&stores, &fan, b1).await;
+
+    let with = |filter: ArticleFilter| ArticleFilter {
+        search: searching("guava").search,
+        ..filter
+    };
+    let cases = [
+        (with(by_tag("fruit")), vec![a3, b1, a1]),
+        (with(by_author(&alice.username)), vec![a3, a2, a1]),
+        (with(favorited_by(&fan.username)), vec![b1, a2]),
+        (
+            ArticleFilter {
+                tag: Some(TagName::parse("fruit").expect("tag")),
+                ..with(by_author(&bob.username))
+            },
+            vec![b1],
+        ),
+        (with(by_author(&fan.username)), vec![]),
+        (with(by_tag("nosuchtag")), vec![]),
+    ];
+    for (filter, expected) in cases {
+        let page = list(&stores, filter.clone(), page(100, 0), None).await;
+        assert_eq!(ids(&page), expected, "{filter:?}");
+        assert_eq!(page.total, expected.len() as u64, "{filter:?}");
+    }
+
+    let newest_first = [a3, b2, b1, a2, a1];
+    for (limit, offset, expected) in [
+        (2, 0, &newest_first[0..2]),
+        (2, 2, &newest_first[2..4]),
+        (2, 4, &newest_first[4..5]),
+        (2, 6, &newest_first[5..5]),
+    ] {
+        let page = list(&stores, searching("guava"), page(limit, offset), None).await;
+        assert_eq!(ids(&page), expected, "limit {limit} offset {offset}");
+        assert_eq!(page.total, 5, "limit {limit} offset {offset}");
+    }
+    let none = list(&stores, searching("durian"), page(20, 0), None).await;
+    assert_eq!(none, ArticlePage::default());
+}
+
+/// No search text is an error in any store: quotes, punctuation, the operators of
+/// search syntaxes, NUL and any script are words or separators, never syntax.
+pub async fn search_input_never_errors(stores: Stores) {
+    let author = register(&stores, "oddsearch").await;
+    let cheese = publish_text(
+        &stores,
+        &author,
+        ["Käse und Brot", "Über alles", "日本語 text 🦀."],
+        &[],
+    )
+    .await;
+    for text in [
+        "\"",
+        "'",
+        "rust\"",
+        "\"unterminated phrase",
+        "a OR b",
+        "NOT x",
+        "x AND",
+        "-x",
+        "x*",
+        "*",
+        "title:x",
+        "body : x",
+        "NEAR(a b)",
+        "^x",
+        "(x",
+        "x)",
+        "{a b}",
+        "a + b",
+        "x\u{0}y",
+        "\u{0}",
+        "'; DROP TABLE articles; --",
+        "\\",
+        "%_",
+        "a & b | !c <-> d",
+        "'''",
+        "🦀",
+        "e\u{301}",
+        "\u{202e}x",
+    ] {
+        if let Some(search) = SearchQuery::parse(text).expect("short") {
+            let filter = ArticleFilter {
+                search: Some(search),
+                ..ArticleFilter::default()
+            };
+            stores
+                .article_queries
+                .list(&filter, page(20, 0), None)
+                .await
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        }
+    }
+    for text in ["käse", "KÄSE brot", "über", "日本語"] {
+        assert_eq!(
+            found(&stores, searching(text)).await,
+            vec![cheese],
+            "{text}"
+        );
+    }
+    assert_eq!(
+        found(&stores, searching("kase")).await,
+        Vec::<ArticleId>::new()
+    );
+}
+
+/// An edited article is found by its new words and no longer by its old ones; a
+/// deleted one is found no more.
+pub async fn search_follows_edits_and_deletes(stores: Stores) {
+    let author = register(&stores, "editsearch").await;
+    let id = publish_text(
+        &stores,
+        &author,
+        ["Mango season", "Fruit", "Juicy pulp."],
+        &[],
+    )
+    .await;
+    assert_eq!(found(&stores, searching("juicy mango")).await, vec![id]);
+
+    let changes = ArticleChanges {
+        body: Some(ArticleBody::parse("Ripe papaya.").expect("body")),
+        ..no_changes()
+    };
+    assert!(stores.articles.update(id, changes).await.expect("updated"));
+    assert_eq!(found(&stores, searching("ripe papaya")).await, vec![id]);
+    assert_eq!(
+        found(&stores, searching("juicy")).await,
+        Vec::<ArticleId>::new()
+    );
+    assert_eq!(
+        found(&stores, searching("pulp mango")).await,
+        Vec::<ArticleId>::new()
+    );
+    assert_eq!(found(&stores, searching("mango")).await, vec![id]);
+
+    let changes = ArticleChanges {
+        title: Some(title("Lychee season")),
+        description: Some(ArticleDescription::parse("Berries").expect("description")),
+        ..no_changes()
+    };
+    assert!(stores.articles.update(id, changes).await.expect("updated"));
+    assert_eq!(
+        found(&stores, searching("mango")).await,
+        Vec::<ArticleId>::new()
+    );
+    assert_eq!(
+        found(&stores, searching("fruit")).await,
+        Vec::<ArticleId>::new()
+    );
+    assert_eq!(
+        found(&stores, searching("lychee berries papaya")).await,
+        vec![id]
+    );
+    // A favorite changes a counted column, not the searched text.
+    let fan = register(&stores, "editfan").await;
+    favorite(&stores, &fan, id).await;
+    assert_eq!(found(&stores, searching("lychee")).await, vec![id]);
+
+    assert!(stores.articles.delete(id).await.expect("deleted"));
+    let gone = list(&stores, searching("lychee"), page(20, 0), None).await;
+    assert_eq!(gone, ArticlePage::default());
 }

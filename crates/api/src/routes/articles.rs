@@ -3,7 +3,7 @@
 use conduit_app::Conduit;
 use conduit_domain::api_key::Scope;
 use conduit_domain::article::{ArticleSelection, SentFilters};
-use conduit_domain::{Invalid, Resource, UniqueField, ValidationErrors};
+use conduit_domain::{Error, Invalid, Resource, UniqueField, ValidationErrors};
 use poem_openapi::{
     OpenApi,
     param::{Path, Query},
@@ -29,6 +29,13 @@ const PAGING_REFUSED: ErrorCase = ErrorCase::invalid(
     || super::paging(Some(0), None).err(),
 );
 
+/// 422 for the list: paging out of range, or a search text too long.
+const LIST_REFUSED: ErrorCase = ErrorCase::invalid(
+    "`limit` or `offset` is out of range or not a number, or `q` is longer than 200 \
+     characters (`validation_failed`).",
+    || super::paging(Some(0), None).err(),
+);
+
 /// 403 on changing or deleting an article.
 const NOT_THE_AUTHOR: ErrorCase = ErrorCase::forbidden(
     Resource::Article,
@@ -41,7 +48,7 @@ pub(crate) const GET_ARTICLES: Operation = Operation::get("GetArticles", "/artic
     .errors(&[
         ErrorCase::UNAUTHORIZED_OPTIONAL,
         ErrorCase::FORBIDDEN_OPTIONAL,
-        PAGING_REFUSED,
+        LIST_REFUSED,
     ]);
 crate::operation_errors!(ListArticlesErrors = GET_ARTICLES);
 
@@ -198,6 +205,8 @@ impl ArticlesApi {
         operation_id = "GetArticles",
         tag = "ApiTags::Articles"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         auth: OptionalAuth,
@@ -207,6 +216,8 @@ impl ArticlesApi {
         author: Query<Option<String>>,
         /// Filter by favorites of a user (username).
         favorited: Query<Option<String>>,
+        /// Full-text search over title, description and body; results ranked by relevance.
+        q: Query<Option<String>>,
         /// The number of items to skip (0 to 1,000,000; default 0).
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
@@ -218,7 +229,9 @@ impl ArticlesApi {
             tag: tag.0.as_deref(),
             author: author.0.as_deref(),
             favorited_by: favorited.0.as_deref(),
-        });
+            search: q.0.as_deref(),
+        })
+        .map_err(|invalid| Error::Validation(ValidationErrors::single("q", invalid)))?;
         let render = || async {
             let found = self.app.list_articles(filter.clone(), page, viewer).await?;
             Ok::<_, conduit_domain::Error>(RenderedJson::encode(

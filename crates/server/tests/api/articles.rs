@@ -375,3 +375,71 @@ async fn tag_count_and_body_length_are_bounded() {
     assert_error(&too_long, 422, "body", "validation_failed");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn search_ranks_matches_combines_and_bounds_the_query() {
+    let app = spawn_app().await;
+    let token = app.register("searcher").await;
+    for (title, body, tags) in [
+        ("Zebra crossings", "Stripes everywhere.", json!(["roads"])),
+        ("Road safety", "Look for the zebra.", json!(["roads"])),
+        ("Unrelated", "Nothing here.", json!(["roads"])),
+    ] {
+        let created = app
+            .post(
+                "/articles",
+                Some(&token),
+                json!({"article": {"title": title, "description": "A note", "body": body, "tagList": tags}}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    let titles = |reply: &crate::helpers::Reply| -> Vec<String> {
+        reply.body["articles"]
+            .as_array()
+            .expect("articles")
+            .iter()
+            .map(|a| a["title"].as_str().expect("title").to_owned())
+            .collect()
+    };
+
+    // The title match ranks above the body match, though older.
+    let found = app.get("/articles?q=ZEBRA", None).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(titles(&found), ["Zebra crossings", "Road safety"]);
+    assert_eq!(found.body["articlesCount"], 2);
+    let paged = app
+        .get("/articles?q=zebra&tag=roads&limit=1&offset=1", None)
+        .await;
+    assert_eq!(titles(&paged), ["Road safety"]);
+    assert_eq!(paged.body["articlesCount"], 2);
+    assert_eq!(
+        titles(&app.get("/articles?q=zebra%20look", None).await),
+        ["Road safety"]
+    );
+    // Blank is no search; text without a word, or a word nobody wrote, finds nothing.
+    assert_eq!(
+        app.get("/articles?q=%20", None).await.body["articlesCount"],
+        3
+    );
+    for q in ["%22-%2A%3A", "%00", "okapi", "zebra%22%20OR%20%2A"] {
+        let nothing = app.get(&format!("/articles?q={q}"), None).await;
+        assert_eq!(nothing.status, StatusCode::OK, "{q}");
+        assert_eq!(nothing.body["articlesCount"], 0, "{q}");
+    }
+    let longest = format!("%20{}%20", "a".repeat(200));
+    assert_eq!(
+        app.get(&format!("/articles?q={longest}"), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_error(
+        &app.get(&format!("/articles?q={}", "a".repeat(201)), None)
+            .await,
+        422,
+        "q",
+        "validation_failed",
+    );
+    app.cleanup().await;
+}

@@ -83,9 +83,14 @@ fn scalar(select: SelectStatement) -> Expr {
 /// them, and the work does not grow with the number of articles tagged, favorited or
 /// written (docs/performance.md: a popular tag took 13 ms at 10,000 articles this way
 /// round, 0.3 ms the new way). Filters combined keep the general condition
-/// ([`combined_condition`]). An unknown tag or username matches nothing.
+/// ([`combined_condition`]), and so do searches (whose order is relevance, not ids; the
+/// search itself is applied by [`super::search`]). An unknown tag or username matches
+/// nothing.
 pub(super) fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition {
     use articles::Column as A;
+    if filter.search.is_some() {
+        return combined_condition(filter);
+    }
     let newest = page.offset.saturating_add(page.limit);
     let id_in = |ids: SelectStatement| {
         Condition::all().add(Expr::col((articles::Entity, A::Id)).in_subquery(ids))
@@ -131,8 +136,8 @@ pub(super) fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition 
     }
 }
 
-/// The list filters as one condition on `articles`, whatever the page. An unknown tag or
-/// username makes its subquery empty, so nothing matches.
+/// The list filters but the search as one condition on `articles`, whatever the page. An
+/// unknown tag or username makes its subquery empty, so nothing matches.
 pub(super) fn combined_condition(filter: &ArticleFilter) -> Condition {
     let mut cond = Condition::all();
     if let Some(tag) = &filter.tag {
@@ -234,6 +239,7 @@ mod tests {
             tag: Some(tag("rust")),
             author: Some(user("Jake")),
             favorited_by: Some(user("Ann")),
+            search: None,
         }
     }
 
@@ -278,6 +284,7 @@ mod tests {
             tag: tag.map(self::tag),
             author: author.map(user),
             favorited_by: fan.map(user),
+            search: None,
         };
         for (filter, index_order) in [
             (

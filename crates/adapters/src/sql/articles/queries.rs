@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use conduit_domain::{
     ArticleId, StoreError, UserId,
-    article::{ArticleFilter, ArticlePage, ArticleSummary, ArticleView, Page},
+    article::{ArticleFilter, ArticlePage, ArticleSummary, ArticleView, Page, SearchQuery},
     ports::ArticleQueries,
     time::Timestamp,
 };
@@ -26,6 +26,7 @@ use super::{
     },
     counts::{Counted, Total},
     filters::{feed_condition, filter_condition, summaries},
+    search::ranked,
 };
 
 /// One article of a list, with its author's public columns.
@@ -55,16 +56,20 @@ impl SqlStore {
     async fn page(
         &self,
         cond: Condition,
+        search: Option<&SearchQuery>,
         total: Total,
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
-        let select = summaries()
-            .cond_where(cond.clone())
-            .order_by((articles::Entity, articles::Column::Id), Order::Desc)
-            .limit(page.limit)
-            .offset(page.offset)
-            .take();
+        let backend = self.db.get_database_backend();
+        let mut select = summaries().cond_where(cond).take();
+        match search {
+            None => {
+                select.order_by((articles::Entity, articles::Column::Id), Order::Desc);
+            }
+            Some(search) => ranked(&mut select, search, backend),
+        }
+        select.limit(page.limit).offset(page.offset);
         let rows = self.db.query_all(&select).await.map_err(store_error)?;
         let rows = rows
             .iter()
@@ -74,7 +79,7 @@ impl SqlStore {
 
         let total = self
             .db
-            .query_one(&total.query())
+            .query_one(&total.query(backend))
             .await
             .map_err(store_error)?
             .map(|row| row.try_get::<i64>("", "total"))
@@ -197,6 +202,7 @@ impl ArticleQueries for SqlStore {
     ) -> Result<ArticlePage, StoreError> {
         self.page(
             filter_condition(filter, page),
+            filter.search.as_ref(),
             Total::of_filter(filter),
             page,
             viewer,
@@ -207,6 +213,7 @@ impl ArticleQueries for SqlStore {
     async fn feed(&self, viewer: UserId, page: Page) -> Result<ArticlePage, StoreError> {
         self.page(
             feed_condition(viewer, page, self.db.get_database_backend()),
+            None,
             Total::of_feed(viewer),
             page,
             Some(viewer),
