@@ -12,11 +12,13 @@ seconds="${2:-15}"
 connections="${3:-8}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 queries=(
-  "q=okapi"                        # no match: the index answers alone
+  "q=okapi"                        # a rare word (none in seeded text; add it to some)
   "q=quiet"                        # one common word
   "q=quiet%20river"                # two words, both needed
   "q=robust%20lazy%20kitchen"      # three words
   "q=quiet&tag=rust-tips"          # a word within a less common tag
+  "q=quiet&tag=rust"               # a common word within the most used tag
+  "q=okapi&tag=rust"               # a rare word within the most used tag
   "q=quiet&offset=500"             # a deep page of a common word
 )
 for query in "${queries[@]}"; do

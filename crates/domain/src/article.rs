@@ -199,6 +199,12 @@ pub struct ArticleFilter {
 /// relevance, a match in the title above one in the description, above one in the
 /// body, then newest first (the highest id, as every list orders).
 ///
+/// A search is bounded: it considers the newest [`SearchQuery::WINDOW`] matching
+/// articles (after the other filters), ranks those and counts those, so its cost does
+/// not grow with how common its words are. A list's total is then at most `WINDOW`,
+/// and paging stops there; a narrower search (another word, a filter) reaches older
+/// articles.
+///
 /// The text may have at most [`SearchQuery::MAX`] characters once trimmed; text with
 /// no word in it (blank, or punctuation only) makes no query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -210,6 +216,12 @@ pub struct SearchQuery {
 impl SearchQuery {
     /// Longest accepted search text, in characters, after trimming.
     pub const MAX: usize = 200;
+
+    /// How many matching articles a search considers, newest first: the most it ranks,
+    /// counts and pages through (ADR 0027). Ranking needs every candidate, so without
+    /// a bound a word in half of a million articles costs seconds; within it, the
+    /// cost follows this number, not the word's frequency.
+    pub const WINDOW: u64 = 1_000;
 
     /// The words of `raw`: `Err` when the text is too long, `Ok(None)` when it holds no
     /// word.

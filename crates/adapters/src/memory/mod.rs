@@ -203,11 +203,12 @@ impl State {
         })
     }
 
-    /// Ids of the articles `keep` accepts, most recent first.
-    /// Of `ids`, the articles that hold every term of `search`, most relevant first,
-    /// then newest (highest id). Relevance is a simple score: each occurrence of a term
-    /// counts 10 in the title, 4 in the description and 1 in the body.
+    /// Of `ids` (newest first), the newest [`SearchQuery::WINDOW`] articles that hold
+    /// every term of `search`, most relevant first, then newest (highest id).
+    /// Relevance is a simple score: each occurrence of a term counts 10 in the title, 4
+    /// in the description and 1 in the body.
     fn ranked(&self, ids: &[ArticleId], search: &SearchQuery) -> Vec<ArticleId> {
+        let window = usize::try_from(SearchQuery::WINDOW).unwrap_or(usize::MAX);
         let mut scored: Vec<(u64, ArticleId)> = ids
             .iter()
             .filter_map(|id| {
@@ -229,11 +230,13 @@ impl State {
                 }
                 Some((score, *id))
             })
+            .take(window)
             .collect();
         scored.sort_by(|a, b| b.cmp(a));
         scored.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// Ids of the articles `keep` accepts, most recent first.
     fn newest_first(&self, keep: impl Fn(ArticleId, &ArticleRow) -> bool) -> Vec<ArticleId> {
         self.articles
             .iter()

@@ -71,6 +71,7 @@ macro_rules! contract_tests {
             tags_most_used_first_then_by_name,
             search_finds_every_word_in_any_field_ranked_by_field,
             search_ties_are_newest_first,
+            search_considers_the_newest_window_of_matches,
             search_combines_with_filters_and_pages,
             search_input_never_errors,
             search_follows_edits_and_deletes,

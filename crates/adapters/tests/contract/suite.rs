@@ -1851,6 +1851,56 @@ pub async fn search_ties_are_newest_first(stores: Stores) {
     assert_eq!(found(&stores, searching("kiwi")).await, vec![newer, older]);
 }
 
+/// A search considers the newest `SearchQuery::WINDOW` matching articles: it ranks
+/// those, its total stops there, paging ends there, and an older match, however
+/// relevant, is not among them; a narrower search (another word, or a filter) reaches
+/// it.
+pub async fn search_considers_the_newest_window_of_matches(stores: Stores) {
+    let author = register(&stores, "windowed").await;
+    let oldest = publish_text(
+        &stores,
+        &author,
+        ["Quokka quokka", "Quokka", "The first quokka, and a wombat."],
+        &["marsupial"],
+    )
+    .await;
+    let window = SearchQuery::WINDOW;
+    let mut newest = Vec::new();
+    for n in 0..window {
+        // One in the middle of the window holds the word in its title.
+        let title = if n == window / 2 { "Quokka" } else { "Notes" };
+        newest.push(publish_text(&stores, &author, [title, "Plain", "A quokka."], &[]).await);
+    }
+    let in_title = newest[usize::try_from(window / 2).expect("small")];
+    let others: Vec<ArticleId> = newest
+        .iter()
+        .rev()
+        .copied()
+        .filter(|id| *id != in_title)
+        .collect();
+
+    let first = list(&stores, searching("quokka"), page(20, 0), None).await;
+    assert_eq!(first.total, window);
+    let mut expected = vec![in_title];
+    expected.extend(&others[..19]);
+    assert_eq!(ids(&first), expected);
+    let last = list(&stores, searching("quokka"), page(20, window - 20), None).await;
+    assert_eq!(last.total, window);
+    assert_eq!(ids(&last), others[others.len() - 20..]);
+    let past = list(&stores, searching("quokka"), page(20, window), None).await;
+    assert_eq!((past.total, ids(&past)), (window, Vec::new()));
+
+    assert_eq!(
+        found(&stores, searching("quokka wombat")).await,
+        vec![oldest]
+    );
+    let tagged = ArticleFilter {
+        search: searching("quokka").search,
+        ..by_tag("marsupial")
+    };
+    assert_eq!(found(&stores, tagged).await, vec![oldest]);
+}
+
 /// A search combines with the tag, author and favorited filters, and pages with the
 /// exact total of its matches.
 pub async fn search_combines_with_filters_and_pages(stores: Stores) {
@@ -1884,6 +1934,17 @@ pub async fn search_combines_with_filters_and_pages(stores: Stores) {
         ),
         (with(by_author(&fan.username)), vec![]),
         (with(by_tag("nosuchtag")), vec![]),
+        (with(by_author("nosuchauthor")), vec![]),
+        (with(favorited_by("nosuchfan")), vec![]),
+        // Usernames match in any case, as without a search.
+        (
+            with(by_author(&alice.username.to_uppercase())),
+            vec![a3, a2, a1],
+        ),
+        (
+            with(favorited_by(&fan.username.to_uppercase())),
+            vec![b1, a2],
+        ),
     ];
     for (filter, expected) in cases {
         let page = list(&stores, filter.clone(), page(100, 0), None).await;

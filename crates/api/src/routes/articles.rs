@@ -195,8 +195,9 @@ fn single(view: conduit_domain::article::ArticleView) -> Json<dto::SingleArticle
 impl ArticlesApi {
     /// Get recent articles globally
     ///
-    /// Most recent first. Filters combine: `tag`, `author` (username) and `favorited`
-    /// (username of a user who favorited them); unknown values match nothing.
+    /// Most recent first; with `q`, most relevant first. Filters combine: `tag`,
+    /// `author` (username), `favorited` (username of a user who favorited them) and `q`;
+    /// unknown values match nothing.
     /// Authentication is optional; with it, `favorited` and `author.following` are the
     /// caller's view. List items carry no `body`.
     #[oai(
@@ -216,7 +217,12 @@ impl ArticlesApi {
         author: Query<Option<String>>,
         /// Filter by favorites of a user (username).
         favorited: Query<Option<String>>,
-        /// Full-text search over title, description and body; results ranked by relevance.
+        /// Full-text search over title, description and body, at most 200 characters:
+        /// whole words, case-insensitive, every word required; punctuation and operators
+        /// only separate words. Ranked by relevance (title above description above body),
+        /// then newest first. A search considers the newest 1,000 matching articles:
+        /// `articlesCount` is then at most 1,000 and pages past it are empty; more words
+        /// or another filter reach older articles.
         q: Query<Option<String>>,
         /// The number of items to skip (0 to 1,000,000; default 0).
         offset: Query<Option<i64>>,

@@ -33,6 +33,43 @@ fn committed_documents_match_the_code() {
     );
 }
 
+/// The bounds of a search are stated where integrators read about `q`, with the
+/// domain's own numbers.
+#[test]
+fn the_search_parameter_states_its_bounds() {
+    use conduit_domain::article::SearchQuery;
+    let document = conduit_server::docs::standalone_document();
+    let q = document["paths"]["/articles"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "q")
+        .expect("q is documented");
+    let text = q["description"].as_str().expect("described");
+    let thousands = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    assert!(
+        text.contains(&format!(
+            "newest {} matching",
+            thousands(SearchQuery::WINDOW)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("at most {} characters", SearchQuery::MAX)),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn documents_and_docs_page_are_served() {
     let app = spawn_app().await;

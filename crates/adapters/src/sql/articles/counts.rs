@@ -1,12 +1,9 @@
 //! The kept article counts (ADR 0020): how list totals are found, and how writes keep
 //! the counts.
 
-use conduit_domain::{
-    ArticleId, StoreError, UserId,
-    article::{ArticleFilter, SearchQuery},
-};
+use conduit_domain::{ArticleId, StoreError, UserId, article::ArticleFilter};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseTransaction,
+    ConnectionTrait, DatabaseTransaction,
     sea_query::{Alias, Condition, Expr, ExprTrait, OnConflict, Query, SelectStatement},
 };
 
@@ -17,7 +14,6 @@ use super::{
         rows::build_error,
     },
     filters::{combined_condition, followees, tag_named, user_named},
-    search::matching,
 };
 
 /// The sets `article_counts` counts (its `kind` column; ADR 0020).
@@ -38,15 +34,12 @@ pub(super) enum Total {
     /// The sum of the stored counts of `kind` whose key the subquery selects (one set for
     /// a filter, the followed authors' for the feed).
     Stored(Counted, Box<SelectStatement>),
-    /// Counting the matching rows (filters combined, or a search).
-    Rows(Condition, Option<SearchQuery>),
+    /// Counting the matching rows (filters combined).
+    Rows(Condition),
 }
 
 impl Total {
     pub(super) fn of_filter(filter: &ArticleFilter) -> Total {
-        if filter.search.is_some() {
-            return Total::Rows(combined_condition(filter), filter.search.clone());
-        }
         match (&filter.tag, &filter.author, &filter.favorited_by) {
             (None, None, None) => Total::Stored(
                 Counted::All,
@@ -61,7 +54,7 @@ impl Total {
             (None, None, Some(fan)) => {
                 Total::Stored(Counted::FavoritedBy, Box::new(user_named(fan.as_str())))
             }
-            _ => Total::Rows(combined_condition(filter), None),
+            _ => Total::Rows(combined_condition(filter)),
         }
     }
 
@@ -69,7 +62,7 @@ impl Total {
         Total::Stored(Counted::Author, Box::new(followees(viewer)))
     }
 
-    pub(super) fn query(self, backend: DatabaseBackend) -> SelectStatement {
+    pub(super) fn query(self) -> SelectStatement {
         match self {
             Total::Stored(kind, keys) => {
                 use article_counts::Column as C;
@@ -84,20 +77,14 @@ impl Total {
                     .and_where(Expr::col((article_counts::Entity, C::Key)).in_subquery(*keys))
                     .take()
             }
-            Total::Rows(cond, search) => {
-                let mut select = Query::select()
-                    .expr_as(
-                        Expr::col((articles::Entity, articles::Column::Id)).count(),
-                        Alias::new("total"),
-                    )
-                    .from(articles::Entity)
-                    .cond_where(cond)
-                    .take();
-                if let Some(search) = &search {
-                    matching(&mut select, search, backend);
-                }
-                select
-            }
+            Total::Rows(cond) => Query::select()
+                .expr_as(
+                    Expr::col((articles::Entity, articles::Column::Id)).count(),
+                    Alias::new("total"),
+                )
+                .from(articles::Entity)
+                .cond_where(cond)
+                .take(),
         }
     }
 }

@@ -83,14 +83,10 @@ fn scalar(select: SelectStatement) -> Expr {
 /// them, and the work does not grow with the number of articles tagged, favorited or
 /// written (docs/performance.md: a popular tag took 13 ms at 10,000 articles this way
 /// round, 0.3 ms the new way). Filters combined keep the general condition
-/// ([`combined_condition`]), and so do searches (whose order is relevance, not ids; the
-/// search itself is applied by [`super::search`]). An unknown tag or username matches
-/// nothing.
+/// ([`combined_condition`]). An unknown tag or username matches nothing. (Searches have
+/// their own conditions: [`super::search`].)
 pub(super) fn filter_condition(filter: &ArticleFilter, page: Page) -> Condition {
     use articles::Column as A;
-    if filter.search.is_some() {
-        return combined_condition(filter);
-    }
     let newest = page.offset.saturating_add(page.limit);
     let id_in = |ids: SelectStatement| {
         Condition::all().add(Expr::col((articles::Entity, A::Id)).in_subquery(ids))

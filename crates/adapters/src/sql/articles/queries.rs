@@ -12,8 +12,8 @@ use conduit_domain::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect,
-    sea_query::{Condition, Expr, ExprTrait, Order, Query},
+    QuerySelect, TransactionTrait,
+    sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use time::OffsetDateTime;
 
@@ -26,7 +26,7 @@ use super::{
     },
     counts::{Counted, Total},
     filters::{feed_condition, filter_condition, summaries},
-    search::ranked,
+    search::{counted, ranked, resolved_filters},
 };
 
 /// One article of a list, with its author's public columns.
@@ -56,42 +56,83 @@ impl SqlStore {
     async fn page(
         &self,
         cond: Condition,
-        search: Option<&SearchQuery>,
         total: Total,
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
-        let backend = self.db.get_database_backend();
-        let mut select = summaries().cond_where(cond).take();
-        match search {
-            None => {
-                select.order_by((articles::Entity, articles::Column::Id), Order::Desc);
-            }
-            Some(search) => ranked(&mut select, search, backend),
-        }
+        let mut select = summaries()
+            .cond_where(cond)
+            .order_by((articles::Entity, articles::Column::Id), Order::Desc)
+            .take();
         select.limit(page.limit).offset(page.offset);
-        let rows = self.db.query_all(&select).await.map_err(store_error)?;
-        let rows = rows
-            .iter()
-            .map(|row| SummaryRow::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(store_error)?;
-
-        let total = self
-            .db
-            .query_one(&total.query(backend))
-            .await
-            .map_err(store_error)?
-            .map(|row| row.try_get::<i64>("", "total"))
-            .transpose()
-            .map_err(store_error)?
-            .unwrap_or(0);
-
+        let total = total.query();
+        let (rows, total) = rows_and_total(&self.db, &select, &total).await?;
         Ok(ArticlePage {
             articles: hydrate(&self.db, rows, viewer).await?,
             total: count(total)?,
         })
     }
+
+    /// One page of a search (see [`super::search`]), most relevant first, with the
+    /// number of articles it considers.
+    async fn search(
+        &self,
+        filter: &ArticleFilter,
+        search: &SearchQuery,
+        page: Page,
+        viewer: Option<UserId>,
+    ) -> Result<ArticlePage, StoreError> {
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await.map_err(store_error)?;
+        if backend == DatabaseBackend::Postgres {
+            // A search's plan depends on its values: how common its words are (walk the
+            // newest articles for a frequent word, the GIN index for a rare one) and how
+            // large its tag is. A generic plan, which PostgreSQL may switch a prepared
+            // statement to, knows neither, so searches are planned for their values.
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                .await
+                .map_err(store_error)?;
+        }
+        let Some(cond) = resolved_filters(&txn, filter).await? else {
+            txn.commit().await.map_err(store_error)?;
+            return Ok(ArticlePage::default());
+        };
+        let mut select = summaries();
+        ranked(&mut select, cond.clone(), search, backend);
+        select.limit(page.limit).offset(page.offset);
+        let total = counted(cond, search, backend);
+        let (rows, total) = rows_and_total(&txn, &select, &total).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(ArticlePage {
+            articles: hydrate(&self.db, rows, viewer).await?,
+            total: count(total)?,
+        })
+    }
+}
+
+/// The rows of a page and its total.
+async fn rows_and_total(
+    conn: &impl ConnectionTrait,
+    select: &SelectStatement,
+    total: &SelectStatement,
+) -> Result<(Vec<SummaryRow>, i64), StoreError> {
+    let rows = conn
+        .query_all(select)
+        .await
+        .map_err(store_error)?
+        .iter()
+        .map(|row| SummaryRow::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_error)?;
+    let total = conn
+        .query_one(total)
+        .await
+        .map_err(store_error)?
+        .map(|row| row.try_get::<i64>("", "total"))
+        .transpose()
+        .map_err(store_error)?
+        .unwrap_or(0);
+    Ok((rows, total))
 }
 
 /// Completes summary rows with their tags, the viewer's favorites and the viewer's
@@ -200,9 +241,11 @@ impl ArticleQueries for SqlStore {
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
+        if let Some(search) = &filter.search {
+            return self.search(filter, search, page, viewer).await;
+        }
         self.page(
             filter_condition(filter, page),
-            filter.search.as_ref(),
             Total::of_filter(filter),
             page,
             viewer,
@@ -213,7 +256,6 @@ impl ArticleQueries for SqlStore {
     async fn feed(&self, viewer: UserId, page: Page) -> Result<ArticlePage, StoreError> {
         self.page(
             feed_condition(viewer, page, self.db.get_database_backend()),
-            None,
             Total::of_feed(viewer),
             page,
             Some(viewer),
