@@ -130,6 +130,16 @@ pub trait RenderedListCache: Send + Sync + std::fmt::Debug {
         viewer: Option<UserId>,
         render: Render<'a>,
     ) -> Result<Vec<u8>, Error>;
+
+    /// The rendered page of `viewer`'s feed, from the cache or from `render` (then
+    /// stored), as [`RenderedListCache::read_through`].
+    async fn read_through_feed<'a>(
+        &'a self,
+        representation: &'a str,
+        viewer: UserId,
+        page: Page,
+        render: Render<'a>,
+    ) -> Result<Vec<u8>, Error>;
 }
 
 #[cfg(test)]

@@ -198,6 +198,18 @@ impl RenderedListCache for ReadCacheLists {
             .read_through(representation, selection, page, viewer, || render)
             .await
     }
+
+    async fn read_through_feed<'a>(
+        &'a self,
+        representation: &'a str,
+        viewer: UserId,
+        page: Page,
+        render: Render<'a>,
+    ) -> Result<Vec<u8>, Error> {
+        self.0
+            .read_through_feed(representation, viewer, page, || render)
+            .await
+    }
 }
 
 #[async_trait]

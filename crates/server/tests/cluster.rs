@@ -206,6 +206,92 @@ async fn two_instances_share_one_truth() {
     .await;
     assert_eq!(seen["article"]["body"], "two", "B served a stale article");
 
+    // (b) B's cache is warm with a reader's feed; a follow, a new article and an
+    // unfollow through A each show at once in that feed on B.
+    let (status, body) = call(
+        &client,
+        &b,
+        Method::POST,
+        "/users",
+        None,
+        Some(json!({"user": {"username": "clusterreader", "email": "clusterreader@test.com", "password": "password123"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let reader = body["user"]["token"].as_str().expect("token").to_owned();
+    let feed_count = |feed: &Value| feed["articlesCount"].as_u64();
+    let (_, feed) = call(
+        &client,
+        &b,
+        Method::GET,
+        "/articles/feed",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(feed_count(&feed), Some(0), "{feed}");
+    let (status, _) = call(
+        &client,
+        &a,
+        Method::POST,
+        "/profiles/clustered/follow",
+        Some(&reader),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, feed) = call(
+        &client,
+        &b,
+        Method::GET,
+        "/articles/feed",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(feed_count(&feed), Some(1), "B served a stale feed: {feed}");
+    let (status, _) = call(
+        &client,
+        &a,
+        Method::POST,
+        "/articles",
+        Some(&token),
+        Some(json!({"article": {"title": "Shared feed", "description": "d", "body": "b", "tagList": []}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, feed) = call(
+        &client,
+        &b,
+        Method::GET,
+        "/articles/feed",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(feed_count(&feed), Some(2), "B served a stale feed: {feed}");
+    assert_eq!(feed["articles"][0]["title"], "Shared feed", "{feed}");
+    let (status, _) = call(
+        &client,
+        &a,
+        Method::DELETE,
+        "/profiles/clustered/follow",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, feed) = call(
+        &client,
+        &b,
+        Method::GET,
+        "/articles/feed",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(feed_count(&feed), Some(0), "B served a stale feed: {feed}");
+
     // (c) A refresh token rotated through A cannot be replayed through B.
     let (status, rotated) = call(
         &client,

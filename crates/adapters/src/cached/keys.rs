@@ -68,6 +68,14 @@ pub(super) fn list_tags(viewer: Option<UserId>) -> Vec<String> {
     tags(&[ARTICLES.into(), PROFILES.into()], viewer)
 }
 
+/// The key of a page of `viewer`'s feed (without the format prefix). Its tags are a
+/// list page's as `viewer` sees it ([`list_tags`]): the feed holds the articles of the
+/// authors `viewer` follows (`follows:<viewer>`), with their authors' profiles
+/// (`profiles`) and every article's favorites (`articles`).
+pub(super) fn feed_key(viewer: UserId, page: Page) -> String {
+    format!("f:u{}:[{},{}]", viewer.0, page.limit, page.offset)
+}
+
 #[cfg(test)]
 mod tests {
     use conduit_domain::article::SearchQuery;

@@ -12,6 +12,7 @@
 //! | entry | key | tags |
 //! |---|---|---|
 //! | article list page | filter (search terms included), page, viewer | `articles`, `profiles`, `follows:<viewer>` |
+//! | feed page | viewer, page | `articles`, `profiles`, `follows:<viewer>` |
 //! | tags | limit | `articles` |
 //! | one article | id, viewer | `article:<id>`, `profiles`, `follows:<viewer>` |
 //! | slug lookup | slug | `slug:<slug>` |
@@ -19,8 +20,11 @@
 //! | profile | username, viewer | `profiles`, `follows:<viewer>` |
 //!
 //! Every entry also depends on [`EPOCH_TAG`]. Entries are per viewer (anonymous viewers
-//! share one), so `favorited` and `following` are never served to another viewer. The
-//! feed is not cached: it changes with every article of every followed author.
+//! share one), so `favorited` and `following` are never served to another viewer. A
+//! feed page is retired by what retires its viewer's list pages: any article write or
+//! favorite (`articles`: a followed author's new, edited or deleted article, and every
+//! count), any profile change (`profiles`) and the viewer's own follows and unfollows
+//! (`follows:<viewer>`).
 //!
 //! Nothing is stored for "not found": a name or slug that appears later then needs no
 //! invalidation.

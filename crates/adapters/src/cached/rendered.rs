@@ -9,7 +9,7 @@ use conduit_domain::{
 
 use super::{
     guard::{Guard, Lookup},
-    keys::{FORMAT, list_key, list_tags},
+    keys::{FORMAT, feed_key, list_key, list_tags},
 };
 
 /// Article-list pages as the HTTP layer renders them, cached next to the decorator's
@@ -19,8 +19,8 @@ use super::{
 ///
 /// The decorator saves the database read; this saves the rest of a hit's work too
 /// (decoding the entry, converting it to the response types, encoding the JSON), which
-/// is most of the CPU a cached list costs (docs/performance.md, ADR 0019). Only the
-/// global list and its filters use it: they are the hottest reads.
+/// is most of the CPU a cached list costs (docs/performance.md, ADR 0019). The global
+/// list, its filters and the feed use it: they are the hottest reads.
 #[derive(Clone)]
 pub struct RenderedLists {
     pub(super) guard: Arc<Guard>,
@@ -57,7 +57,36 @@ impl RenderedLists {
             "{FORMAT}:r:{representation}:{}",
             list_key(filter, page, viewer)
         );
-        let tags = list_tags(viewer);
+        self.cached(key, list_tags(viewer), render).await
+    }
+
+    /// The rendered page of `viewer`'s feed, from the cache or from `render` (then
+    /// stored); the same events retire it as the decorator's feed entry.
+    pub async fn read_through_feed<E, F, Fut>(
+        &self,
+        representation: &str,
+        viewer: UserId,
+        page: Page,
+        render: F,
+    ) -> Result<Vec<u8>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, E>>,
+    {
+        let key = format!("{FORMAT}:r:{representation}:{}", feed_key(viewer, page));
+        self.cached(key, list_tags(Some(viewer)), render).await
+    }
+
+    async fn cached<E, F, Fut>(
+        &self,
+        key: String,
+        tags: Vec<String>,
+        render: F,
+    ) -> Result<Vec<u8>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, E>>,
+    {
         let ticket = match self.guard.lookup(&key, &tags).await {
             Ok(bytes) => {
                 self.guard.count(Lookup::Hit);

@@ -16,8 +16,8 @@ use conduit_domain::{
 use super::{
     guard::Guard,
     keys::{
-        ARTICLES, PROFILES, article_tag, comments_tag, list_key, list_tags, slug_tag, tags,
-        viewer_key,
+        ARTICLES, PROFILES, article_tag, comments_tag, feed_key, list_key, list_tags, slug_tag,
+        tags, viewer_key,
     },
     layout::Cached,
 };
@@ -156,7 +156,16 @@ impl ArticleQueries for CachedStores {
     }
 
     async fn feed(&self, viewer: UserId, page: Page) -> Result<ArticlePage, StoreError> {
-        self.inner.article_queries.feed(viewer, page).await
+        let found: Cached<ArticlePage> = self
+            .guard
+            .read_through(
+                feed_key(viewer, page),
+                list_tags(Some(viewer)),
+                |_| true,
+                || async { Ok(Cached(self.inner.article_queries.feed(viewer, page).await?)) },
+            )
+            .await?;
+        Ok(found.0)
     }
 
     async fn tags(&self, limit: u64) -> Result<Vec<String>, StoreError> {

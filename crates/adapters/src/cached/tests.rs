@@ -147,3 +147,89 @@ async fn entries_from_before_a_lost_invalidation_are_never_served() {
     set_bio(&store, user, "unannounced").await;
     assert_eq!(bio(&stores).await.as_deref(), Some("changed while down"));
 }
+
+/// `user` publishes an article titled `title` straight into `store` (no event).
+async fn publish(store: &MemoryStore, user: UserId, title: &str) -> conduit_domain::ArticleId {
+    use conduit_domain::article::{
+        ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug,
+    };
+    conduit_domain::ports::ArticleStore::create(
+        store,
+        NewArticle {
+            author_id: user,
+            slug: Slug::parse(&title.to_lowercase().replace(' ', "-")).expect("slug"),
+            title: ArticleTitle::parse(title).expect("title"),
+            description: ArticleDescription::parse("d").expect("description"),
+            body: ArticleBody::parse("b").expect("body"),
+            tags: Vec::new(),
+            created_at: now(),
+        },
+    )
+    .await
+    .expect("article")
+}
+
+async fn feed_titles(stores: &Stores, viewer: UserId) -> Vec<String> {
+    stores
+        .article_queries
+        .feed(viewer, conduit_domain::article::Page::default())
+        .await
+        .expect("feed")
+        .articles
+        .into_iter()
+        .map(|a| a.title)
+        .collect()
+}
+
+/// The feed is served from the cache (a change no event announced is not seen), and
+/// the events that can change it retire it: the reader's follow, the followed author's
+/// article. Another reader's follow does not.
+#[tokio::test]
+async fn the_feed_is_cached_and_retired_by_its_events() {
+    let (stores, invalidation, _cache, store, author) = setup().await;
+    let reader = UserStore::create(
+        &*store,
+        NewUser {
+            username: Username::parse("feedreader").expect("username"),
+            email: Email::parse("feedreader@example.com").expect("email"),
+            password_hash: PasswordHash::new("not-a-real-hash".into()),
+            created_at: now(),
+        },
+    )
+    .await
+    .expect("user")
+    .id;
+    conduit_domain::ports::ProfileStore::follow(&*store, reader, author)
+        .await
+        .expect("follow");
+    let event = |follower| DomainEvent::FollowChanged {
+        follower,
+        followee: author,
+        following: true,
+    };
+    invalidation.publish(&event(reader)).await;
+    assert!(feed_titles(&stores, reader).await.is_empty()); // cached
+    let first = publish(&store, author, "Unannounced").await;
+    assert!(
+        feed_titles(&stores, reader).await.is_empty(),
+        "the feed was not served from the cache"
+    );
+    // Another reader's follow leaves this reader's feed cached.
+    invalidation.publish(&event(author)).await;
+    assert!(feed_titles(&stores, reader).await.is_empty());
+    invalidation
+        .publish(&DomainEvent::ArticlePublished {
+            article: first,
+            author,
+            slug: "unannounced".into(),
+        })
+        .await;
+    assert_eq!(feed_titles(&stores, reader).await, ["Unannounced"]);
+    // The reader's own follow change retires it too.
+    publish(&store, author, "Second").await;
+    invalidation.publish(&event(reader)).await;
+    assert_eq!(
+        feed_titles(&stores, reader).await,
+        ["Second", "Unannounced"]
+    );
+}

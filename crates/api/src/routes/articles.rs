@@ -277,10 +277,24 @@ impl ArticlesApi {
         offset: Query<Option<i64>>,
         /// The number of items to return (1 to 100; default 20).
         limit: Query<Option<i64>>,
-    ) -> Result<Json<dto::MultipleArticlesResponse>, FeedErrors> {
+    ) -> Result<RenderedJson<dto::MultipleArticlesResponse>, FeedErrors> {
         let user = auth.user(&self.app, GET_ARTICLES_FEED.scope).await?;
         let page = page(limit.0, offset.0)?;
-        Ok(Json(self.app.feed(user, page).await?.into()))
+        let render = || async {
+            let found = self.app.feed(user, page).await?;
+            Ok::<_, conduit_domain::Error>(RenderedJson::encode(
+                &dto::MultipleArticlesResponse::from(found),
+            ))
+        };
+        let bytes = match &self.rendered {
+            Some(rendered) => {
+                rendered
+                    .read_through_feed(LIST_REPRESENTATION, user, page, Box::pin(render()))
+                    .await?
+            }
+            None => render().await?,
+        };
+        Ok(RenderedJson::from_encoded(bytes))
     }
 
     /// Create an article

@@ -179,6 +179,117 @@ async fn rendered_list_pages_follow_every_write_that_changes_them() {
     app.cleanup().await;
 }
 
+/// The feed is cached (decorator and rendered page) and stays exact after every kind
+/// of write that can change it: a follow, an unfollow, a followed author's new, edited
+/// and deleted article, favorites by the reader and by others, the author's profile;
+/// and it ignores what cannot change it (an unfollowed author's article).
+#[tokio::test]
+async fn the_feed_follows_every_write_that_changes_it() {
+    let app = spawn_app().await;
+    let author = app.register("fd_author").await;
+    let other = app.register("fd_other").await;
+    let reader = app.register("fd_reader").await;
+    let fan = app.register("fd_fan").await;
+    // Reads the reader's feed twice (the second from the cache when it is on): both
+    // reads must agree.
+    let feed = || async {
+        let first = app.get("/articles/feed", Some(&reader)).await;
+        let second = app.get("/articles/feed", Some(&reader)).await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+        assert_eq!(first.body, second.body, "two reads of the feed disagree");
+        first.body
+    };
+    let titles = |body: &Value| -> Vec<String> {
+        body["articles"]
+            .as_array()
+            .expect("articles")
+            .iter()
+            .map(|a| a["title"].as_str().expect("title").to_owned())
+            .collect()
+    };
+
+    let first = app.article(&author, "Feed one", &[]).await;
+    app.article(&other, "Not followed", &[]).await;
+    assert_eq!(feed().await["articlesCount"], 0);
+
+    let followed = app
+        .post("/profiles/fd_author/follow", Some(&reader), json!({}))
+        .await;
+    assert_eq!(followed.status, StatusCode::OK);
+    let seen = feed().await;
+    assert_eq!(titles(&seen), ["Feed one"]);
+    assert_eq!(seen["articles"][0]["author"]["following"], true);
+
+    let second = app.article(&author, "Feed two", &[]).await;
+    app.article(&other, "Still not followed", &[]).await;
+    assert_eq!(titles(&feed().await), ["Feed two", "Feed one"]);
+
+    let edited = app
+        .put(
+            &format!("/articles/{first}"),
+            Some(&author),
+            json!({"article": {"description": "edited"}}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK);
+    assert_eq!(feed().await["articles"][1]["description"], "edited");
+
+    // Someone else's favorite changes the count; the reader's also `favorited`.
+    app.post(
+        &format!("/articles/{second}/favorite"),
+        Some(&fan),
+        json!({}),
+    )
+    .await;
+    let seen = feed().await;
+    assert_eq!(
+        (
+            &seen["articles"][0]["favoritesCount"],
+            &seen["articles"][0]["favorited"]
+        ),
+        (&json!(1), &json!(false))
+    );
+    app.post(
+        &format!("/articles/{second}/favorite"),
+        Some(&reader),
+        json!({}),
+    )
+    .await;
+    let seen = feed().await;
+    assert_eq!(
+        (
+            &seen["articles"][0]["favoritesCount"],
+            &seen["articles"][0]["favorited"]
+        ),
+        (&json!(2), &json!(true))
+    );
+
+    let bio = app
+        .put("/user", Some(&author), json!({"user": {"bio": "feed bio"}}))
+        .await;
+    assert_eq!(bio.status, StatusCode::OK);
+    assert!(
+        feed().await["articles"]
+            .as_array()
+            .expect("articles")
+            .iter()
+            .all(|a| a["author"]["bio"] == "feed bio")
+    );
+
+    let deleted = app
+        .delete(&format!("/articles/{second}"), Some(&author))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(titles(&feed().await), ["Feed one"]);
+
+    let unfollowed = app
+        .delete("/profiles/fd_author/follow", Some(&reader))
+        .await;
+    assert_eq!(unfollowed.status, StatusCode::OK);
+    assert_eq!(feed().await["articlesCount"], 0);
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn readiness_reports_every_dependency() {
     let app = spawn_app().await;
