@@ -207,7 +207,13 @@ fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
             .with_filter(log_filter)
             .boxed(),
         // `Auto` is resolved by validation; unvalidated (test) set-ups read as pretty.
-        LogFormat::Pretty | LogFormat::Auto => fmt::layer().with_filter(log_filter).boxed(),
+        // Colours only for a terminal: escape codes in a file or a pipe are noise, and
+        // writing them took ~6% of the CPU of `GET /health/live` (docs/performance.md,
+        // "Reads against the floor").
+        LogFormat::Pretty | LogFormat::Auto => fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_filter(log_filter)
+            .boxed(),
     }
 }
 
