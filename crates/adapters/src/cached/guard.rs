@@ -3,6 +3,7 @@
 //! lookups.
 
 use std::{
+    collections::HashMap,
     future::Future,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -48,6 +49,42 @@ pub(super) struct Guard {
     settings: CacheSettings,
     state: Mutex<GuardState>,
     lookups: Counter<u64>,
+    flights: Flights,
+}
+
+/// The loads in flight in this process, by key (see [`Guard::lookup_coalesced`]).
+type Flights = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// The turn of the one request of this process that loads a key; concurrent misses of
+/// the key wait until it is dropped (after the value is stored).
+pub(super) struct Flight<'a> {
+    flights: &'a Flights,
+    key: String,
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if let Some(turn) = self.turn.take() {
+            let flight = tokio::sync::OwnedMutexGuard::mutex(&turn).clone();
+            drop(turn);
+            release(self.flights, &self.key, flight);
+        }
+    }
+}
+
+/// Forgets the key's flight when nobody else holds it (the map and `flight` are the only
+/// holders): the map keeps only keys being loaded or waited for.
+fn release(flights: &Flights, key: &str, flight: Arc<tokio::sync::Mutex<()>>) {
+    let mut flights = flights
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if flights
+        .get(key)
+        .is_some_and(|held| Arc::ptr_eq(held, &flight) && Arc::strong_count(held) == 2)
+    {
+        flights.remove(key);
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +111,7 @@ impl Guard {
                 .with_unit("{lookup}")
                 .with_description("Read-through cache lookups, by result.")
                 .build(),
+            flights: Mutex::default(),
         }
     }
 
@@ -204,6 +242,50 @@ impl Guard {
         }
     }
 
+    /// [`Guard::lookup`], with concurrent misses of one key coalesced: the first miss
+    /// gets the ticket and the key's [`Flight`], and loads; a miss of the same key while
+    /// that load is in flight waits for it, then looks the key up again: a hit when the
+    /// load was stored, else a miss with a ticket of its own (so an invalidation during
+    /// the first load, which refuses its store, makes the waiters load again: exact, as
+    /// without coalescing). When the cache is not usable nothing would be stored, and
+    /// nothing is coalesced.
+    ///
+    /// A write retires a popular page and every request for it then misses at once;
+    /// coalesced, one of them reads the database.
+    pub(super) async fn lookup_coalesced(
+        &self,
+        key: &str,
+        tags: &[String],
+    ) -> Result<Vec<u8>, (Option<CacheTicket>, Option<Flight<'_>>)> {
+        let ticket = match self.lookup(key, tags).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(None) => return Err((None, None)),
+            Err(Some(ticket)) => ticket,
+        };
+        let flight = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        if let Ok(turn) = flight.clone().try_lock_owned() {
+            return Err((
+                Some(ticket),
+                Some(Flight {
+                    flights: &self.flights,
+                    key: key.to_owned(),
+                    turn: Some(turn),
+                }),
+            ));
+        }
+        drop(flight.clone().lock_owned().await);
+        release(&self.flights, key, flight);
+        self.lookup(key, tags)
+            .await
+            .map_err(|ticket| (ticket, None))
+    }
+
     /// Offers `bytes` to the cache under the ticket of the miss that preceded its load.
     pub(super) async fn store(
         &self,
@@ -232,7 +314,8 @@ impl Guard {
         Fut: Future<Output = Result<T, StoreError>>,
     {
         let key = format!("{FORMAT}:{key}");
-        let ticket = match self.lookup(&key, &tags).await {
+        // `_flight` is held until the value is stored: concurrent misses wait for it.
+        let (ticket, _flight) = match self.lookup_coalesced(&key, &tags).await {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(value) => {
                     self.count(Lookup::Hit);
@@ -241,10 +324,10 @@ impl Guard {
                 Err(err) => {
                     tracing::debug!(target: "cache", %key, error = %err, "unreadable entry, reloading");
                     self.count(Lookup::Error);
-                    None
+                    (None, None)
                 }
             },
-            Err(ticket) => ticket,
+            Err(miss) => miss,
         };
         let value = load().await?;
         if let Some(ticket) = ticket

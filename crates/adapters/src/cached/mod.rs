@@ -29,6 +29,14 @@
 //! Nothing is stored for "not found": a name or slug that appears later then needs no
 //! invalidation.
 //!
+//! # Concurrent misses
+//!
+//! Misses of one key while its load is in flight in this process wait for that load and
+//! look again, instead of each reading the database (a write retires a popular page and
+//! every request for it misses at once). A load overtaken by an invalidation is refused
+//! by the cache's ticket, as always, and its waiters then load again, so coalescing
+//! never serves what a miss alone would not. Each instance coalesces its own misses.
+//!
 //! # When the cache fails
 //!
 //! A failing or slow cache (each operation is given [`CacheSettings::op_timeout`]) is

@@ -87,12 +87,13 @@ impl RenderedLists {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<u8>, E>>,
     {
-        let ticket = match self.guard.lookup(&key, &tags).await {
+        // `_flight` is held until the page is stored: concurrent misses wait for it.
+        let (ticket, _flight) = match self.guard.lookup_coalesced(&key, &tags).await {
             Ok(bytes) => {
                 self.guard.count(Lookup::Hit);
                 return Ok(bytes);
             }
-            Err(ticket) => ticket,
+            Err(miss) => miss,
         };
         let bytes = render().await?;
         if let Some(ticket) = ticket {

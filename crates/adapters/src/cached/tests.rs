@@ -9,7 +9,7 @@ use conduit_domain::{
     StoreError, UserId,
     cache::{CacheLookup, CacheTicket},
     events::DomainEvent,
-    ports::{Cache, EventPublisher, Stores, UserStore},
+    ports::{ArticleQueries, Cache, EventPublisher, Stores, UserStore},
     time::Timestamp,
     user::{Email, NewUser, PasswordHash, UserChanges, Username},
 };
@@ -79,19 +79,24 @@ async fn setup() -> (
         ..CacheSettings::default()
     };
     let (stores, invalidation) = cached(Stores::from_one(store.clone()), cache.clone(), settings);
-    let user = UserStore::create(
-        &*store,
+    let user = registered(&store, "cached").await;
+    (stores, invalidation, cache, store, user)
+}
+
+/// A user named `name` in `store`.
+async fn registered(store: &MemoryStore, name: &str) -> UserId {
+    UserStore::create(
+        store,
         NewUser {
-            username: Username::parse("cached").expect("username"),
-            email: Email::parse("cached@example.com").expect("email"),
+            username: Username::parse(name).expect("username"),
+            email: Email::parse(&format!("{name}@example.com")).expect("email"),
             password_hash: PasswordHash::new("not-a-real-hash".into()),
             created_at: now(),
         },
     )
     .await
     .expect("user")
-    .id;
-    (stores, invalidation, cache, store, user)
+    .id
 }
 
 async fn bio(stores: &Stores) -> Option<String> {
@@ -187,18 +192,7 @@ async fn feed_titles(stores: &Stores, viewer: UserId) -> Vec<String> {
 #[tokio::test]
 async fn the_feed_is_cached_and_retired_by_its_events() {
     let (stores, invalidation, _cache, store, author) = setup().await;
-    let reader = UserStore::create(
-        &*store,
-        NewUser {
-            username: Username::parse("feedreader").expect("username"),
-            email: Email::parse("feedreader@example.com").expect("email"),
-            password_hash: PasswordHash::new("not-a-real-hash".into()),
-            created_at: now(),
-        },
-    )
-    .await
-    .expect("user")
-    .id;
+    let reader = registered(&store, "feedreader").await;
     conduit_domain::ports::ProfileStore::follow(&*store, reader, author)
         .await
         .expect("follow");
@@ -232,4 +226,151 @@ async fn the_feed_is_cached_and_retired_by_its_events() {
         feed_titles(&stores, reader).await,
         ["Second", "Unannounced"]
     );
+}
+
+/// The memory store's article reads, each list read counted and held at a gate until
+/// the test opens it.
+struct GatedLists {
+    inner: Arc<MemoryStore>,
+    reads: std::sync::atomic::AtomicUsize,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl ArticleQueries for GatedLists {
+    async fn article(
+        &self,
+        id: conduit_domain::ArticleId,
+        viewer: Option<UserId>,
+    ) -> Result<Option<conduit_domain::article::ArticleView>, StoreError> {
+        self.inner.article(id, viewer).await
+    }
+    async fn list(
+        &self,
+        filter: &conduit_domain::article::ArticleFilter,
+        page: conduit_domain::article::Page,
+        viewer: Option<UserId>,
+    ) -> Result<conduit_domain::article::ArticlePage, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        // Read first, then wait: what the database answered is fixed before the wait.
+        let found = self.inner.list(filter, page, viewer).await;
+        drop(self.gate.acquire().await.expect("gate open"));
+        found
+    }
+    async fn feed(
+        &self,
+        viewer: UserId,
+        page: conduit_domain::article::Page,
+    ) -> Result<conduit_domain::article::ArticlePage, StoreError> {
+        self.inner.feed(viewer, page).await
+    }
+    async fn tags(&self, limit: u64) -> Result<Vec<String>, StoreError> {
+        self.inner.tags(limit).await
+    }
+}
+
+/// The decorated stores over a memory store whose list reads are gated.
+fn gated() -> (
+    Stores,
+    Arc<CacheInvalidation>,
+    Arc<MemoryStore>,
+    Arc<GatedLists>,
+) {
+    let store = Arc::new(MemoryStore::new());
+    let lists = Arc::new(GatedLists {
+        inner: store.clone(),
+        reads: 0.into(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let inner = Stores {
+        article_queries: lists.clone(),
+        ..Stores::from_one(store.clone())
+    };
+    let (stores, invalidation) = cached(
+        inner,
+        Arc::new(MemoryCache::new(100)),
+        CacheSettings::default(),
+    );
+    (stores, invalidation, store, lists)
+}
+
+/// Lets every spawned task run until it waits (the runtime of a `#[tokio::test]` has
+/// one thread, and nothing here waits on anything but the gate and the flights).
+async fn settle() {
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn global_titles(stores: &Stores) -> Vec<String> {
+    stores
+        .article_queries
+        .list(
+            &conduit_domain::article::ArticleFilter::default(),
+            conduit_domain::article::Page::default(),
+            None,
+        )
+        .await
+        .expect("list")
+        .articles
+        .into_iter()
+        .map(|a| a.title)
+        .collect()
+}
+
+/// Concurrent misses of one key read the database once: the others wait for that read
+/// and are answered from what it stored.
+#[tokio::test]
+async fn concurrent_misses_of_one_key_read_once() {
+    let (stores, _invalidation, store, lists) = gated();
+    let author = registered(&store, "coalesced").await;
+    publish(&store, author, "Only once").await;
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let stores = stores.clone();
+            tokio::spawn(async move { global_titles(&stores).await })
+        })
+        .collect();
+    settle().await;
+    assert_eq!(lists.reads.load(Ordering::SeqCst), 1, "one read in flight");
+    lists.gate.add_permits(100);
+    for reader in readers {
+        assert_eq!(reader.await.expect("reader"), ["Only once"]);
+    }
+    assert_eq!(lists.reads.load(Ordering::SeqCst), 1, "the others waited");
+}
+
+/// A write announced while the first miss is loading refuses that load's store, and the
+/// misses that waited for it load again: none of them is answered with the old page.
+#[tokio::test]
+async fn misses_that_waited_on_a_load_overtaken_by_a_write_load_again() {
+    let (stores, invalidation, store, lists) = gated();
+    let author = registered(&store, "overtaken").await;
+    let first = {
+        let stores = stores.clone();
+        tokio::spawn(async move { global_titles(&stores).await })
+    };
+    settle().await; // the first load has read the empty list and waits at the gate
+    let article = publish(&store, author, "Written meanwhile").await;
+    invalidation
+        .publish(&DomainEvent::ArticlePublished {
+            article,
+            author,
+            slug: "written-meanwhile".into(),
+        })
+        .await;
+    let after_write: Vec<_> = (0..4)
+        .map(|_| {
+            let stores = stores.clone();
+            tokio::spawn(async move { global_titles(&stores).await })
+        })
+        .collect();
+    settle().await;
+    lists.gate.add_permits(100);
+    // The first read began before the write: the empty page is its right answer.
+    assert!(first.await.expect("first").is_empty());
+    for reader in after_write {
+        assert_eq!(reader.await.expect("reader"), ["Written meanwhile"]);
+    }
+    assert_eq!(global_titles(&stores).await, ["Written meanwhile"]);
 }
