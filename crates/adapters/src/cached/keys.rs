@@ -68,7 +68,7 @@ pub(super) fn list_tags(viewer: Option<UserId>) -> Vec<String> {
     tags(&[ARTICLES.into(), PROFILES.into()], viewer)
 }
 
-/// The key of a page of `viewer`'s feed (without the format prefix). Its tags are a
+/// The key of a rendered page of `viewer`'s feed (without the format prefix). Its tags are a
 /// list page's as `viewer` sees it ([`list_tags`]): the feed holds the articles of the
 /// authors `viewer` follows (`follows:<viewer>`), with their authors' profiles
 /// (`profiles`) and every article's favorites (`articles`).

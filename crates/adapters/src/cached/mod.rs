@@ -12,7 +12,7 @@
 //! | entry | key | tags |
 //! |---|---|---|
 //! | article list page | filter (search terms included), page, viewer | `articles`, `profiles`, `follows:<viewer>` |
-//! | feed page | viewer, page | `articles`, `profiles`, `follows:<viewer>` |
+//! | feed page (rendered only, [`RenderedLists`]) | viewer, page | `articles`, `profiles`, `follows:<viewer>` |
 //! | tags | limit | `articles` |
 //! | one article | id, viewer | `article:<id>`, `profiles`, `follows:<viewer>` |
 //! | slug lookup | slug | `slug:<slug>` |
