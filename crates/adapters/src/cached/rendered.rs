@@ -61,7 +61,8 @@ impl RenderedLists {
     }
 
     /// The rendered page of `viewer`'s feed, from the cache or from `render` (then
-    /// stored); the same events retire it as the decorator's feed entry.
+    /// stored): the feed's only cache entry, retired by what retires `viewer`'s list
+    /// pages (see `keys::feed_key`).
     pub async fn read_through_feed<E, F, Fut>(
         &self,
         representation: &str,

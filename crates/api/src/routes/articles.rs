@@ -182,8 +182,8 @@ pub struct ArticlesApi {
     pub rendered: Option<std::sync::Arc<dyn RenderedListCache>>,
 }
 
-/// Names the JSON of `GET /articles` in the rendered-list cache: change it whenever
-/// that body's shape changes (with the package version, so a release that changes it
+/// Names the JSON of `GET /articles` and `GET /articles/feed` (one shape) in the
+/// rendered-list cache: change it whenever that body's shape changes (with the package version, so a release that changes it
 /// never reads an older release's pages).
 const LIST_REPRESENTATION: &str = concat!("json1-", env!("CARGO_PKG_VERSION"));
 
