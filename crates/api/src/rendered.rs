@@ -11,6 +11,7 @@ use bytes::Bytes;
 use conduit_domain::{
     Error, UserId,
     article::{ArticleSelection, Page},
+    cache::RenderedPage,
 };
 use poem::{
     IntoResponse, Response,
@@ -111,8 +112,9 @@ impl<T: ToJSON> ApiResponse for RenderedJson<T> {
     }
 }
 
-/// Renders a list page when the cache has none.
-pub type Render<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Error>> + Send + 'a>>;
+/// Renders a list page when the cache has none: its bytes and the articles it shows
+/// (whose changes retire it).
+pub type Render<'a> = Pin<Box<dyn Future<Output = Result<RenderedPage, Error>> + Send + 'a>>;
 
 /// A cache of rendered list pages (ADR 0019), exact like the read cache it shares its
 /// invalidation with. The HTTP layer owns the trait; the wiring injects the read cache's.

@@ -78,6 +78,7 @@ impl Conduit {
             article: id,
             author,
             slug: slug.as_str().to_owned(),
+            tags: input.tags.iter().map(|t| t.as_str().to_owned()).collect(),
         })
         .await;
         self.article_by_id(id, Some(author)).await
@@ -108,6 +109,7 @@ impl Conduit {
             .as_ref()
             .filter(|t| t.as_str() != current.title)
             .cloned();
+        let tags_changed = input.tags.is_some();
         let changes = ArticleChanges {
             slug: None,
             title: input.title,
@@ -144,6 +146,7 @@ impl Conduit {
             article: current.id,
             old_slug: current.slug,
             new_slug,
+            tags_changed,
         })
         .await;
         self.article_by_id(current.id, Some(user)).await

@@ -32,6 +32,7 @@ fn by(field: &str, value: &str) -> ArticleFilter {
     match field {
         "author" => filter.author = Some(name()),
         "favorited" => filter.favorited_by = Some(name()),
+        "q" => filter.search = conduit_domain::article::SearchQuery::parse(value).expect("q"),
         _ => filter.tag = Some(TagName::parse(value).expect("tag")),
     }
     filter
@@ -134,6 +135,8 @@ async fn warm(scene: &Scene) {
         );
         assert!(titles(app, by("author", "writer"), viewer).await.is_empty());
         assert!(titles(app, by("tag", "cache"), viewer).await.is_empty());
+        assert!(titles(app, by("q", "cached"), viewer).await.is_empty());
+        assert!(titles(app, by("q", "renamed"), viewer).await.is_empty());
     }
     assert!(app.tags().await.expect("tags").is_empty());
 }
@@ -162,6 +165,11 @@ async fn publish(scene: &Scene) -> String {
             titles(app, by("tag", "cache"), viewer).await,
             ["Cached title"]
         );
+        assert_eq!(
+            titles(app, by("q", "cached"), viewer).await,
+            ["Cached title"]
+        );
+        assert!(titles(app, by("q", "renamed"), viewer).await.is_empty());
         app.article(&slug, viewer).await.expect("readable");
         app.comments(&slug, viewer).await.expect("comments");
         app.profile("writer", viewer).await.expect("profile");
@@ -202,6 +210,8 @@ async fn edit_title(scene: &Scene, slug: String) -> String {
             ["Renamed"]
         );
         assert!(titles(app, by("tag", "cache"), viewer).await.is_empty());
+        assert!(titles(app, by("q", "cached"), viewer).await.is_empty());
+        assert_eq!(titles(app, by("q", "renamed"), viewer).await, ["Renamed"]);
     }
     assert!(app.tags().await.expect("tags").is_empty());
     new_slug

@@ -14,6 +14,8 @@ pub enum DomainEvent {
         author: UserId,
         /// Its slug.
         slug: String,
+        /// Its tags.
+        tags: Vec<String>,
     },
     /// An article's title, description, body or tags changed; its slug may have too.
     ArticleEdited {
@@ -23,6 +25,9 @@ pub enum DomainEvent {
         old_slug: String,
         /// The slug after it (equal to `old_slug` when the title kept it).
         new_slug: String,
+        /// Whether its tags were replaced (the article may have left some tags' lists
+        /// and joined others).
+        tags_changed: bool,
     },
     /// An article was deleted, with its favorites and comments.
     ArticleDeleted {

@@ -60,6 +60,8 @@ pub trait ProfileStore: Send + Sync + 'static {
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
     /// Makes `follower` stop following `followee`; unfollowing twice is not an error.
     async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
+    /// Up to `limit` of the users `follower` follows, in no particular order.
+    async fn followees(&self, follower: UserId, limit: u64) -> Result<Vec<UserId>, StoreError>;
 }
 
 /// Article writes. Each method is atomic: an article and its tags, or a favorite and the
@@ -402,11 +404,13 @@ pub trait SlugSuffixes: Send + Sync + 'static {
 /// atomic with respect to `invalidate`.
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
-    /// The entry under `key` if it was stored with the current versions of `tags`;
-    /// otherwise a ticket with those versions.
-    async fn get(&self, key: &str, tags: &[String]) -> Result<CacheLookup, StoreError>;
-    /// Stores `value` under `key` for at most `ttl`, unless one of the ticket's tags has
-    /// been invalidated since the ticket was taken. `tags` must be the lookup's tags.
+    /// The entry under `key` if none of the tags it was stored with has been invalidated
+    /// since; otherwise a ticket to store a fresh value with.
+    async fn get(&self, key: &str) -> Result<CacheLookup, StoreError>;
+    /// Stores `value` under `key` with `tags` for at most `ttl`, unless one of `tags` has
+    /// been invalidated since the ticket was taken. `tags` are everything the value was
+    /// read from, known before the read (a list's filter) or learned by it (the articles
+    /// the page shows): the ticket covers both.
     async fn put(
         &self,
         key: &str,

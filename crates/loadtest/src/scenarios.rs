@@ -204,6 +204,37 @@ async fn sign_up_and_discover(user: &mut GooseUser) -> TransactionResult {
     discover(user).await
 }
 
+/// How many authors a reader follows when they sign up, so that their feed holds
+/// articles and is retired by those authors' new ones, as a real reader's is.
+const FOLLOWED_BY_READERS: usize = 3;
+
+/// Signs up, discovers, and follows a few of the authors seen.
+async fn sign_up_discover_and_follow(user: &mut GooseUser) -> TransactionResult {
+    sign_up_and_discover(user).await?;
+    for _ in 0..FOLLOWED_BY_READERS {
+        let state = session(user);
+        let own = state
+            .account
+            .as_ref()
+            .map(|account| account.username.clone());
+        let Some(name) = state.pool.author_other_than(own.as_deref()) else {
+            break;
+        };
+        follow(user, GooseMethod::Post, &name).await?;
+    }
+    Ok(())
+}
+
+/// Follows (`Post`) or unfollows (`Delete`) `name`.
+async fn follow(
+    user: &mut GooseUser,
+    method: GooseMethod,
+    name: &str,
+) -> Result<Reply, Box<TransactionError>> {
+    let path = format!("/api/profiles/{}/follow", encode(name));
+    call(user, method, &path, "/api/profiles/{username}/follow", None).await
+}
+
 // ---- anonymous browsing -------------------------------------------------------------
 
 async fn list_by_tag(user: &mut GooseUser) -> TransactionResult {
@@ -364,24 +395,9 @@ async fn follow_and_unfollow(user: &mut GooseUser) -> TransactionResult {
     let Some(name) = state.pool.author_other_than(own) else {
         return Ok(());
     };
-    let path = format!("/api/profiles/{}/follow", encode(&name));
-    let reply = call(
-        user,
-        GooseMethod::Post,
-        &path,
-        "/api/profiles/{username}/follow",
-        None,
-    )
-    .await?;
+    let reply = follow(user, GooseMethod::Post, &name).await?;
     if reply.ok() {
-        call(
-            user,
-            GooseMethod::Delete,
-            &path,
-            "/api/profiles/{username}/follow",
-            None,
-        )
-        .await?;
+        follow(user, GooseMethod::Delete, &name).await?;
     }
     Ok(())
 }
@@ -461,7 +477,7 @@ fn scenario_for(kind: Kind, login: &Arc<Account>) -> Result<Scenario, GooseError
             .register_transaction(weighted(transaction!(profile), "profile", 1)?),
         Kind::Read => scenario
             .register_transaction(
-                transaction!(sign_up_and_discover)
+                transaction!(sign_up_discover_and_follow)
                     .set_name("sign up")
                     .set_on_start(),
             )

@@ -220,16 +220,12 @@ impl Guard {
 
     /// Looks `key` up: the bytes on a hit; on a miss, the ticket to store a fresh value
     /// with (none when the cache is failing or skipped: then nothing is stored).
-    pub(super) async fn lookup(
-        &self,
-        key: &str,
-        tags: &[String],
-    ) -> Result<Vec<u8>, Option<CacheTicket>> {
+    pub(super) async fn lookup(&self, key: &str) -> Result<Vec<u8>, Option<CacheTicket>> {
         if !self.usable().await {
             self.count(Lookup::Error);
             return Err(None);
         }
-        match self.run("get", self.cache.get(key, tags)).await {
+        match self.run("get", self.cache.get(key)).await {
             Some(CacheLookup::Hit(bytes)) => Ok(bytes),
             Some(CacheLookup::Miss(ticket)) => {
                 self.count(Lookup::Miss);
@@ -255,9 +251,8 @@ impl Guard {
     pub(super) async fn lookup_coalesced(
         &self,
         key: &str,
-        tags: &[String],
     ) -> Result<Vec<u8>, (Option<CacheTicket>, Option<Flight<'_>>)> {
-        let ticket = match self.lookup(key, tags).await {
+        let ticket = match self.lookup(key).await {
             Ok(bytes) => return Ok(bytes),
             Err(None) => return Err((None, None)),
             Err(Some(ticket)) => ticket,
@@ -281,9 +276,7 @@ impl Guard {
         }
         drop(flight.clone().lock_owned().await);
         release(&self.flights, key, flight);
-        self.lookup(key, tags)
-            .await
-            .map_err(|ticket| (ticket, None))
+        self.lookup(key).await.map_err(|ticket| (ticket, None))
     }
 
     /// Offers `bytes` to the cache under the ticket of the miss that preceded its load.
@@ -299,13 +292,12 @@ impl Guard {
             .await;
     }
 
-    /// The value under `key` from the cache, or from `load` (then stored when `keep`
-    /// says so).
+    /// The value under `key` from the cache, or from `load`, then stored under the tags
+    /// `depends` names for it (nothing is stored when it names none: `None`).
     pub(super) async fn read_through<T, F, Fut>(
         &self,
         key: String,
-        tags: Vec<String>,
-        keep: impl FnOnce(&T) -> bool,
+        depends: impl FnOnce(&T) -> Option<Vec<String>>,
         load: F,
     ) -> Result<T, StoreError>
     where
@@ -315,7 +307,7 @@ impl Guard {
     {
         let key = format!("{FORMAT}:{key}");
         // `_flight` is held until the value is stored: concurrent misses wait for it.
-        let (ticket, _flight) = match self.lookup_coalesced(&key, &tags).await {
+        let (ticket, _flight) = match self.lookup_coalesced(&key).await {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(value) => {
                     self.count(Lookup::Hit);
@@ -331,7 +323,7 @@ impl Guard {
         };
         let value = load().await?;
         if let Some(ticket) = ticket
-            && keep(&value)
+            && let Some(tags) = depends(&value)
             && let Ok(bytes) = serde_json::to_vec(&value)
         {
             self.store(&key, &tags, &bytes, &ticket).await;

@@ -9,22 +9,41 @@
 //!
 //! # What an entry depends on
 //!
+//! An entry's tags are decided when it is stored, from its key and from what was read:
+//! a list page depends on the articles it shows, known only after reading it (the
+//! [`Cache`] protocol allows that).
+//!
 //! | entry | key | tags |
 //! |---|---|---|
-//! | article list page | filter (search terms included), page, viewer | `articles`, `profiles`, `follows:<viewer>` |
-//! | feed page (rendered only, [`RenderedLists`]) | viewer, page | `articles`, `profiles`, `follows:<viewer>` |
-//! | tags | limit | `articles` |
+//! | article list page | filter (search terms included), page, viewer | `lists`, `profiles`, `follows:<viewer>`, the list's own (below), `article:<id>` of each article shown |
+//! | feed page (rendered only, [`RenderedLists`]) | viewer, page | `lists`, `profiles`, `follows:<viewer>`, `posts:<author>` of each author followed (or `posts` beyond 100), `article:<id>` of each article shown |
+//! | tags | limit | `tags` |
 //! | one article | id, viewer | `article:<id>`, `profiles`, `follows:<viewer>` |
 //! | slug lookup | slug | `slug:<slug>` |
 //! | comments of an article | article, viewer | `comments:<article>`, `profiles`, `follows:<viewer>` |
 //! | profile | username, viewer | `profiles`, `follows:<viewer>` |
 //!
-//! Every entry also depends on [`EPOCH_TAG`]. Entries are per viewer (anonymous viewers
-//! share one), so `favorited` and `following` are never served to another viewer. A
-//! feed page is retired by what retires its viewer's list pages: any article write or
-//! favorite (`articles`: a followed author's new, edited or deleted article, and every
-//! count), any profile change (`profiles`) and the viewer's own follows and unfollows
-//! (`follows:<viewer>`).
+//! A list's own tags say which articles can join or leave it: `list:all` (no filter),
+//! `list:tags` and `list:tag:<tag>` (a tag filter), `list:authors` (an author filter),
+//! `list:favorites` (a favoriter filter), `list:search` (a search); a list with several
+//! filters has each one's.
+//!
+//! | event | retires |
+//! |---|---|
+//! | article published | `list:all`, `list:tag:<t>` of each of its tags, `list:authors`, `list:search`, `posts:<author>`, `posts`, `tags`, its `article:`/`slug:` |
+//! | article edited | `article:<id>`, `list:search`, its slugs; with its tags replaced, `list:tags` and `tags` |
+//! | article deleted | `lists` (it leaves every list, and later pages move up), `tags`, its `article:`/`slug:`/`comments:` |
+//! | favorite changed | `article:<id>` (its count, the `favorited` flag), `list:favorites` |
+//! | follow changed | `follows:<follower>` |
+//! | comment added or deleted | `comments:<article>` |
+//! | profile changed | `profiles` |
+//!
+//! So a favorite retires only the pages that show the article (and favoriter lists), a
+//! new article only the lists it joins and its author's followers' feeds, and nothing
+//! but the reader's own follows retires their feed's authors.
+//!
+//! Every entry also depends on [`EPOCH_TAG`](conduit_domain::cache::EPOCH_TAG). Entries are per viewer (anonymous viewers
+//! share one), so `favorited` and `following` are never served to another viewer.
 //!
 //! Nothing is stored for "not found": a name or slug that appears later then needs no
 //! invalidation.
@@ -71,7 +90,10 @@ use conduit_domain::{
 
 pub use guard::CACHE_LOOKUPS;
 use guard::Guard;
-use keys::{ARTICLES, PROFILES, article_tag, comments_tag, follows_tag, slug_tag};
+use keys::{
+    LIST_ALL, LIST_AUTHORS, LIST_FAVORITES, LIST_SEARCH, LIST_TAGS, LISTS, POSTS, PROFILES, TAGS,
+    article_tag, comments_tag, follows_tag, list_tag_tag, posts_tag, slug_tag,
+};
 pub use rendered::RenderedLists;
 use stores::CachedStores;
 
@@ -109,6 +131,10 @@ pub fn cached(
         inner: inner.clone(),
         guard: guard.clone(),
     });
+    let invalidation = Arc::new(CacheInvalidation {
+        guard,
+        profiles: inner.profiles.clone(),
+    });
     let stores = Stores {
         users: inner.users,
         profiles: reads.clone(),
@@ -116,34 +142,53 @@ pub fn cached(
         article_queries: reads.clone(),
         comments: reads,
     };
-    (stores, Arc::new(CacheInvalidation { guard }))
+    (stores, invalidation)
 }
 
 /// The tags each event invalidates.
 pub fn tags_for(event: &DomainEvent) -> Vec<String> {
     match event {
-        DomainEvent::ArticlePublished { article, slug, .. } => {
-            vec![ARTICLES.into(), article_tag(*article), slug_tag(slug)]
+        DomainEvent::ArticlePublished {
+            article,
+            author,
+            slug,
+            tags,
+        } => {
+            let mut retired: Vec<String> = [TAGS, LIST_ALL, LIST_AUTHORS, LIST_SEARCH, POSTS]
+                .map(String::from)
+                .into();
+            retired.extend([article_tag(*article), slug_tag(slug), posts_tag(*author)]);
+            retired.extend(tags.iter().map(|tag| list_tag_tag(tag)));
+            retired
         }
         DomainEvent::ArticleEdited {
             article,
             old_slug,
             new_slug,
+            tags_changed,
         } => {
-            let mut tags = vec![ARTICLES.into(), article_tag(*article), slug_tag(old_slug)];
+            let mut retired = vec![
+                LIST_SEARCH.into(),
+                article_tag(*article),
+                slug_tag(old_slug),
+            ];
             if new_slug != old_slug {
-                tags.push(slug_tag(new_slug));
+                retired.push(slug_tag(new_slug));
             }
-            tags
+            if *tags_changed {
+                retired.extend([TAGS.into(), LIST_TAGS.into()]);
+            }
+            retired
         }
         DomainEvent::ArticleDeleted { article, slug } => vec![
-            ARTICLES.into(),
+            LISTS.into(),
+            TAGS.into(),
             article_tag(*article),
             slug_tag(slug),
             comments_tag(*article),
         ],
         DomainEvent::FavoriteChanged { article, .. } => {
-            vec![ARTICLES.into(), article_tag(*article)]
+            vec![LIST_FAVORITES.into(), article_tag(*article)]
         }
         DomainEvent::FollowChanged { follower, .. } => vec![follows_tag(*follower)],
         DomainEvent::CommentAdded { article, .. } | DomainEvent::CommentDeleted { article, .. } => {
@@ -156,6 +201,7 @@ pub fn tags_for(event: &DomainEvent) -> Vec<String> {
 /// Keeps the cache true to the database: invalidates what each event affects.
 pub struct CacheInvalidation {
     guard: Arc<Guard>,
+    profiles: Arc<dyn conduit_domain::ports::ProfileStore>,
 }
 
 impl CacheInvalidation {
@@ -163,6 +209,7 @@ impl CacheInvalidation {
     pub fn rendered_lists(&self) -> RenderedLists {
         RenderedLists {
             guard: self.guard.clone(),
+            profiles: self.profiles.clone(),
         }
     }
 

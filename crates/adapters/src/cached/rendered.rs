@@ -5,11 +5,13 @@ use std::{future::Future, sync::Arc};
 use conduit_domain::{
     UserId,
     article::{ArticleSelection, Page},
+    cache::RenderedPage,
+    ports::ProfileStore,
 };
 
 use super::{
     guard::{Guard, Lookup},
-    keys::{FORMAT, feed_key, list_key, list_tags},
+    keys::{FOLLOWEES_TRACKED, FORMAT, feed_key, feed_tags, list_key, list_tags},
 };
 
 /// Article-list pages as the HTTP layer renders them, cached next to the decorator's
@@ -24,6 +26,9 @@ use super::{
 #[derive(Clone)]
 pub struct RenderedLists {
     pub(super) guard: Arc<Guard>,
+    /// Whom a reader follows, read on a miss of their feed: its page is retired by those
+    /// authors' new articles.
+    pub(super) profiles: Arc<dyn ProfileStore>,
 }
 
 impl std::fmt::Debug for RenderedLists {
@@ -34,10 +39,11 @@ impl std::fmt::Debug for RenderedLists {
 
 impl RenderedLists {
     /// The rendered page of `selection` and `page` as `viewer` sees it, from the cache or
-    /// from `render` (then stored). A selection that matches nothing is rendered, never
-    /// cached: it reads no database, and its values would only fill the cache. `representation` names the rendering (media type and
-    /// its version): a change of the response body's shape must change it, so that
-    /// instances of two versions never serve each other's bodies.
+    /// from `render` (then stored under the tags of the list and of the articles it
+    /// shows). A selection that matches nothing is rendered, never cached: it reads no
+    /// database, and its values would only fill the cache. `representation` names the
+    /// rendering (media type and its version): a change of the response body's shape must
+    /// change it, so that instances of two versions never serve each other's bodies.
     pub async fn read_through<E, F, Fut>(
         &self,
         representation: &str,
@@ -48,21 +54,37 @@ impl RenderedLists {
     ) -> Result<Vec<u8>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<u8>, E>>,
+        Fut: Future<Output = Result<RenderedPage, E>>,
     {
         let ArticleSelection::Filtered(filter) = selection else {
-            return render().await;
+            return Ok(render().await?.bytes);
         };
         let key = format!(
             "{FORMAT}:r:{representation}:{}",
             list_key(filter, page, viewer)
         );
-        self.cached(key, list_tags(viewer), render).await
+        // `_flight` is held until the page is stored: concurrent misses wait for it.
+        let (ticket, _flight) = match self.guard.lookup_coalesced(&key).await {
+            Ok(bytes) => {
+                self.guard.count(Lookup::Hit);
+                return Ok(bytes);
+            }
+            Err(miss) => miss,
+        };
+        let rendered = render().await?;
+        if let Some(ticket) = ticket {
+            let tags = list_tags(filter, viewer, rendered.shows.iter().copied());
+            self.guard
+                .store(&key, &tags, &rendered.bytes, &ticket)
+                .await;
+        }
+        Ok(rendered.bytes)
     }
 
     /// The rendered page of `viewer`'s feed, from the cache or from `render` (then
-    /// stored): the feed's only cache entry, retired by what retires `viewer`'s list
-    /// pages (see `keys::feed_key`).
+    /// stored under [`feed_tags`](super::keys::feed_tags): retired by the new articles
+    /// of the authors `viewer` follows, changes of the articles it shows, profile
+    /// changes and `viewer`'s own follows).
     pub async fn read_through_feed<E, F, Fut>(
         &self,
         representation: &str,
@@ -72,34 +94,36 @@ impl RenderedLists {
     ) -> Result<Vec<u8>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<u8>, E>>,
+        Fut: Future<Output = Result<RenderedPage, E>>,
     {
         let key = format!("{FORMAT}:r:{representation}:{}", feed_key(viewer, page));
-        self.cached(key, list_tags(Some(viewer)), render).await
-    }
-
-    async fn cached<E, F, Fut>(
-        &self,
-        key: String,
-        tags: Vec<String>,
-        render: F,
-    ) -> Result<Vec<u8>, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<u8>, E>>,
-    {
-        // `_flight` is held until the page is stored: concurrent misses wait for it.
-        let (ticket, _flight) = match self.guard.lookup_coalesced(&key, &tags).await {
+        let (ticket, _flight) = match self.guard.lookup_coalesced(&key).await {
             Ok(bytes) => {
                 self.guard.count(Lookup::Hit);
                 return Ok(bytes);
             }
             Err(miss) => miss,
         };
-        let bytes = render().await?;
-        if let Some(ticket) = ticket {
-            self.guard.store(&key, &tags, &bytes, &ticket).await;
+        // Read after the ticket was taken, like the page: a follow in between retires
+        // `follows:<viewer>` and the page is not stored.
+        let followees = match ticket {
+            Some(_) => self
+                .profiles
+                .followees(viewer, FOLLOWEES_TRACKED + 1)
+                .await
+                .inspect_err(|err| {
+                    tracing::debug!(target: "cache", error = %err, "whom the reader follows is unknown: the feed page is not stored");
+                })
+                .ok(),
+            None => None,
+        };
+        let rendered = render().await?;
+        if let (Some(ticket), Some(followees)) = (ticket, followees) {
+            let tags = feed_tags(viewer, &followees, rendered.shows.iter().copied());
+            self.guard
+                .store(&key, &tags, &rendered.bytes, &ticket)
+                .await;
         }
-        Ok(bytes)
+        Ok(rendered.bytes)
     }
 }

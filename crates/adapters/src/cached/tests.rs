@@ -37,9 +37,9 @@ impl Switchable {
 
 #[async_trait]
 impl Cache for Switchable {
-    async fn get(&self, key: &str, tags: &[String]) -> Result<CacheLookup, StoreError> {
+    async fn get(&self, key: &str) -> Result<CacheLookup, StoreError> {
         self.check()?;
-        self.inner.get(key, tags).await
+        self.inner.get(key).await
     }
     async fn put(
         &self,
@@ -155,8 +155,19 @@ async fn entries_from_before_a_lost_invalidation_are_never_served() {
 
 /// `user` publishes an article titled `title` straight into `store` (no event).
 async fn publish(store: &MemoryStore, user: UserId, title: &str) -> conduit_domain::ArticleId {
+    publish_tagged(store, user, title, &[]).await
+}
+
+/// `user` publishes an article titled `title` with `tags` straight into `store` (no
+/// event).
+async fn publish_tagged(
+    store: &MemoryStore,
+    user: UserId,
+    title: &str,
+    tags: &[&str],
+) -> conduit_domain::ArticleId {
     use conduit_domain::article::{
-        ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug,
+        ArticleBody, ArticleDescription, ArticleTitle, NewArticle, Slug, TagName,
     };
     conduit_domain::ports::ArticleStore::create(
         store,
@@ -166,12 +177,22 @@ async fn publish(store: &MemoryStore, user: UserId, title: &str) -> conduit_doma
             title: ArticleTitle::parse(title).expect("title"),
             description: ArticleDescription::parse("d").expect("description"),
             body: ArticleBody::parse("b").expect("body"),
-            tags: Vec::new(),
+            tags: TagName::parse_list(tags).expect("tags"),
             created_at: now(),
         },
     )
     .await
     .expect("article")
+}
+
+/// A page rendered as its titles.
+fn titles_page(found: conduit_domain::article::ArticlePage) -> conduit_domain::cache::RenderedPage {
+    let shows = found.articles.iter().map(|a| a.id).collect();
+    let titles: Vec<String> = found.articles.into_iter().map(|a| a.title).collect();
+    conduit_domain::cache::RenderedPage {
+        bytes: serde_json::to_vec(&titles).expect("json"),
+        shows,
+    }
 }
 
 /// `viewer`'s feed page through the rendered-page cache, rendered as its titles.
@@ -184,8 +205,7 @@ async fn feed_titles(
     let bytes = rendered
         .read_through_feed("titles", viewer, page, || async {
             let found = ArticleQueries::feed(store, viewer, page).await?;
-            let titles: Vec<String> = found.articles.into_iter().map(|a| a.title).collect();
-            Ok::<_, StoreError>(serde_json::to_vec(&titles).expect("json"))
+            Ok::<_, StoreError>(titles_page(found))
         })
         .await
         .expect("feed");
@@ -223,6 +243,7 @@ async fn the_feed_is_cached_and_retired_by_its_events() {
             article: first,
             author,
             slug: "unannounced".into(),
+            tags: Vec::new(),
         })
         .await;
     assert_eq!(
@@ -313,19 +334,8 @@ async fn settle() {
 }
 
 async fn global_titles(stores: &Stores) -> Vec<String> {
-    stores
-        .article_queries
-        .list(
-            &conduit_domain::article::ArticleFilter::default(),
-            conduit_domain::article::Page::default(),
-            None,
-        )
-        .await
-        .expect("list")
-        .articles
-        .into_iter()
-        .map(|a| a.title)
-        .collect()
+    let page = conduit_domain::article::Page::default();
+    titles_of(stores, &Default::default(), page.limit, page.offset).await
 }
 
 /// Concurrent misses of one key read the database once: the others wait for that read
@@ -367,6 +377,7 @@ async fn misses_that_waited_on_a_load_overtaken_by_a_write_load_again() {
             article,
             author,
             slug: "written-meanwhile".into(),
+            tags: Vec::new(),
         })
         .await;
     let after_write: Vec<_> = (0..4)
@@ -383,4 +394,147 @@ async fn misses_that_waited_on_a_load_overtaken_by_a_write_load_again() {
         assert_eq!(reader.await.expect("reader"), ["Written meanwhile"]);
     }
     assert_eq!(global_titles(&stores).await, ["Written meanwhile"]);
+}
+
+/// The titles of a page of the list `filter` selects, read anonymously through the
+/// decorator.
+async fn titles_of(
+    stores: &Stores,
+    filter: &conduit_domain::article::ArticleFilter,
+    limit: u64,
+    offset: u64,
+) -> Vec<String> {
+    let page = conduit_domain::article::Page { limit, offset };
+    stores
+        .article_queries
+        .list(filter, page, None)
+        .await
+        .expect("list")
+        .articles
+        .into_iter()
+        .map(|a| a.title)
+        .collect()
+}
+
+fn tagged(tag: &str) -> conduit_domain::article::ArticleFilter {
+    conduit_domain::article::ArticleFilter {
+        tag: Some(conduit_domain::article::TagName::parse(tag).expect("tag")),
+        ..Default::default()
+    }
+}
+
+/// A favorite retires the pages that show its article and no other: the page that does
+/// not show it keeps being served from the cache (an unannounced new article is not
+/// seen on it), the one that shows it is read again.
+#[tokio::test]
+async fn a_favorite_retires_only_the_pages_that_show_its_article() {
+    let (stores, invalidation, _cache, store, author) = setup().await;
+    let all = conduit_domain::article::ArticleFilter::default();
+    let older = publish(&store, author, "Older").await;
+    publish(&store, author, "Newer").await;
+    assert_eq!(titles_of(&stores, &all, 1, 0).await, ["Newer"]);
+    assert_eq!(titles_of(&stores, &all, 1, 1).await, ["Older"]);
+    publish(&store, author, "Unannounced").await;
+    conduit_domain::ports::ArticleStore::favorite(&*store, author, older)
+        .await
+        .expect("favorite");
+    invalidation
+        .publish(&DomainEvent::FavoriteChanged {
+            article: older,
+            user: author,
+            favorited: true,
+        })
+        .await;
+    assert_eq!(
+        titles_of(&stores, &all, 1, 0).await,
+        ["Newer"],
+        "a page without the article stays cached"
+    );
+    assert_eq!(
+        titles_of(&stores, &all, 1, 1).await,
+        ["Newer"],
+        "the page that showed the article was read again"
+    );
+}
+
+/// A new article retires the lists it joins (the unfiltered list and its tags' lists,
+/// whatever the tag's case) and not the lists of other tags.
+#[tokio::test]
+async fn a_new_article_retires_only_the_lists_it_joins() {
+    let (stores, invalidation, _cache, store, author) = setup().await;
+    let all = conduit_domain::article::ArticleFilter::default();
+    for filter in [&all, &tagged("rust"), &tagged("go")] {
+        assert!(titles_of(&stores, filter, 20, 0).await.is_empty());
+    }
+    publish_tagged(&store, author, "Unannounced go", &["go"]).await;
+    let article = publish_tagged(&store, author, "Announced rust", &["rust"]).await;
+    invalidation
+        .publish(&DomainEvent::ArticlePublished {
+            article,
+            author,
+            slug: "announced-rust".into(),
+            tags: vec!["Rust".into()],
+        })
+        .await;
+    assert!(
+        titles_of(&stores, &tagged("go"), 20, 0).await.is_empty(),
+        "another tag's list stays cached"
+    );
+    assert_eq!(
+        titles_of(&stores, &tagged("rust"), 20, 0).await,
+        ["Announced rust"]
+    );
+    assert_eq!(
+        titles_of(&stores, &all, 20, 0).await,
+        ["Announced rust", "Unannounced go"]
+    );
+    // Replacing an article's tags retires every tag's list.
+    invalidation
+        .publish(&DomainEvent::ArticleEdited {
+            article,
+            old_slug: "announced-rust".into(),
+            new_slug: "announced-rust".into(),
+            tags_changed: true,
+        })
+        .await;
+    assert_eq!(
+        titles_of(&stores, &tagged("go"), 20, 0).await,
+        ["Unannounced go"]
+    );
+}
+
+/// A feed page is retired by a new article of an author its reader follows, and not by
+/// one of an author they do not follow.
+#[tokio::test]
+async fn the_feed_is_retired_by_its_authors_articles_only() {
+    let (_stores, invalidation, _cache, store, followed) = setup().await;
+    let rendered = invalidation.rendered_lists();
+    let reader = registered(&store, "reader").await;
+    let stranger = registered(&store, "stranger").await;
+    conduit_domain::ports::ProfileStore::follow(&*store, reader, followed)
+        .await
+        .expect("follow");
+    assert!(feed_titles(&rendered, &store, reader).await.is_empty());
+    let unannounced = publish(&store, followed, "Unannounced").await;
+    let elsewhere = publish(&store, stranger, "Elsewhere").await;
+    let published = |article, author, slug: &str| DomainEvent::ArticlePublished {
+        article,
+        author,
+        slug: slug.into(),
+        tags: Vec::new(),
+    };
+    invalidation
+        .publish(&published(elsewhere, stranger, "elsewhere"))
+        .await;
+    assert!(
+        feed_titles(&rendered, &store, reader).await.is_empty(),
+        "an unfollowed author's article leaves the feed cached"
+    );
+    invalidation
+        .publish(&published(unannounced, followed, "unannounced"))
+        .await;
+    assert_eq!(
+        feed_titles(&rendered, &store, reader).await,
+        ["Unannounced"]
+    );
 }

@@ -359,6 +359,16 @@ impl ProfileStore for MemoryStore {
         self.lock()?.follows.remove(&(follower, followee));
         Ok(())
     }
+
+    async fn followees(&self, follower: UserId, limit: u64) -> Result<Vec<UserId>, StoreError> {
+        let state = self.lock()?;
+        Ok(state
+            .follows
+            .range((follower, UserId(i64::MIN))..=(follower, UserId(i64::MAX)))
+            .map(|&(_, followee)| followee)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
+    }
 }
 
 #[async_trait]

@@ -7,35 +7,41 @@
 //!
 //! | key | value | expiry |
 //! |---|---|---|
-//! | `P` `ct:` tag | the tag's version, an integer counter (`INCR`) | none |
-//! | `P` `ce:` key | `stamp` `\n` the value's bytes | the `ttl` given to `put` |
+//! | `P` `cs` | the sequence number, an integer moved on (`INCR`) by each invalidation | none |
+//! | `P` `ct:` tag | the tag's version: the sequence number of its latest invalidation | none |
+//! | `P` `ce:` key | the value's bytes | the `ttl` given to `put` |
+//! | `P` `cm:` key | a list: the entry's stamp, then each tag and its version when stored | the same |
 //!
-//! A tag without a key has version 0. An entry's stamp is the versions its tags had when
-//! its ticket was taken, in the caller's order, joined with dots (`3.0.12`; empty for an
-//! entry with no tags). Values are stored as raw bytes: anything, UTF-8 or not, newlines
-//! included (only the first newline ends the stamp, and stamps never contain one).
+//! A tag without a key has version 0. The stamp names one store of the entry (random,
+//! made by the instance that stored it) so that an instance holding a copy can ask
+//! whether its copy is still the current entry. Values and tags are stored as raw
+//! bytes: anything, UTF-8 or not.
 //!
-//! # Why stamps rather than deletes
+//! # Why versions rather than deletes
 //!
-//! Invalidating a tag is one `INCR`: it does not have to know which entries depend on the
-//! tag, so no index of entries per tag has to be kept (and kept consistent, and pruned).
-//! An entry whose stamp is not the tags' current stamp is simply never served again, and
-//! disappears when its time to live runs out or when Redis needs the memory.
+//! Invalidating tags is one `INCR` and one `SET` per tag: it does not have to know which
+//! entries depend on a tag, so no index of entries per tag has to be kept (and kept
+//! consistent, and pruned). An entry whose tags moved on is simply never served again,
+//! and disappears when its time to live runs out or when Redis needs the memory.
 //!
-//! The stamp also closes the race between a reader and a writer. A reader takes its
-//! ticket (the current stamp) before it reads the source of truth; `put` stores the
-//! value only if the stamp is still the ticket. A writer that changed the data and
-//! invalidated in between moved a version on, so the reader's value, possibly read
-//! before the write, is not stored. A delete-based cache could not tell: the reader
-//! would store the old value right after the writer deleted the entry.
+//! The versions also close the race between a reader and a writer. A reader takes its
+//! ticket (the sequence number) before it reads the source of truth; `put` stores the
+//! value only if none of its tags has a version above the ticket. A writer that changed
+//! the data and invalidated in between gave a tag a higher version, so the reader's
+//! value, possibly read before the write, is not stored. A delete-based cache could not
+//! tell: the reader would store the old value right after the writer deleted the entry.
+//! Because the check compares with a number rather than with versions read at lookup,
+//! `put` may name tags the lookup could not know (the articles a list page shows).
 //!
 //! # Atomicity
 //!
 //! `get`, `put` and `invalidate` are one Lua script each, which Redis runs without
-//! interleaving any other command: reading the versions and the entry in `get`, and
-//! comparing the stamp with the ticket and storing in `put`, cannot be split by an
-//! invalidation. The scripts name every key they touch in `KEYS`; on Redis Cluster, put
-//! a hash tag in the prefix (`{conduit}:`) so that all of them land in one slot.
+//! interleaving any other command: checking the versions and reading the entry in
+//! `get`, and checking the versions and storing in `put`, cannot be split by an
+//! invalidation. `put` and `invalidate` name every key they touch in `KEYS`; `get` reads
+//! the tag keys named in the entry's list (it cannot know them before), so on Redis
+//! Cluster the prefix must carry a hash tag (`{conduit}:`) that puts every key of the
+//! cache in one slot.
 //!
 //! # Eviction policy
 //!
@@ -48,9 +54,13 @@
 //! policies, a tag key may go, with the consequence above. When memory is full and no
 //! entry is left to evict, Redis refuses the writes (an error, not stale data).
 //!
-//! Tag keys are small (one counter per tag ever invalidated) and stay: dropping one
+//! The entry's two keys expire together; when eviction takes one of them, the entry is
+//! a miss.
+//!
+//! Tag keys are small (one number per tag ever invalidated) and stay: dropping one
 //! would bring the problem above back. `FLUSHDB` and a restart without persistence are
-//! safe: they remove entries and tag keys together.
+//! safe: they remove entries, tag keys and the sequence together (and stamps are random,
+//! so a copy held by an instance cannot be taken for an entry stored after them).
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -68,57 +78,75 @@ use fred::{
 
 use super::{connect_client, redis_error};
 
-/// `get`: the entry if its stamp is current, else the current stamp. A caller that holds
-/// a copy of the entry names its stamp, and is told when that copy is current instead of
-/// being sent the value again.
+/// `get`: the entry if none of its tags moved on since it was stored, else the sequence
+/// number (the ticket). A caller that holds a copy of the entry names its stamp, and is
+/// told when that copy is current instead of being sent the value again.
 ///
-/// KEYS[1]: the entry; KEYS[2..]: the tags, in the caller's order.
-/// ARGV[1] (optional): `h` followed by the stamp of the caller's copy.
+/// KEYS[1]: the entry's value; KEYS[2]: its list; KEYS[3]: the sequence number.
+/// ARGV[1]: the prefix of tag keys; ARGV[2] (optional): `h` followed by the stamp of the
+/// caller's copy.
 /// Reply: `{2, stamp}` when the caller's copy is current, `{1, value, stamp}` on any
-/// other hit, `{0, stamp}` on a miss.
+/// other hit, `{0, ticket}` on a miss.
 const GET_SCRIPT: &str = r"
-local versions = {}
-for i = 2, #KEYS do
-  versions[#versions + 1] = redis.call('GET', KEYS[i]) or '0'
-end
-local stamp = table.concat(versions, '.')
--- Only the stamp and its newline: the value is not read unless it is sent.
-if redis.call('GETRANGE', KEYS[1], 0, #stamp) == stamp .. '\n' then
-  if ARGV[1] == 'h' .. stamp then
-    return {2, stamp}
+local entry = redis.call('LRANGE', KEYS[2], 0, -1)
+local current = #entry > 0
+if current then
+  for i = 2, #entry - 1, 2 do
+    if (redis.call('GET', ARGV[1] .. entry[i]) or '0') ~= entry[i + 1] then
+      current = false
+      break
+    end
   end
-  local entry = redis.call('GET', KEYS[1])
-  return {1, string.sub(entry, #stamp + 2), stamp}
 end
-return {0, stamp}
+if current then
+  if ARGV[2] == 'h' .. entry[1] then
+    return {2, entry[1]}
+  end
+  local value = redis.call('GET', KEYS[1])
+  if value then
+    return {1, value, entry[1]}
+  end
+end
+return {0, redis.call('GET', KEYS[3]) or '0'}
 ";
 
-/// `put`: stores the entry only if the tags' stamp is still the ticket.
+/// `put`: stores the entry unless one of its tags has a version above the ticket.
 ///
-/// KEYS[1]: the entry; KEYS[2..]: the tags, in the caller's order.
-/// ARGV[1]: the ticket; ARGV[2]: the value; ARGV[3]: the time to live, milliseconds.
+/// KEYS[1]: the entry's value; KEYS[2]: its list; KEYS[3]: the sequence number;
+/// KEYS[4..]: the tags' keys. ARGV[1]: the ticket; ARGV[2]: the value; ARGV[3]: the time
+/// to live, milliseconds; ARGV[4]: the stamp; ARGV[5..]: the tags (KEYS[i] is the key
+/// of ARGV[i + 1]'s tag).
 /// Reply: 1 if stored, 0 if a tag moved on since the ticket was taken.
 const PUT_SCRIPT: &str = r"
-local versions = {}
-for i = 2, #KEYS do
-  versions[#versions + 1] = redis.call('GET', KEYS[i]) or '0'
-end
-local stamp = table.concat(versions, '.')
-if stamp ~= ARGV[1] then
+local taken = tonumber(ARGV[1])
+if not taken then
   return 0
 end
-redis.call('SET', KEYS[1], stamp .. '\n' .. ARGV[2], 'PX', ARGV[3])
+local entry = {ARGV[4]}
+for i = 4, #KEYS do
+  local version = redis.call('GET', KEYS[i]) or '0'
+  if tonumber(version) > taken then
+    return 0
+  end
+  entry[#entry + 1] = ARGV[i + 1]
+  entry[#entry + 1] = version
+end
+redis.call('DEL', KEYS[2])
+redis.call('RPUSH', KEYS[2], unpack(entry))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 ";
 
-/// `invalidate`: moves every tag's version on.
+/// `invalidate`: moves the sequence number on and gives it to every tag as its version.
 ///
-/// KEYS: the tags. Reply: how many were moved on.
+/// KEYS[1]: the sequence number; KEYS[2..]: the tags. Reply: the new sequence number.
 const INVALIDATE_SCRIPT: &str = r"
-for i = 1, #KEYS do
-  redis.call('INCR', KEYS[i])
+local sequence = redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], sequence)
 end
-return #KEYS
+return sequence
 ";
 
 /// The read cache in Redis, under one key prefix. Cloning shares the connection.
@@ -131,7 +159,7 @@ return #KEYS
 ///
 /// Each instance keeps copies of the entries it read or stored lately (at most
 /// [`LOCAL_COPIES_BYTES`]), with their stamps. A lookup still asks Redis, atomically as
-/// ever, whether the entry is current; when the copy's stamp is the current one, Redis
+/// ever, whether the entry is current; when the copy's stamp is the current entry's, Redis
 /// answers with the stamp alone and the copy is served. Freshness is exactly that of the
 /// shared entries (every lookup checks the tags' versions in Redis); what is saved is
 /// sending a value of several kilobytes over the network and through both ends' parsers
@@ -205,20 +233,21 @@ impl RedisCache {
         })
     }
 
-    fn entry_key(&self, key: &str) -> String {
-        format!("{}ce:{key}", self.prefix)
-    }
-
     fn tag_key(&self, tag: &str) -> String {
         format!("{}ct:{tag}", self.prefix)
     }
 
-    /// The entry's key followed by its tags' keys, as the `get` and `put` scripts take
-    /// them.
-    fn entry_and_tag_keys(&self, key: &str, tags: &[String]) -> Vec<String> {
-        let mut keys = Vec::with_capacity(1 + tags.len());
-        keys.push(self.entry_key(key));
-        keys.extend(tags.iter().map(|tag| self.tag_key(tag)));
+    fn sequence_key(&self) -> String {
+        format!("{}cs", self.prefix)
+    }
+
+    /// The entry's value key, its list's key and the sequence number's key, as every
+    /// script but `invalidate` takes them first.
+    fn entry_keys(&self, key: &str, tags: usize) -> Vec<String> {
+        let mut keys = Vec::with_capacity(3 + tags);
+        keys.push(format!("{}ce:{key}", self.prefix));
+        keys.push(format!("{}cm:{key}", self.prefix));
+        keys.push(self.sequence_key());
         keys
     }
 
@@ -237,13 +266,13 @@ impl RedisCache {
 
 #[async_trait]
 impl Cache for RedisCache {
-    async fn get(&self, key: &str, tags: &[String]) -> Result<CacheLookup, StoreError> {
-        let keys = self.entry_and_tag_keys(key, tags);
+    async fn get(&self, key: &str) -> Result<CacheLookup, StoreError> {
+        let keys = self.entry_keys(key, 0);
         let held = self.local.get(key);
-        let args = held
-            .as_ref()
-            .map(|held| vec![Value::from(format!("h{}", held.stamp))])
-            .unwrap_or_default();
+        let mut args = vec![Value::from(format!("{}ct:", self.prefix))];
+        if let Some(held) = &held {
+            args.push(Value::from(format!("h{}", held.stamp)));
+        }
         let reply = self.run(&self.scripts.get, keys, args).await?;
         match lookup(reply)? {
             Reply::Current => held
@@ -271,15 +300,19 @@ impl Cache for RedisCache {
             // Expired as soon as stored; Redis refuses `PX 0` anyway.
             return Ok(());
         }
-        let keys = self.entry_and_tag_keys(key, tags);
+        let mut keys = self.entry_keys(key, tags.len());
+        keys.extend(tags.iter().map(|tag| self.tag_key(tag)));
         let value = Bytes::copy_from_slice(value);
-        let args = vec![
+        let stamp = format!("{:016x}", rand::random::<u64>());
+        let mut args = Vec::with_capacity(4 + tags.len());
+        args.extend([
             Value::from(ticket.0.as_str()),
             Value::Bytes(value.clone()),
             Value::Integer(ttl_millis(ttl)),
-        ];
+            Value::from(stamp.as_str()),
+        ]);
+        args.extend(tags.iter().map(|tag| Value::from(tag.as_str())));
         if self.run(&self.scripts.put, keys, args).await? == Value::Integer(1) {
-            let stamp = ticket.0.clone();
             self.local
                 .insert(key.to_owned(), Arc::new(Held { stamp, value }));
         }
@@ -290,7 +323,9 @@ impl Cache for RedisCache {
         if tags.is_empty() {
             return Ok(());
         }
-        let keys = tags.iter().map(|tag| self.tag_key(tag)).collect();
+        let mut keys = Vec::with_capacity(1 + tags.len());
+        keys.push(self.sequence_key());
+        keys.extend(tags.iter().map(|tag| self.tag_key(tag)));
         self.run(&self.scripts.invalidate, keys, Vec::new()).await?;
         Ok(())
     }
@@ -353,7 +388,10 @@ fn lookup(reply: Value) -> Result<Reply, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use fred::{interfaces::KeysInterface, types::Key};
+    use fred::{
+        interfaces::{KeysInterface, LuaInterface},
+        types::Key,
+    };
 
     use super::*;
 
@@ -423,7 +461,7 @@ mod tests {
         let two = RedisCache::connect(&url, &prefix).await.expect("connects");
         let tags = ["t".to_owned()];
         let ttl = Duration::from_secs(60);
-        let CacheLookup::Miss(ticket) = one.get("k", &tags).await.expect("looked up") else {
+        let CacheLookup::Miss(ticket) = one.get("k").await.expect("looked up") else {
             panic!("nothing stored yet");
         };
         one.put("k", &tags, b"first", &ticket, ttl)
@@ -431,7 +469,7 @@ mod tests {
             .expect("stored");
         for cache in [&one, &two, &two, &one] {
             assert_eq!(
-                cache.get("k", &tags).await.expect("looked up"),
+                cache.get("k").await.expect("looked up"),
                 CacheLookup::Hit(b"first".to_vec())
             );
         }
@@ -442,10 +480,10 @@ mod tests {
 
         two.invalidate(&tags).await.expect("invalidated");
         assert!(matches!(
-            one.get("k", &tags).await.expect("looked up"),
+            one.get("k").await.expect("looked up"),
             CacheLookup::Miss(_)
         ));
-        let CacheLookup::Miss(ticket) = two.get("k", &tags).await.expect("looked up") else {
+        let CacheLookup::Miss(ticket) = two.get("k").await.expect("looked up") else {
             panic!("invalidated");
         };
         two.put("k", &tags, b"second", &ticket, ttl)
@@ -453,7 +491,7 @@ mod tests {
             .expect("stored");
         for cache in [&one, &two, &one] {
             assert_eq!(
-                cache.get("k", &tags).await.expect("looked up"),
+                cache.get("k").await.expect("looked up"),
                 CacheLookup::Hit(b"second".to_vec()),
                 "a copy under an old stamp is never served"
             );
@@ -462,6 +500,8 @@ mod tests {
             .client
             .del(vec![
                 Key::from(format!("{prefix}ce:k")),
+                Key::from(format!("{prefix}cm:k")),
+                Key::from(format!("{prefix}cs")),
                 Key::from(format!("{prefix}ct:t")),
             ])
             .await
@@ -476,9 +516,11 @@ mod tests {
         assert_eq!(ttl_millis(Duration::MAX), 31_536_000_000);
     }
 
-    /// The entry is `stamp \n value` under `P ce:`, expiring after the TTL; tag keys are
-    /// counters under `P ct:`, without expiry (so `volatile-*` eviction spares them).
-    /// Runs when `TEST_REDIS_URL` names a server.
+    /// The entry is its value under `P ce:` and its list (stamp, then each tag and its
+    /// version) under `P cm:`, both expiring after the TTL; tag keys hold the sequence
+    /// number of their latest invalidation under `P ct:`, and the sequence number is
+    /// `P cs`, both without expiry (so `volatile-*` eviction spares them). Runs when
+    /// `TEST_REDIS_URL` names a server.
     #[tokio::test]
     async fn keys_follow_the_documented_layout() {
         let Some((url, prefix)) = crate::redis::test_server() else {
@@ -487,26 +529,49 @@ mod tests {
         let cache = RedisCache::connect(&url, &prefix).await.expect("connects");
         let tags = ["article:1".to_owned(), "epoch".to_owned()];
         cache.invalidate(&tags[..1]).await.expect("invalidated");
-        cache.invalidate(&tags[..1]).await.expect("invalidated");
-        let CacheLookup::Miss(ticket) = cache.get("a", &tags).await.expect("looked up") else {
+        cache
+            .invalidate(&["other".to_owned()])
+            .await
+            .expect("invalidated");
+        let CacheLookup::Miss(ticket) = cache.get("a").await.expect("looked up") else {
             panic!("nothing stored yet");
         };
-        assert_eq!(ticket.0, "2.0");
+        assert_eq!(ticket.0, "2");
         cache
             .put("a", &tags, b"\x00v\n", &ticket, Duration::from_secs(60))
             .await
             .expect("stored");
 
         let entry_key = format!("{prefix}ce:a");
+        let list_key = format!("{prefix}cm:a");
         let tag_key = format!("{prefix}ct:article:1");
         let entry: Bytes = cache.client.get(&entry_key).await.expect("read");
-        assert_eq!(&entry[..], b"2.0\n\x00v\n");
-        let ttl: i64 = cache.client.pttl(&entry_key).await.expect("read the TTL");
-        assert!(ttl > 59_000 && ttl <= 60_000, "entry TTL {ttl} ms");
+        assert_eq!(&entry[..], b"\x00v\n");
+        let list: Vec<String> = cache
+            .client
+            .eval(
+                "return redis.call('LRANGE', KEYS[1], 0, -1)",
+                vec![list_key.clone()],
+                (),
+            )
+            .await
+            .expect("read");
+        let stamp = cache.local.get("a").map(|held| held.stamp.clone());
+        assert_eq!(list.first().cloned(), stamp, "the stamp first");
+        assert_eq!(list[1..], ["article:1", "1", "epoch", "0"]);
+        for key in [&entry_key, &list_key] {
+            let ttl: i64 = cache.client.pttl(key).await.expect("read the TTL");
+            assert!(ttl > 59_000 && ttl <= 60_000, "{key}: TTL {ttl} ms");
+        }
         let version: i64 = cache.client.get(&tag_key).await.expect("read");
-        assert_eq!(version, 2);
-        let ttl: i64 = cache.client.pttl(&tag_key).await.expect("read the TTL");
-        assert_eq!(ttl, -1, "tag keys never expire");
+        assert_eq!(version, 1);
+        let sequence_key = format!("{prefix}cs");
+        let sequence: i64 = cache.client.get(&sequence_key).await.expect("read");
+        assert_eq!(sequence, 2);
+        for key in [&tag_key, &sequence_key] {
+            let ttl: i64 = cache.client.pttl(key).await.expect("read the TTL");
+            assert_eq!(ttl, -1, "{key} never expires");
+        }
         let epoch: Option<i64> = cache
             .client
             .get(format!("{prefix}ct:epoch"))
@@ -516,9 +581,15 @@ mod tests {
 
         let deleted: i64 = cache
             .client
-            .del(vec![Key::from(entry_key), Key::from(tag_key)])
+            .del(vec![
+                Key::from(entry_key),
+                Key::from(list_key),
+                Key::from(tag_key),
+                Key::from(format!("{prefix}ct:other")),
+                Key::from(sequence_key),
+            ])
             .await
             .expect("deleted");
-        assert_eq!(deleted, 2);
+        assert_eq!(deleted, 5);
     }
 }

@@ -12,7 +12,7 @@ use conduit_domain::{
 };
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, OnConflict, Query},
 };
 
@@ -204,5 +204,18 @@ impl ProfileStore for SqlStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn followees(&self, follower: UserId, limit: u64) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<i64> = follows::Entity::find()
+            .select_only()
+            .column(follows::Column::FolloweeId)
+            .filter(follows::Column::FollowerId.eq(follower.0))
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(ids.into_iter().map(UserId).collect())
     }
 }

@@ -40,6 +40,7 @@ macro_rules! cache_tests {
             invalidating_a_tag_reaches_every_entry_under_it,
             invalidating_unrelated_tags_keeps_the_hit,
             a_put_with_a_ticket_from_before_an_invalidation_stores_nothing,
+            tags_learned_while_reading_are_honoured,
             entries_without_tags_hit_until_they_expire,
             entries_expire_after_their_ttl,
             extreme_ttls_are_accepted,

@@ -3,6 +3,7 @@
 use conduit_app::Conduit;
 use conduit_domain::api_key::Scope;
 use conduit_domain::article::{ArticleSelection, SentFilters};
+use conduit_domain::cache::RenderedPage;
 use conduit_domain::{Error, Invalid, Resource, UniqueField, ValidationErrors};
 use poem_openapi::{
     OpenApi,
@@ -187,6 +188,16 @@ pub struct ArticlesApi {
 /// never reads an older release's pages).
 const LIST_REPRESENTATION: &str = concat!("json1-", env!("CARGO_PKG_VERSION"));
 
+/// A list page as the rendered-list cache keeps it: the encoded body and the articles
+/// it shows.
+fn rendered_page(found: conduit_domain::article::ArticlePage) -> RenderedPage {
+    let shows = found.articles.iter().map(|article| article.id).collect();
+    RenderedPage {
+        bytes: RenderedJson::encode(&dto::MultipleArticlesResponse::from(found)),
+        shows,
+    }
+}
+
 fn single(view: conduit_domain::article::ArticleView) -> Json<dto::SingleArticleResponse> {
     Json(view.into())
 }
@@ -240,9 +251,7 @@ impl ArticlesApi {
         .map_err(|invalid| Error::Validation(ValidationErrors::single("q", invalid)))?;
         let render = || async {
             let found = self.app.list_articles(filter.clone(), page, viewer).await?;
-            Ok::<_, conduit_domain::Error>(RenderedJson::encode(
-                &dto::MultipleArticlesResponse::from(found),
-            ))
+            Ok::<_, conduit_domain::Error>(rendered_page(found))
         };
         let bytes = match &self.rendered {
             Some(rendered) => {
@@ -256,7 +265,7 @@ impl ArticlesApi {
                     )
                     .await?
             }
-            None => render().await?,
+            None => render().await?.bytes,
         };
         Ok(RenderedJson::from_encoded(bytes))
     }
@@ -282,9 +291,7 @@ impl ArticlesApi {
         let page = page(limit.0, offset.0)?;
         let render = || async {
             let found = self.app.feed(user, page).await?;
-            Ok::<_, conduit_domain::Error>(RenderedJson::encode(
-                &dto::MultipleArticlesResponse::from(found),
-            ))
+            Ok::<_, conduit_domain::Error>(rendered_page(found))
         };
         let bytes = match &self.rendered {
             Some(rendered) => {
@@ -292,7 +299,7 @@ impl ArticlesApi {
                     .read_through_feed(LIST_REPRESENTATION, user, page, Box::pin(render()))
                     .await?
             }
-            None => render().await?,
+            None => render().await?.bytes,
         };
         Ok(RenderedJson::from_encoded(bytes))
     }

@@ -171,11 +171,39 @@ async fn rendered_list_pages_follow_every_write_that_changes_them() {
         seen.iter()
             .all(|i| i["favoritesCount"] == 0 && i["favorited"] == false)
     );
+    // Replacing its tags moves it from one tag's list to the other's, and a search finds
+    // it by its new words, for every viewer.
+    let count = |page: &'static str| {
+        let app = &app;
+        let reader = reader.clone();
+        async move {
+            let mut counts = Vec::new();
+            for token in [Some(reader.as_str()), None] {
+                counts.push(app.get(page, token).await.body["articlesCount"].clone());
+            }
+            counts
+        }
+    };
+    for page in ["/articles?tag=moved", "/articles?q=retagged"] {
+        assert_eq!(count(page).await, [0, 0], "{page} warmed empty");
+    }
+    let retag = app
+        .put(
+            &format!("/articles/{slug}"),
+            Some(&author),
+            json!({"article": {"tagList": ["moved"], "body": "retagged words"}}),
+        )
+        .await;
+    assert_eq!(retag.status, StatusCode::OK);
+    assert_eq!(count("/articles?tag=cached").await, [0, 0]);
+    assert_eq!(count("/articles?tag=moved").await, [1, 1]);
+    assert_eq!(count("/articles?q=retagged").await, [1, 1]);
     let deleted = app
         .delete(&format!("/articles/{slug}"), Some(&author))
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert!(read().await.iter().all(Value::is_null));
+    assert_eq!(count("/articles?tag=moved").await, [0, 0]);
     app.cleanup().await;
 }
 
