@@ -62,7 +62,11 @@
 //! safe: they remove entries, tag keys and the sequence together (and stamps are random,
 //! so a copy held by an instance cannot be taken for an entry stored after them).
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use conduit_domain::{
@@ -73,10 +77,11 @@ use conduit_domain::{
 use fred::{
     bytes::Bytes,
     prelude::{Client, Value},
+    types::RespVersion,
     types::scripts::Script,
 };
 
-use super::{connect_client, redis_error};
+use super::{connect_client, connect_with, redis_error, tracking::Tracker};
 
 /// `get`: the entry if none of its tags moved on since it was stored, else the sequence
 /// number (the ticket). A caller that holds a copy of the entry names its stamp, and is
@@ -85,8 +90,9 @@ use super::{connect_client, redis_error};
 /// KEYS[1]: the entry's value; KEYS[2]: its list; KEYS[3]: the sequence number.
 /// ARGV[1]: the prefix of tag keys; ARGV[2] (optional): `h` followed by the stamp of the
 /// caller's copy.
-/// Reply: `{2, stamp}` when the caller's copy is current, `{1, value, stamp}` on any
-/// other hit, `{0, ticket}` on a miss.
+/// Reply: `{2, stamp}` when the caller's copy is current, `{1, value, list, ttl}` on any
+/// other hit (the entry's list: its stamp, then each tag and its version; the time it has
+/// left to live, milliseconds), `{0, ticket}` on a miss.
 const GET_SCRIPT: &str = r"
 local entry = redis.call('LRANGE', KEYS[2], 0, -1)
 local current = #entry > 0
@@ -104,7 +110,7 @@ if current then
   end
   local value = redis.call('GET', KEYS[1])
   if value then
-    return {1, value, entry[1]}
+    return {1, value, entry, redis.call('PTTL', KEYS[1])}
   end
 end
 return {0, redis.call('GET', KEYS[3]) or '0'}
@@ -158,18 +164,25 @@ return sequence
 /// # Local copies
 ///
 /// Each instance keeps copies of the entries it read or stored lately (at most
-/// [`LOCAL_COPIES_BYTES`]), with their stamps. A lookup still asks Redis, atomically as
-/// ever, whether the entry is current; when the copy's stamp is the current entry's, Redis
-/// answers with the stamp alone and the copy is served. Freshness is exactly that of the
-/// shared entries (every lookup checks the tags' versions in Redis); what is saved is
-/// sending a value of several kilobytes over the network and through both ends' parsers
-/// on every hit (docs/performance.md).
+/// [`LOCAL_COPIES_BYTES`]), with their stamps and tags. With client tracking on (ADR
+/// 0028), a copy none of whose tags Redis has reported changed since it was proved
+/// current is served without a lookup, after a barrier on the tracking connection that
+/// makes every report of a write acknowledged before the request arrive first (see
+/// `tracking.rs`). Otherwise a lookup asks Redis, atomically as ever, whether the entry
+/// is current; when the copy's stamp is the current entry's, Redis answers with the stamp
+/// alone and the copy is served. Freshness is exactly that of the shared entries either
+/// way.
 #[derive(Clone)]
 pub struct RedisCache {
     client: Client,
     prefix: Arc<str>,
     scripts: Arc<Scripts>,
     local: moka::sync::Cache<String, Arc<Held>>,
+    /// Invalidation reports that let a local copy be served without asking Redis; none
+    /// when client tracking could not be turned on.
+    tracker: Option<Arc<Tracker>>,
+    /// How many lookups were answered from a local copy without asking Redis.
+    served_locally: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for RedisCache {
@@ -177,17 +190,28 @@ impl fmt::Debug for RedisCache {
         f.debug_struct("RedisCache")
             .field("prefix", &self.prefix)
             .field("local_copies", &self.local.entry_count())
+            .field("tracking", &self.tracker.is_some())
             .finish_non_exhaustive()
     }
 }
 
+/// How long a local copy may wait for the proof that it is current (a `CLIENT ID` on
+/// the tracking connection) before the lookup asks Redis instead.
+const TRACKING_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// The most memory, in bytes of keys and values, that local copies take.
 pub const LOCAL_COPIES_BYTES: u64 = 2 * 1024 * 1024;
 
-/// A local copy of an entry and the stamp it was stored under.
+/// A local copy of an entry: the stamp it was stored under, its tags' keys, the
+/// tracker's generation when it was last proved current in Redis, and when the entry
+/// expires (at the latest: computed from a time taken before Redis was asked).
+#[derive(Clone)]
 struct Held {
     stamp: String,
     value: Bytes,
+    tag_keys: Arc<[Vec<u8>]>,
+    proved: u64,
+    expires: Instant,
 }
 
 /// The scripts, hashed once; each call sends only the hash (`EVALSHA`) and loads the
@@ -215,7 +239,20 @@ impl RedisCache {
     /// background.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<RedisCache, StoreError> {
         let client = connect_client(url).await?;
+        let tracker = match connect_with(url, |config| config.version = RespVersion::RESP3).await {
+            Ok(tracking) => {
+                Tracker::start(tracking, format!("{key_prefix}ct:"), TRACKING_TIMEOUT).await
+            }
+            Err(err) => Err(err),
+        }
+        .inspect_err(|err| {
+            tracing::warn!(target: "cache", error = %err,
+                "client tracking is off: every cache lookup asks Redis");
+        })
+        .ok();
         Ok(RedisCache {
+            tracker,
+            served_locally: Arc::default(),
             client,
             prefix: Arc::from(key_prefix),
             scripts: Arc::new(Scripts {
@@ -226,7 +263,8 @@ impl RedisCache {
             local: moka::sync::Cache::builder()
                 .max_capacity(LOCAL_COPIES_BYTES)
                 .weigher(|key: &String, held: &Arc<Held>| {
-                    let size = key.len() + held.stamp.len() + held.value.len();
+                    let tags: usize = held.tag_keys.iter().map(Vec::len).sum();
+                    let size = key.len() + held.stamp.len() + held.value.len() + tags;
                     u32::try_from(size).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -235,6 +273,39 @@ impl RedisCache {
 
     fn tag_key(&self, tag: &str) -> String {
         format!("{}ct:{tag}", self.prefix)
+    }
+
+    /// The tracker's generation now (0 without one): what a copy proved by a command
+    /// sent after this call records.
+    fn generation(&self) -> u64 {
+        self.tracker
+            .as_ref()
+            .map_or(0, |tracker| tracker.generation())
+    }
+
+    /// Keeps a local copy of the entry under `key`, proved current at `proved` (a time
+    /// and a generation taken before Redis was asked), with `ttl` left to live then.
+    fn hold(&self, key: &str, entry: Stored, proved: (Instant, u64), ttl: Duration) {
+        let tag_keys = entry
+            .tags
+            .iter()
+            .map(|tag| self.tag_key(tag).into_bytes())
+            .collect();
+        let held = Held {
+            stamp: entry.stamp,
+            value: entry.value,
+            tag_keys,
+            proved: proved.1,
+            // As Redis keeps it: whole milliseconds, at most a year.
+            expires: proved.0 + Duration::from_millis(ttl_millis(ttl).unsigned_abs()),
+        };
+        self.local.insert(key.to_owned(), Arc::new(held));
+    }
+
+    /// How many lookups were answered from a local copy without asking Redis.
+    pub fn served_locally(&self) -> u64 {
+        self.served_locally
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn sequence_key(&self) -> String {
@@ -267,21 +338,37 @@ impl RedisCache {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<CacheLookup, StoreError> {
-        let keys = self.entry_keys(key, 0);
         let held = self.local.get(key);
+        if let (Some(tracker), Some(held)) = (&self.tracker, &held)
+            && Instant::now() < held.expires
+            && tracker.confirm(&held.tag_keys, held.proved).await
+        {
+            self.served_locally
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(CacheLookup::Hit(held.value.to_vec()));
+        }
+        let proved = (Instant::now(), self.generation());
+        let keys = self.entry_keys(key, 0);
         let mut args = vec![Value::from(format!("{}ct:", self.prefix))];
         if let Some(held) = &held {
             args.push(Value::from(format!("h{}", held.stamp)));
         }
         let reply = self.run(&self.scripts.get, keys, args).await?;
         match lookup(reply)? {
-            Reply::Current => held
-                .map(|held| CacheLookup::Hit(held.value.to_vec()))
-                .ok_or_else(|| malformed("a current copy that was never named".to_owned())),
-            Reply::Hit { value, stamp } => {
-                let found = CacheLookup::Hit(value.to_vec());
-                self.local
-                    .insert(key.to_owned(), Arc::new(Held { stamp, value }));
+            Reply::Current => {
+                let held = held
+                    .ok_or_else(|| malformed("a current copy that was never named".to_owned()))?;
+                let found = CacheLookup::Hit(held.value.to_vec());
+                let proved = Held {
+                    proved: proved.1,
+                    ..Held::clone(&held)
+                };
+                self.local.insert(key.to_owned(), Arc::new(proved));
+                Ok(found)
+            }
+            Reply::Hit { entry, ttl } => {
+                let found = CacheLookup::Hit(entry.value.to_vec());
+                self.hold(key, entry, proved, ttl);
                 Ok(found)
             }
             Reply::Miss(ticket) => Ok(CacheLookup::Miss(ticket)),
@@ -312,9 +399,10 @@ impl Cache for RedisCache {
             Value::from(stamp.as_str()),
         ]);
         args.extend(tags.iter().map(|tag| Value::from(tag.as_str())));
+        let proved = (Instant::now(), self.generation());
         if self.run(&self.scripts.put, keys, args).await? == Value::Integer(1) {
-            self.local
-                .insert(key.to_owned(), Arc::new(Held { stamp, value }));
+            let tags = tags.to_vec();
+            self.hold(key, Stored { stamp, value, tags }, proved, ttl);
         }
         Ok(())
     }
@@ -342,13 +430,21 @@ fn ttl_millis(ttl: Duration) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
+/// An entry as stored: its stamp, value and tags.
+#[derive(Debug, PartialEq, Eq)]
+struct Stored {
+    stamp: String,
+    value: Bytes,
+    tags: Vec<String>,
+}
+
 /// What the `get` script answered.
 #[derive(Debug, PartialEq, Eq)]
 enum Reply {
     /// The caller's copy is current.
     Current,
-    /// A current entry and its stamp.
-    Hit { value: Bytes, stamp: String },
+    /// A current entry and the time it has left to live.
+    Hit { entry: Stored, ttl: Duration },
     /// No current entry: the ticket to store one with.
     Miss(CacheTicket),
 }
@@ -357,7 +453,8 @@ fn malformed(what: String) -> StoreError {
     StoreError::Unexpected(format!("unexpected reply from the Redis cache script: {what}").into())
 }
 
-/// The `get` script's reply: `{2, stamp}`, `{1, value, stamp}` or `{0, stamp}`.
+/// The `get` script's reply: `{2, stamp}`, `{1, value, {stamp, tag, version, ...}}` or
+/// `{0, ticket}`.
 fn lookup(reply: Value) -> Result<Reply, StoreError> {
     let Value::Array(items) = reply else {
         return Err(malformed(format!("expected a list, got {reply:?}")));
@@ -373,12 +470,29 @@ fn lookup(reply: Value) -> Result<Reply, StoreError> {
         String::from_utf8(bytes(item)?.to_vec()).map_err(|e| malformed(format!("stamp: {e}")))
     };
     let mut items = items.into_iter();
-    match (items.next(), items.next(), items.next(), items.next()) {
+    let first = (items.next(), items.next(), items.next(), items.next());
+    if let Some(extra) = items.next() {
+        return Err(malformed(format!("{first:?} and more: {extra:?}")));
+    }
+    match first {
         (Some(Value::Integer(2)), Some(_), None, None) => Ok(Reply::Current),
-        (Some(Value::Integer(1)), Some(value), Some(stamp), None) => Ok(Reply::Hit {
-            value: bytes(value)?,
-            stamp: text(stamp)?,
-        }),
+        (
+            Some(Value::Integer(1)),
+            Some(value),
+            Some(Value::Array(entry)),
+            Some(Value::Integer(ttl)),
+        ) => {
+            let mut entry = entry.into_iter();
+            let stamp = text(entry.next().unwrap_or(Value::Null))?;
+            let tags = entry.step_by(2).map(text).collect::<Result<Vec<_>, _>>()?;
+            let value = bytes(value)?;
+            // -1 (no expiry) and -2 (gone) never come with a value: taken as expired.
+            let ttl = Duration::from_millis(u64::try_from(ttl).unwrap_or(0));
+            Ok(Reply::Hit {
+                entry: Stored { stamp, value, tags },
+                ttl,
+            })
+        }
         (Some(Value::Integer(0)), Some(stamp), None, None) => {
             Ok(Reply::Miss(CacheTicket(text(stamp)?)))
         }
@@ -389,8 +503,8 @@ fn lookup(reply: Value) -> Result<Reply, StoreError> {
 #[cfg(test)]
 mod tests {
     use fred::{
-        interfaces::{KeysInterface, LuaInterface},
-        types::Key,
+        interfaces::{ClientInterface, KeysInterface, LuaInterface},
+        types::{Key, client::ClientKillFilter},
     };
 
     use super::*;
@@ -402,24 +516,40 @@ mod tests {
             lookup(reply(vec![
                 Value::Integer(1),
                 Value::Bytes(Bytes::from_static(b"\xff\n\x00")),
-                Value::from("1.2"),
+                reply(vec![
+                    Value::from("s1"),
+                    Value::from("article:1"),
+                    Value::from("12"),
+                    Value::from("epoch"),
+                    Value::from("0"),
+                ]),
+                Value::Integer(59_000),
             ]))
             .expect("a hit"),
             Reply::Hit {
-                value: Bytes::from_static(b"\xff\n\x00"),
-                stamp: "1.2".to_owned()
+                entry: Stored {
+                    value: Bytes::from_static(b"\xff\n\x00"),
+                    stamp: "s1".to_owned(),
+                    tags: vec!["article:1".to_owned(), "epoch".to_owned()],
+                },
+                ttl: Duration::from_secs(59),
             }
         );
         assert_eq!(
             lookup(reply(vec![
                 Value::Integer(1),
                 Value::from("{}"),
-                Value::from("")
+                reply(vec![Value::from("s2")]),
+                Value::Integer(-1),
             ]))
             .expect("a hit"),
             Reply::Hit {
-                value: Bytes::from_static(b"{}"),
-                stamp: String::new()
+                entry: Stored {
+                    value: Bytes::from_static(b"{}"),
+                    stamp: "s2".to_owned(),
+                    tags: Vec::new(),
+                },
+                ttl: Duration::ZERO,
             }
         );
         assert_eq!(
@@ -436,6 +566,25 @@ mod tests {
             reply(vec![Value::Integer(1), Value::from("x")]),
             reply(vec![Value::Integer(3), Value::from("x")]),
             reply(vec![Value::Integer(1), Value::Integer(5), Value::from("1")]),
+            reply(vec![Value::Integer(1), Value::from("v"), Value::from("s")]),
+            reply(vec![
+                Value::Integer(1),
+                Value::from("v"),
+                reply(vec![]),
+                Value::Integer(1),
+            ]),
+            reply(vec![
+                Value::Integer(1),
+                Value::from("v"),
+                reply(vec![Value::from("s")]),
+            ]),
+            reply(vec![
+                Value::Integer(0),
+                Value::from("1"),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]),
             reply(vec![
                 Value::Integer(0),
                 Value::Bytes(Bytes::from_static(b"\xff")),
@@ -506,6 +655,190 @@ mod tests {
             ])
             .await
             .expect("deleted");
+    }
+
+    /// The value of a lookup that must hit.
+    async fn hit(cache: &RedisCache, key: &str) -> Vec<u8> {
+        match cache.get(key).await.expect("looked up") {
+            CacheLookup::Hit(value) => value,
+            CacheLookup::Miss(ticket) => panic!("{key}: expected a hit, got {ticket:?}"),
+        }
+    }
+
+    /// Looks `key` up (a miss) and stores `value` under `tags`.
+    async fn fill(cache: &RedisCache, key: &str, tags: &[String], value: &[u8]) {
+        let CacheLookup::Miss(ticket) = cache.get(key).await.expect("looked up") else {
+            panic!("{key}: expected a miss");
+        };
+        cache
+            .put(key, tags, value, &ticket, Duration::from_secs(60))
+            .await
+            .expect("stored");
+    }
+
+    /// Two instances on one Redis with client tracking. A copy proved current is served
+    /// without asking Redis; another instance's invalidation of one of its tags is seen by
+    /// the very next lookup (the barrier), which then misses. Runs when `TEST_REDIS_URL`
+    /// is set.
+    #[tokio::test]
+    async fn an_invalidation_reaches_the_other_instance_s_local_copy() {
+        let Some((url, prefix)) = crate::redis::test_server() else {
+            return;
+        };
+        let one = RedisCache::connect(&url, &prefix).await.expect("connects");
+        let two = RedisCache::connect(&url, &prefix).await.expect("connects");
+        assert!(one.tracker.is_some(), "client tracking is on");
+        let tags = ["article:1".to_owned(), "epoch".to_owned()];
+        fill(&one, "k", &tags, b"first").await;
+        for _ in 0..3 {
+            assert_eq!(hit(&one, "k").await, b"first");
+        }
+        assert_eq!(one.served_locally(), 3, "served from the process");
+        for round in 0..20 {
+            two.invalidate(&tags[..1]).await.expect("invalidated");
+            assert!(
+                matches!(one.get("k").await.expect("looked up"), CacheLookup::Miss(_)),
+                "round {round}: the other instance's invalidation was missed"
+            );
+            fill(&one, "k", &tags, b"again").await;
+            assert_eq!(hit(&one, "k").await, b"again");
+        }
+        assert_eq!(one.served_locally(), 23, "and again after each new store");
+        // An unrelated tag leaves the copy alone.
+        two.invalidate(&["article:2".to_owned()])
+            .await
+            .expect("invalidated");
+        assert_eq!(hit(&one, "k").await, b"again");
+        assert_eq!(one.served_locally(), 24);
+    }
+
+    /// A report this instance has not read yet is waited for: with the instance's
+    /// tasks (its tracker, its connections) stalled on a runtime of their own while
+    /// another instance invalidates, the copy is not served (the barrier cannot complete,
+    /// so the lookup asks Redis once the instance runs again). Without the barrier the
+    /// stale copy would be served at once. Runs when `TEST_REDIS_URL` is set.
+    #[tokio::test]
+    async fn a_report_not_yet_read_is_waited_for() {
+        let Some((url, prefix)) = crate::redis::test_server() else {
+            return;
+        };
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime"),
+        );
+        let one = {
+            let (runtime, url, prefix) = (runtime.clone(), url.clone(), prefix.clone());
+            std::thread::spawn(move || runtime.block_on(RedisCache::connect(&url, &prefix)))
+                .join()
+                .expect("connected")
+                .expect("connects")
+        };
+        let two = RedisCache::connect(&url, &prefix).await.expect("connects");
+        let tags = ["article:1".to_owned()];
+        let on_its_runtime = |cache: RedisCache| {
+            runtime.spawn(async move {
+                match cache.get("k").await.expect("looked up") {
+                    CacheLookup::Hit(value) => Some(value),
+                    CacheLookup::Miss(_) => None,
+                }
+            })
+        };
+        let filled = {
+            let one = one.clone();
+            let tags = tags.clone();
+            runtime.spawn(async move { fill(&one, "k", &tags, b"first").await })
+        };
+        filled.await.expect("filled");
+        assert_eq!(
+            on_its_runtime(one.clone()).await.expect("read"),
+            Some(b"first".to_vec())
+        );
+        assert_eq!(one.served_locally(), 1);
+        // Stall the instance, invalidate from the other, and look up while the report
+        // waits unread.
+        let stalled = runtime.spawn(async { std::thread::sleep(Duration::from_millis(300)) });
+        two.invalidate(&tags).await.expect("invalidated");
+        let looked_up = on_its_runtime(one.clone());
+        stalled.await.expect("stalled");
+        assert_eq!(
+            looked_up.await.expect("read"),
+            None,
+            "a stale copy was served"
+        );
+        assert_eq!(one.served_locally(), 1);
+        drop(one);
+        // A runtime may not be dropped from within another one.
+        std::thread::spawn(move || drop(runtime))
+            .join()
+            .expect("dropped");
+    }
+
+    /// While the tracking connection is gone, reports are lost: no copy is served from
+    /// the process (each lookup asks Redis), and an invalidation made meanwhile is never
+    /// missed. Once the connection is back, copies proved again are served from the
+    /// process again. Runs when `TEST_REDIS_URL` is set.
+    #[tokio::test]
+    async fn a_dropped_tracking_connection_stops_local_copies_until_it_is_back() {
+        let Some((url, prefix)) = crate::redis::test_server() else {
+            return;
+        };
+        let one = RedisCache::connect(&url, &prefix).await.expect("connects");
+        let two = RedisCache::connect(&url, &prefix).await.expect("connects");
+        let tags = ["article:1".to_owned()];
+        let kill = |id: i64| {
+            let two = two.client.clone();
+            async move {
+                let killed: i64 = two
+                    .client_kill(vec![ClientKillFilter::ID(id.to_string())])
+                    .await
+                    .expect("killed");
+                assert_eq!(killed, 1, "the tracking connection was there");
+            }
+        };
+        let tracking = || {
+            one.tracker
+                .as_ref()
+                .and_then(|tracker| tracker.connection())
+                .expect("tracking is on")
+        };
+
+        fill(&one, "k", &tags, b"first").await;
+        assert_eq!(hit(&one, "k").await, b"first");
+        assert_eq!(one.served_locally(), 1);
+
+        // Dropped, and an invalidation while it is down: the copy must not be served.
+        kill(tracking()).await;
+        two.invalidate(&tags).await.expect("invalidated");
+        assert!(matches!(
+            one.get("k").await.expect("looked up"),
+            CacheLookup::Miss(_)
+        ));
+        assert_eq!(one.served_locally(), 1);
+
+        // Back: a copy proved again is served from the process again.
+        let mut back = false;
+        for _ in 0..50 {
+            fill(&one, "k", &tags, b"second").await;
+            assert_eq!(hit(&one, "k").await, b"second");
+            if one.served_locally() > 1 {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            back,
+            "local copies never served again after the reconnection"
+        );
+
+        // Dropped with nothing invalidated: the lookup asks Redis (still a hit).
+        let served = one.served_locally();
+        kill(tracking()).await;
+        assert_eq!(hit(&one, "k").await, b"second");
+        assert_eq!(one.served_locally(), served, "not served from the process");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod idempotency;
 mod one_time;
 mod rate_limit;
 mod sessions;
+mod tracking;
 
 pub use cache::RedisCache;
 pub use idempotency::RedisIdempotency;
@@ -54,7 +55,13 @@ const TRANSIENT_REPLIES: [&str; 6] = [
 /// rotation would see its own retirement and revoke the session as stolen, a GETDEL
 /// would report "nothing there", a rate check would count twice).
 pub(crate) async fn connect_client(url: &str) -> Result<Client, StoreError> {
+    connect_with(url, |_| {}).await
+}
+
+/// [`connect_client`], with `adjust` applied to the configuration first.
+async fn connect_with(url: &str, adjust: impl FnOnce(&mut Config)) -> Result<Client, StoreError> {
     let mut config = Config::from_url(url).map_err(redis_error)?;
+    adjust(&mut config);
     // A span per command (its name and timing, never its arguments: those are
     // `full-tracing`, which is not enabled), exported with the request's trace.
     config.tracing = fred::types::config::TracingConfig::new(true);
@@ -66,6 +73,9 @@ pub(crate) async fn connect_client(url: &str) -> Result<Client, StoreError> {
         })
         .with_performance_config(|performance| {
             performance.default_command_timeout = TIMEOUT;
+            // Invalidation reports (client tracking) wait here until read; an overflow
+            // is handled (every local copy is proved again), but should be rare.
+            performance.broadcast_channel_capacity = 4_096;
         })
         // Unlimited attempts, backing off from 100 ms to 5 s.
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
