@@ -77,11 +77,10 @@ use conduit_domain::{
 use fred::{
     bytes::Bytes,
     prelude::{Client, Value},
-    types::RespVersion,
     types::scripts::Script,
 };
 
-use super::{connect_client, connect_with, redis_error, tracking::Tracker};
+use super::{connect_client, connect_tracking_client, redis_error, tracking::Tracker};
 
 /// `get`: the entry if none of its tags moved on since it was stored, else the sequence
 /// number (the ticket). A caller that holds a copy of the entry names its stamp, and is
@@ -239,7 +238,7 @@ impl RedisCache {
     /// background.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<RedisCache, StoreError> {
         let client = connect_client(url).await?;
-        let tracker = match connect_with(url, |config| config.version = RespVersion::RESP3).await {
+        let tracker = match connect_tracking_client(url).await {
             Ok(tracking) => {
                 Tracker::start(tracking, format!("{key_prefix}ct:"), TRACKING_TIMEOUT).await
             }

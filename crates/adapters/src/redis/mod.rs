@@ -55,13 +55,20 @@ const TRANSIENT_REPLIES: [&str; 6] = [
 /// rotation would see its own retirement and revoke the session as stolen, a GETDEL
 /// would report "nothing there", a rate check would count twice).
 pub(crate) async fn connect_client(url: &str) -> Result<Client, StoreError> {
-    connect_with(url, |_| {}).await
+    connect_with(url, false).await
 }
 
-/// [`connect_client`], with `adjust` applied to the configuration first.
-async fn connect_with(url: &str, adjust: impl FnOnce(&mut Config)) -> Result<Client, StoreError> {
+/// A connected client for invalidation reports (client tracking): [`connect_client`]'s
+/// settings, in RESP3, with room for more reports waiting to be read than fred's default.
+async fn connect_tracking_client(url: &str) -> Result<Client, StoreError> {
+    connect_with(url, true).await
+}
+
+async fn connect_with(url: &str, tracking: bool) -> Result<Client, StoreError> {
     let mut config = Config::from_url(url).map_err(redis_error)?;
-    adjust(&mut config);
+    if tracking {
+        config.version = fred::types::RespVersion::RESP3;
+    }
     // A span per command (its name and timing, never its arguments: those are
     // `full-tracing`, which is not enabled), exported with the request's trace.
     config.tracing = fred::types::config::TracingConfig::new(true);
@@ -73,9 +80,13 @@ async fn connect_with(url: &str, adjust: impl FnOnce(&mut Config)) -> Result<Cli
         })
         .with_performance_config(|performance| {
             performance.default_command_timeout = TIMEOUT;
-            // Invalidation reports (client tracking) wait here until read; an overflow
-            // is handled (every local copy is proved again), but should be rare.
-            performance.broadcast_channel_capacity = 4_096;
+            if tracking {
+                // Invalidation reports wait in a channel of this many until read (every
+                // channel of the client gets it, and each is allocated whole: kept small).
+                // Redis sends one report per event-loop turn, however many keys changed;
+                // an overflow only makes every local copy be proved again.
+                performance.broadcast_channel_capacity = 256;
+            }
         })
         // Unlimited attempts, backing off from 100 ms to 5 s.
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
