@@ -195,22 +195,36 @@ fn compressible(content_type: Option<&HeaderValue>) -> bool {
     let Some(essence) = content_type
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
+        .map(str::trim)
     else {
         return false;
     };
-    essence.starts_with("text/")
-        || essence.ends_with("+json")
-        || essence.ends_with("+xml")
-        || matches!(
-            essence.as_str(),
-            "application/json"
-                | "application/yaml"
-                | "application/x-yaml"
-                | "application/xml"
-                | "application/javascript"
-                | "image/svg+xml"
-        )
+    // Compared in any case, without a lowercased copy per answer.
+    let starts = |prefix: &str| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &str| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    starts("text/")
+        || ends("+json")
+        || ends("+xml")
+        || [
+            "application/json",
+            "application/yaml",
+            "application/x-yaml",
+            "application/xml",
+            "application/javascript",
+            "image/svg+xml",
+        ]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// Statuses whose body is never encoded: no body, or a part of one.
@@ -475,5 +489,31 @@ mod tests {
             assert!(!compressible(Some(&HeaderValue::from_static(t))), "{t}");
         }
         assert!(!compressible(None));
+    }
+
+    #[test]
+    fn media_types_are_compared_in_any_case() {
+        for t in [
+            "TEXT/Plain",
+            "Application/JSON ; charset=utf-8",
+            " application/ld+JSON",
+            "application/soap+Xml",
+            "IMAGE/SVG+XML",
+            "Application/X-YAML",
+            "+json",
+        ] {
+            assert!(compressible(Some(&HeaderValue::from_static(t))), "{t}");
+        }
+        for t in [
+            "application/jsonx",
+            "xml",
+            "json",
+            "texts/plain",
+            "application/json+zip",
+            "",
+            ";text/plain",
+        ] {
+            assert!(!compressible(Some(&HeaderValue::from_static(t))), "{t}");
+        }
     }
 }

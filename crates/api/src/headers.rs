@@ -8,7 +8,7 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
 };
 use sha2::{Digest, Sha256};
 
@@ -97,6 +97,12 @@ impl SecurityHeaders {
 const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), \
      magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
 
+const CROSS_ORIGIN_OPENER_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-opener-policy");
+const CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-resource-policy");
+const PERMISSIONS_POLICY_HEADER: HeaderName = HeaderName::from_static("permissions-policy");
+
 impl<E: Endpoint> Middleware<E> for SecurityHeaders {
     type Output = SecurityHeadersEndpoint<E>;
 
@@ -119,45 +125,55 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        let sent_credentials = req.headers().contains_key("authorization");
+        let sent_credentials = req.headers().contains_key(header::AUTHORIZATION);
         let mut response = self.inner.call(req).await?.into_response();
         let unauthorized = response.status() == poem::http::StatusCode::UNAUTHORIZED;
         let headers = response.headers_mut();
         // RFC 9110: a 401 names the schemes that would work; RFC 6750 adds the error when
         // credentials were sent but rejected.
-        if unauthorized && !headers.contains_key("www-authenticate") {
+        if unauthorized && !headers.contains_key(header::WWW_AUTHENTICATE) {
             let challenge = if sent_credentials {
                 r#"Token realm="conduit", error="invalid_token", Bearer realm="conduit", error="invalid_token""#
             } else {
                 r#"Token realm="conduit", Bearer realm="conduit""#
             };
-            headers.insert("www-authenticate", HeaderValue::from_static(challenge));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
+        // Names made once (`from_static` is const), not parsed from strings per answer.
         headers.insert(
-            "x-content-type-options",
+            header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
         headers.insert(
-            "cross-origin-opener-policy",
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            CROSS_ORIGIN_OPENER_POLICY,
             HeaderValue::from_static("same-origin"),
         );
         // Other sites may not embed our answers (no-cors loads); CORS fetches are
         // governed by the CORS headers, not by this.
         headers.insert(
-            "cross-origin-resource-policy",
+            CROSS_ORIGIN_RESOURCE_POLICY,
             HeaderValue::from_static("same-origin"),
         );
         headers.insert(
-            "permissions-policy",
+            PERMISSIONS_POLICY_HEADER,
             HeaderValue::from_static(PERMISSIONS_POLICY),
         );
         if let Some(hsts) = &self.hsts {
-            headers.insert("strict-transport-security", hsts.clone());
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
-        if !headers.contains_key("content-security-policy") {
-            headers.insert("content-security-policy", HeaderValue::from_static(API_CSP));
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(API_CSP),
+            );
         }
         Ok(response)
     }

@@ -263,11 +263,15 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let shared = &self.shared;
+        // Only writes are kept: other requests pass before anything is copied.
+        if req.method() != Method::POST {
+            return self.pass(req).await;
+        }
         let path = req.uri().path().to_owned();
         let Some(api_path) = path.strip_prefix("/api") else {
             return self.pass(req).await;
         };
-        if req.method() != Method::POST || !shared.answers_post(&path) {
+        if !shared.answers_post(&path) {
             return self.pass(req).await;
         }
         let key = match key_of(&req) {

@@ -680,15 +680,16 @@ impl AllowedMethods {
     /// The documented path a request path falls under: of several (`/articles/feed` and
     /// `/articles/{slug}`), the one with the most literal segments.
     fn route(&self, path: &str) -> Option<&(Vec<String>, String, String)> {
-        let segments: Vec<&str> = path.split('/').collect();
+        // Compared segment by segment as the path is split: once per request, unallocated.
+        let segments = path.split('/').count();
         let is_parameter = |t: &String| t.starts_with('{') && t.ends_with('}');
         self.routes
             .iter()
-            .filter(|(template, _, _)| template.len() == segments.len())
+            .filter(|(template, _, _)| template.len() == segments)
             .filter(|(template, _, _)| {
                 template
                     .iter()
-                    .zip(&segments)
+                    .zip(path.split('/'))
                     .all(|(t, s)| (is_parameter(t) && !s.is_empty()) || t == s)
             })
             .min_by_key(|(template, _, _)| template.iter().filter(|t| is_parameter(t)).count())

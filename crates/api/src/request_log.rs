@@ -23,7 +23,7 @@ use std::{
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
 };
 use rand::Rng;
 use tracing::{Instrument, field::Empty};
@@ -35,6 +35,8 @@ use crate::{
 
 /// The request-id header.
 pub const REQUEST_ID: &str = "x-request-id";
+/// [`REQUEST_ID`] as a header name, made once.
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
 
 /// Request ids and log lines.
 #[derive(Clone)]
@@ -99,19 +101,24 @@ impl<E: Endpoint> Endpoint for TimeLimitEndpoint<E> {
     }
 }
 
-/// The client's id if it is plausible, else a new random one (128 bits, hex).
-pub fn request_id(sent: Option<&HeaderValue>) -> String {
-    let plausible = |id: &&str| {
+/// The client's id if it is plausible, else a new random one (128 bits, hex): the value
+/// of the answer's `X-Request-Id`, always visible ASCII.
+pub fn request_id(sent: Option<&HeaderValue>) -> HeaderValue {
+    let plausible = |id: &&HeaderValue| {
         (1..=128).contains(&id.len())
             && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
     };
-    match sent.and_then(|v| v.to_str().ok()).filter(plausible) {
-        Some(id) => id.to_owned(),
+    match sent.filter(plausible) {
+        Some(id) => id.clone(),
         None => {
             let bytes: [u8; 16] = rand::rng().random();
-            hex::encode(bytes)
+            let mut hex = [0; 32];
+            // Cannot fail: the buffer is exactly twice the length of the bytes.
+            let _ = hex::encode_to_slice(bytes, &mut hex);
+            HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("-"))
         }
     }
 }
@@ -138,12 +145,14 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let started = Instant::now();
-        let id = request_id(req.headers().get(REQUEST_ID));
+        let id_value = request_id(req.headers().get(REQUEST_ID));
+        // Visible ASCII (`request_id`), so never the empty default.
+        let id = id_value.to_str().unwrap_or_default();
         let path = req.uri().path();
         let route = match self.log.routes.template(path) {
-            Some(template) => template.to_owned(),
-            None if path.starts_with("/api/") || path == "/api" => "(unknown)".to_owned(),
-            None => path.to_owned(),
+            Some(template) => template,
+            None if path.starts_with("/api/") || path == "/api" => "(unknown)",
+            None => path,
         };
         let span = tracing::info_span!(
             "request",
@@ -177,9 +186,7 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             }
             response = named;
         }
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            response.headers_mut().insert(REQUEST_ID, value);
-        }
+        response.headers_mut().insert(REQUEST_ID_HEADER, id_value);
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         span.in_scope(|| {
@@ -205,7 +212,7 @@ mod tests {
             let value = HeaderValue::from_str(bad).expect("header");
             let replaced = request_id(Some(&value));
             assert_ne!(replaced, bad);
-            assert_eq!(replaced.len(), 32, "{replaced}");
+            assert_eq!(replaced.len(), 32, "{replaced:?}");
         }
         assert_ne!(request_id(None), request_id(None));
     }

@@ -8,6 +8,7 @@ pub mod config;
 mod connection;
 pub mod docs;
 pub mod health;
+pub mod json_log;
 pub mod pool_metrics;
 pub mod telemetry;
 pub mod wiring;

@@ -36,12 +36,15 @@ use tracing::Metadata;
 use tracing_subscriber::{
     EnvFilter, Layer, Registry,
     filter::{DynFilterFn, FilterExt, filter_fn},
-    fmt,
+    fmt::{self, format::JsonFields, time::SystemTime},
     layer::Context,
     prelude::*,
 };
 
-use crate::config::{LogConfig, LogFormat};
+use crate::{
+    config::{LogConfig, LogFormat},
+    json_log::JsonLines,
+};
 
 pub use conduit_api::telemetry::SERVER_SPAN_TARGET;
 
@@ -201,9 +204,11 @@ fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
                 && (!meta.is_span() || meta.target().starts_with("conduit"))
         }));
     match config.format {
+        // The stock JSON format's line (flattened event, current span and span list),
+        // written for less (`json_log`).
         LogFormat::Json => fmt::layer()
-            .json()
-            .flatten_event(true)
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines::<SystemTime>::default())
             .with_filter(log_filter)
             .boxed(),
         // `Auto` is resolved by validation; unvalidated (test) set-ups read as pretty.

@@ -99,6 +99,77 @@ async fn every_answer_carries_the_security_headers() {
     app.cleanup().await;
 }
 
+/// The security headers, value for value and each once, on a probe and on a read, and
+/// the 401 challenges with and without credentials: what the middleware writes on every
+/// answer (its names and values are made once, at start-up).
+#[tokio::test]
+async fn security_header_values_are_pinned() {
+    let app = spawn_app().await;
+    for path in ["/health/live", "/api/articles"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header("x-request-id", "pinned-id")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-resource-policy", "same-origin"),
+            (
+                "permissions-policy",
+                "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), \
+                 microphone=(), payment=(), usb=(), interest-cohort=()",
+            ),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+            ("x-request-id", "pinned-id"),
+        ] {
+            let sent: Vec<_> = response.headers().get_all(name).iter().collect();
+            assert_eq!(sent, [value], "{path}: {name}");
+        }
+    }
+    for (credentials, challenge) in [
+        (None, r#"Token realm="conduit", Bearer realm="conduit""#),
+        (
+            Some("Token not-a-token"),
+            r#"Token realm="conduit", error="invalid_token", Bearer realm="conduit", error="invalid_token""#,
+        ),
+    ] {
+        let mut request = app.client.get(format!("{}/api/user", app.address));
+        if let Some(credentials) = credentials {
+            request = request.header("authorization", credentials);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let sent: Vec<_> = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .collect();
+        assert_eq!(sent, [challenge], "{credentials:?}");
+    }
+    // A generated request id: 32 lowercase hexadecimal digits.
+    let response = app
+        .client
+        .get(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .expect("sent");
+    let id = response.headers()["x-request-id"].to_str().expect("ascii");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{id}"
+    );
+    app.cleanup().await;
+}
+
 /// Refusals carry the headers too: they are set outside everything that can refuse.
 #[tokio::test]
 async fn every_error_answer_carries_the_security_headers() {
