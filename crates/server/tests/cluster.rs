@@ -220,15 +220,19 @@ async fn two_instances_share_one_truth() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let reader = body["user"]["token"].as_str().expect("token").to_owned();
     let feed_count = |feed: &Value| feed["articlesCount"].as_u64();
-    let (_, feed) = call(
-        &client,
-        &b,
-        Method::GET,
-        "/articles/feed",
-        Some(&reader),
-        None,
-    )
-    .await;
+    let feed_on_b = || async {
+        call(
+            &client,
+            &b,
+            Method::GET,
+            "/articles/feed",
+            Some(&reader),
+            None,
+        )
+        .await
+        .1
+    };
+    let feed = feed_on_b().await;
     assert_eq!(feed_count(&feed), Some(0), "{feed}");
     let (status, _) = call(
         &client,
@@ -240,15 +244,7 @@ async fn two_instances_share_one_truth() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, feed) = call(
-        &client,
-        &b,
-        Method::GET,
-        "/articles/feed",
-        Some(&reader),
-        None,
-    )
-    .await;
+    let feed = feed_on_b().await;
     assert_eq!(feed_count(&feed), Some(1), "B served a stale feed: {feed}");
     let (status, _) = call(
         &client,
@@ -260,15 +256,7 @@ async fn two_instances_share_one_truth() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (_, feed) = call(
-        &client,
-        &b,
-        Method::GET,
-        "/articles/feed",
-        Some(&reader),
-        None,
-    )
-    .await;
+    let feed = feed_on_b().await;
     assert_eq!(feed_count(&feed), Some(2), "B served a stale feed: {feed}");
     assert_eq!(feed["articles"][0]["title"], "Shared feed", "{feed}");
     let (status, _) = call(
@@ -281,15 +269,7 @@ async fn two_instances_share_one_truth() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, feed) = call(
-        &client,
-        &b,
-        Method::GET,
-        "/articles/feed",
-        Some(&reader),
-        None,
-    )
-    .await;
+    let feed = feed_on_b().await;
     assert_eq!(feed_count(&feed), Some(0), "B served a stale feed: {feed}");
 
     // (c) A refresh token rotated through A cannot be replayed through B.

@@ -5,12 +5,12 @@ use std::{future::Future, sync::Arc};
 use conduit_domain::{
     UserId,
     article::{ArticleSelection, Page},
-    cache::RenderedPage,
+    cache::{CacheTicket, RenderedPage},
     ports::ProfileStore,
 };
 
 use super::{
-    guard::{Guard, Lookup},
+    guard::{Flight, Guard, Lookup},
     keys::{FOLLOWEES_TRACKED, FORMAT, feed_key, feed_tags, list_key, list_tags},
 };
 
@@ -63,12 +63,8 @@ impl RenderedLists {
             "{FORMAT}:r:{representation}:{}",
             list_key(filter, page, viewer)
         );
-        // `_flight` is held until the page is stored: concurrent misses wait for it.
-        let (ticket, _flight) = match self.guard.lookup_coalesced(&key).await {
-            Ok(bytes) => {
-                self.guard.count(Lookup::Hit);
-                return Ok(bytes);
-            }
+        let (ticket, _flight) = match self.lookup(&key).await {
+            Ok(bytes) => return Ok(bytes),
             Err(miss) => miss,
         };
         let rendered = render().await?;
@@ -97,11 +93,8 @@ impl RenderedLists {
         Fut: Future<Output = Result<RenderedPage, E>>,
     {
         let key = format!("{FORMAT}:r:{representation}:{}", feed_key(viewer, page));
-        let (ticket, _flight) = match self.guard.lookup_coalesced(&key).await {
-            Ok(bytes) => {
-                self.guard.count(Lookup::Hit);
-                return Ok(bytes);
-            }
+        let (ticket, _flight) = match self.lookup(&key).await {
+            Ok(bytes) => return Ok(bytes),
             Err(miss) => miss,
         };
         // Read after the ticket was taken, like the page: a follow in between retires
@@ -125,5 +118,18 @@ impl RenderedLists {
                 .await;
         }
         Ok(rendered.bytes)
+    }
+
+    /// Looks `key` up, counting a hit; on a miss, the ticket and the key's flight, held
+    /// until the page is stored (concurrent misses wait for it).
+    async fn lookup(
+        &self,
+        key: &str,
+    ) -> Result<Vec<u8>, (Option<CacheTicket>, Option<Flight<'_>>)> {
+        let found = self.guard.lookup_coalesced(key).await;
+        if found.is_ok() {
+            self.guard.count(Lookup::Hit);
+        }
+        found
     }
 }

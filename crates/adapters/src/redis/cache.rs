@@ -175,6 +175,8 @@ return sequence
 pub struct RedisCache {
     client: Client,
     prefix: Arc<str>,
+    /// `prefix` `ct:`, the start of every tag key, as the `get` script takes it.
+    tag_prefix: Value,
     scripts: Arc<Scripts>,
     local: moka::sync::Cache<String, Arc<Held>>,
     /// Invalidation reports that let a local copy be served without asking Redis; none
@@ -254,6 +256,7 @@ impl RedisCache {
             served_locally: Arc::default(),
             client,
             prefix: Arc::from(key_prefix),
+            tag_prefix: Value::from(format!("{key_prefix}ct:")),
             scripts: Arc::new(Scripts {
                 get: Script::from_lua(GET_SCRIPT),
                 put: Script::from_lua(PUT_SCRIPT),
@@ -348,7 +351,7 @@ impl Cache for RedisCache {
         }
         let proved = (Instant::now(), self.generation());
         let keys = self.entry_keys(key, 0);
-        let mut args = vec![Value::from(format!("{}ct:", self.prefix))];
+        let mut args = vec![self.tag_prefix.clone()];
         if let Some(held) = &held {
             args.push(Value::from(format!("h{}", held.stamp)));
         }

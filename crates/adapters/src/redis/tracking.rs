@@ -224,6 +224,9 @@ async fn run(
     tracker: std::sync::Weak<Tracker>,
     mut reports: tokio::sync::broadcast::Receiver<Invalidation>,
 ) {
+    // Lets go of the tracker now and then, so that dropping it ends this task.
+    let mut release = tokio::time::interval(Duration::from_secs(1));
+    release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let Some(strong) = tracker.upgrade() else {
             return;
@@ -243,8 +246,7 @@ async fn run(
                 // The client was dropped: nothing more will come.
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
-            // Let go of the tracker now and then, so that dropping it ends this task.
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = release.tick() => {}
         }
     }
 }
