@@ -9,6 +9,7 @@ mod connection;
 pub mod docs;
 pub mod health;
 pub mod json_log;
+pub mod log_writer;
 pub mod pool_metrics;
 pub mod telemetry;
 pub mod wiring;

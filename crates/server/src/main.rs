@@ -50,7 +50,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = telemetry::init(&config.log);
+    let mut telemetry = telemetry::init(&config.log);
     let outcome = match command {
         Command::Serve | Command::Help | Command::Docs(_) | Command::ApiKeyRoot => {
             serve(&config).await
@@ -69,13 +69,16 @@ async fn main() -> ExitCode {
     // The server has stopped (in-flight requests finished): send the spans and metrics
     // still buffered before the process exits.
     telemetry.shutdown().await;
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last log lines are written.
+    drop(telemetry);
+    code
 }
 
 async fn serve(config: &Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -22,8 +22,13 @@
 //! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_TRACES_SAMPLER` and `OTEL_BSP_*` are read by the
 //! OpenTelemetry SDK as usual.
 //!
-//! [`Telemetry::shutdown`] flushes what is still buffered; the binary calls it after the
-//! server has stopped, so a SIGTERM loses nothing.
+//! Log lines go to standard output through a thread of their own (`conduit-log`), which
+//! writes whatever has gathered in one system call: a request's thread only formats its
+//! line and appends it to a buffer (`log_writer`; ADR 0014, "Writing the lines").
+//!
+//! [`Telemetry::shutdown`] flushes the exporters; dropping the [`Telemetry`] writes the
+//! last log lines. The binary does both after the server has stopped, so a SIGTERM loses
+//! nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,14 +41,15 @@ use tracing::Metadata;
 use tracing_subscriber::{
     EnvFilter, Layer, Registry,
     filter::{DynFilterFn, FilterExt, filter_fn},
-    fmt::{self, format::JsonFields, time::SystemTime},
+    fmt::{self, time::SystemTime},
     layer::Context,
     prelude::*,
 };
 
 use crate::{
     config::{LogConfig, LogFormat},
-    json_log::JsonLines,
+    json_log::{JsonLines, SpanFields},
+    log_writer::{BatchWriter, LineSink},
 };
 
 pub use conduit_api::telemetry::SERVER_SPAN_TARGET;
@@ -75,12 +81,15 @@ pub fn metrics_enabled() -> bool {
     METRICS.load(Ordering::Relaxed)
 }
 
-/// The exporting providers, to be shut down (flushed) when the process ends. Holds
+/// The exporting providers, to be shut down (flushed) when the process ends, and the
+/// log lines' writing thread, which writes what is queued when this is dropped. Holds
 /// nothing when nothing is exported.
 #[derive(Debug, Default)]
 pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
     meter_provider: Option<SdkMeterProvider>,
+    /// Held for its drop, which writes the last lines.
+    _log_writer: Option<BatchWriter>,
 }
 
 impl Telemetry {
@@ -92,27 +101,36 @@ impl Telemetry {
     /// Sends what is still buffered (spans, and a last reading of the metrics) and stops
     /// the exporters. Waits at most the exporters' timeouts
     /// (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by default).
-    pub async fn shutdown(self) {
+    /// Log lines are still written until this is dropped.
+    pub async fn shutdown(&mut self) {
         if !self.exporting() {
             return;
         }
+        let tracer_provider = self.tracer_provider.take();
+        let meter_provider = self.meter_provider.take();
         // The SDK's exporters block (their own threads, a blocking HTTP client): keep
         // them off the async workers.
-        let _ = tokio::task::spawn_blocking(move || self.shutdown_blocking()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            shutdown_blocking(tracer_provider, meter_provider);
+        })
+        .await;
     }
+}
 
-    fn shutdown_blocking(self) {
-        if let Some(provider) = self.tracer_provider {
-            TRACES.store(false, Ordering::Relaxed);
-            if let Err(err) = provider.shutdown() {
-                tracing::warn!(target: "conduit::telemetry", error = %err, "flushing spans failed");
-            }
+fn shutdown_blocking(
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+) {
+    if let Some(provider) = tracer_provider {
+        TRACES.store(false, Ordering::Relaxed);
+        if let Err(err) = provider.shutdown() {
+            tracing::warn!(target: "conduit::telemetry", error = %err, "flushing spans failed");
         }
-        if let Some(provider) = self.meter_provider {
-            METRICS.store(false, Ordering::Relaxed);
-            if let Err(err) = provider.shutdown() {
-                tracing::warn!(target: "conduit::telemetry", error = %err, "flushing metrics failed");
-            }
+    }
+    if let Some(provider) = meter_provider {
+        METRICS.store(false, Ordering::Relaxed);
+        if let Err(err) = provider.shutdown() {
+            tracing::warn!(target: "conduit::telemetry", error = %err, "flushing metrics failed");
         }
     }
 }
@@ -142,7 +160,14 @@ pub fn init(config: &LogConfig) -> Telemetry {
                 .ok()
         });
 
-    let mut layers = vec![log_layer(config)];
+    // Batched: one write per batch instead of one per line, off the request's thread.
+    let log_writer = BatchWriter::start(std::io::stdout());
+    let log_problem = log_writer.as_ref().err().map(ToString::to_string);
+    let log_writer = log_writer.ok();
+    let sink = log_writer
+        .as_ref()
+        .map_or_else(LineSink::stdout, BatchWriter::sink);
+    let mut layers = vec![log_layer(config, sink)];
     if let Some(provider) = &tracer_provider {
         layers.push(
             tracing_opentelemetry::layer()
@@ -160,11 +185,7 @@ pub fn init(config: &LogConfig) -> Telemetry {
         .is_err()
     {
         // Installed before (tests start many servers in one process): keep that one.
-        Telemetry {
-            tracer_provider,
-            meter_provider,
-        }
-        .shutdown_blocking();
+        shutdown_blocking(tracer_provider, meter_provider);
         return Telemetry::default();
     }
     global::set_text_map_propagator(TraceContextPropagator::new());
@@ -173,12 +194,20 @@ pub fn init(config: &LogConfig) -> Telemetry {
     }
     TRACES.store(tracer_provider.is_some(), Ordering::Relaxed);
     METRICS.store(meter_provider.is_some(), Ordering::Relaxed);
+    if let Some(problem) = log_problem {
+        tracing::warn!(
+            target: "conduit::telemetry",
+            error = %problem,
+            "log lines are written one by one: the writing thread did not start"
+        );
+    }
     for problem in problems {
         tracing::warn!(target: "conduit::telemetry", "OpenTelemetry: {problem}");
     }
     let telemetry = Telemetry {
         tracer_provider,
         meter_provider,
+        _log_writer: log_writer,
     };
     if telemetry.exporting() {
         tracing::info!(
@@ -192,7 +221,7 @@ pub fn init(config: &LogConfig) -> Telemetry {
 }
 
 /// The log layer: pretty or JSON lines, filtered by `RUST_LOG` or the configured filter.
-fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
+fn log_layer(config: &LogConfig, writer: LineSink) -> Box<dyn Layer<Registry> + Send + Sync> {
     // Log lines carry the fields of our own spans (the request's, the use case's); other
     // crates' spans (one per Redis command, for one) are for traces only: formatting
     // their fields for the log layer cost ~5% of a cached list's CPU
@@ -207,8 +236,9 @@ fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
         // The stock JSON format's line (flattened event, current span and span list),
         // written for less (`json_log`).
         LogFormat::Json => fmt::layer()
-            .fmt_fields(JsonFields::new())
+            .fmt_fields(SpanFields)
             .event_format(JsonLines::<SystemTime>::default())
+            .with_writer(writer)
             .with_filter(log_filter)
             .boxed(),
         // `Auto` is resolved by validation; unvalidated (test) set-ups read as pretty.
@@ -217,6 +247,7 @@ fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
         // "Reads against the floor").
         LogFormat::Pretty | LogFormat::Auto => fmt::layer()
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_writer(writer)
             .with_filter(log_filter)
             .boxed(),
     }
