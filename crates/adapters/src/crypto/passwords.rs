@@ -1,6 +1,12 @@
 //! Password hashing: Argon2id with a pool of working memory (ADR 0017).
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
@@ -52,7 +58,9 @@ impl Argon2Cost {
 /// one such buffer per permit and reuses it: allocating it per hash let the allocator
 /// keep a freed 19 MiB block in each blocking thread's arena, so resident memory grew
 /// with the number of threads that had ever hashed (244 MiB seen after a few sign-ups;
-/// docs/performance.md). With the pool it is bounded by `permits × memory_kib`.
+/// docs/performance.md). With the pool it is bounded by `permits × memory_kib`, and a
+/// buffer no hash has used for [`Argon2Hasher::IDLE_RELEASE`] is given back to the
+/// system (see [`MemoryPool`]).
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
@@ -74,36 +82,94 @@ impl std::fmt::Debug for Argon2Hasher {
 
 /// Argon2 working memory of the configured size, reused across hashes. Holds at most as
 /// many buffers as the hasher has permits, so it never holds more than the hashes that
-/// can run at once need.
+/// can run at once need; a buffer left unused for `idle` is freed.
+///
+/// Freeing it must give the memory back to the system, which glibc does only for a block
+/// it got from `mmap`, and it stops doing so for a size once it has freed one such block:
+/// it then raises its mmap threshold to that size (up to 32 MiB) and keeps later blocks
+/// in its heap (mallopt(3), "M_MMAP_THRESHOLD"; the reason the pool exists at all). So a
+/// pooled buffer reserves [`MemoryPool::RESERVED_BYTES`], above that limit, and uses only
+/// the start of it: the pages never touched cost no memory, the block always comes from
+/// `mmap`, and freeing it unmaps it.
 struct MemoryPool {
     blocks: usize,
     capacity: usize,
-    free: Mutex<Vec<Box<[Block]>>>,
+    /// Buffers with the moment each was given back.
+    free: Mutex<Vec<(Vec<Block>, Instant)>>,
+    idle: Duration,
+    /// Whether a task is waiting to free idle buffers.
+    releasing: AtomicBool,
 }
 
 impl MemoryPool {
-    fn take(&self, blocks: usize) -> Box<[Block]> {
-        if blocks == self.blocks
-            && let Some(buffer) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
-        {
+    /// What a pooled buffer reserves: above glibc's largest dynamic mmap threshold.
+    const RESERVED_BYTES: usize = 33 * 1024 * 1024;
+
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        if blocks == self.blocks {
+            if let Some((buffer, _)) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+                return buffer;
+            }
+            let reserved = (Self::RESERVED_BYTES / size_of::<Block>()).max(blocks);
+            let mut buffer = Vec::with_capacity(reserved);
+            buffer.resize(blocks, Block::default());
             return buffer;
         }
-        vec![Block::default(); blocks].into_boxed_slice()
+        vec![Block::default(); blocks]
     }
 
     /// Keeps `buffer` for the next hash if it has the configured size and the pool is not
     /// full; otherwise frees it (a stored hash with other parameters, being verified).
-    fn give_back(&self, buffer: Box<[Block]>) {
+    fn give_back(&self, buffer: Vec<Block>) {
         if buffer.len() != self.blocks {
             return;
         }
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         if free.len() < self.capacity {
-            free.push(buffer);
+            free.push((buffer, Instant::now()));
         }
     }
 
-    #[cfg(test)]
+    /// Frees the buffers unused for `idle`; how long until the next one kept is idle
+    /// (`None`: none is left).
+    fn release_idle(&self) -> Option<Duration> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.retain(|(_, since)| since.elapsed() < self.idle);
+        free.iter()
+            .map(|(_, since)| self.idle.saturating_sub(since.elapsed()))
+            .min()
+    }
+
+    /// After a hash: makes sure a task will free the pool's buffers once they are idle.
+    /// Outside a runtime (a hasher made before one runs) the buffer waits for the next
+    /// hash.
+    fn schedule_release(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.releasing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = Arc::clone(self);
+        runtime.spawn(async move {
+            let mut wait = pool.idle;
+            loop {
+                tokio::time::sleep(wait).await;
+                if let Some(next) = pool.release_idle() {
+                    wait = next;
+                    continue;
+                }
+                pool.releasing.store(false, Ordering::Release);
+                // A buffer given back meanwhile saw the flag still set and left its
+                // release to this task.
+                if pool.pooled() == 0 || pool.releasing.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                wait = pool.idle;
+            }
+        });
+    }
+
     fn pooled(&self) -> usize {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -115,8 +181,23 @@ const HASH_LEN: usize = 32;
 const SALT_LEN: usize = 16;
 
 impl Argon2Hasher {
+    /// How long a working-memory buffer is kept with no hash using it. Logins further
+    /// apart than this each map and touch their 19 MiB again (measured: a login 3 s
+    /// after the last took ~29 ms instead of ~21 ms); closer ones reuse the buffer
+    /// (ADR 0017).
+    pub const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
     /// A hasher with `cost`, running at most `concurrency` hashes at once.
     pub fn new(cost: Argon2Cost, concurrency: usize) -> Result<Self, BoxError> {
+        Self::with_idle_release(cost, concurrency, Self::IDLE_RELEASE)
+    }
+
+    /// A hasher whose idle working memory is freed after `idle`.
+    fn with_idle_release(
+        cost: Argon2Cost,
+        concurrency: usize,
+        idle: Duration,
+    ) -> Result<Self, BoxError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| format!("invalid Argon2 parameters: {e}"))?;
         let concurrency = concurrency.max(1);
@@ -124,9 +205,12 @@ impl Argon2Hasher {
             blocks: params.block_count(),
             capacity: concurrency,
             free: Mutex::new(Vec::new()),
+            idle,
+            releasing: AtomicBool::new(false),
         });
         let dummy_secret: [u8; 16] = rand::random();
         let dummy = hash_new(&params, &memory, &dummy_secret)?;
+        memory.schedule_release();
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency)),
@@ -142,7 +226,9 @@ impl Argon2Hasher {
         let _permit = self.permits.acquire().await?;
         let params = self.params.clone();
         let memory = Arc::clone(&self.memory);
-        Ok(tokio::task::spawn_blocking(move || work(&params, &memory)).await?)
+        let done = tokio::task::spawn_blocking(move || work(&params, &memory)).await?;
+        self.memory.schedule_release();
+        Ok(done)
     }
 }
 
@@ -281,6 +367,61 @@ mod tests {
             assert!(!hasher.verify(&wrong, Some(&theirs)).await.expect("ok"));
         }
         assert_eq!(hasher.memory.pooled(), 1, "one buffer per permit, reused");
+    }
+
+    /// Working memory no hash has used for the idle time is freed; memory in use, or used
+    /// within it, is kept; hashing after a release works with a new buffer.
+    #[tokio::test]
+    async fn idle_working_memory_is_freed() {
+        let cost = Argon2Cost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let idle = Duration::from_millis(300);
+        let hasher = Argon2Hasher::with_idle_release(cost, 1, idle).expect("hasher");
+        let password = Password::new_secret("correct horse").expect("valid");
+        let stored = hasher.hash(&password).await.expect("hashed");
+        // Kept while hashes keep coming within the idle time.
+        for _ in 0..4 {
+            tokio::time::sleep(idle / 3).await;
+            assert!(hasher.verify(&password, Some(&stored)).await.expect("ok"));
+            assert_eq!(hasher.memory.pooled(), 1, "freed while in use");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while hasher.memory.pooled() > 0 {
+            assert!(Instant::now() < deadline, "idle memory was never freed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!hasher.memory.releasing.load(Ordering::Acquire));
+        // A hash after the release gets a new buffer, and that one is freed in turn.
+        assert!(hasher.verify(&password, Some(&stored)).await.expect("ok"));
+        assert_eq!(hasher.memory.pooled(), 1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while hasher.memory.pooled() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the second buffer was never freed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A pooled buffer reserves more than glibc's largest dynamic mmap threshold, so
+    /// freeing it unmaps it; a buffer for another cost is exactly its size.
+    #[test]
+    fn pooled_buffers_reserve_past_the_mmap_threshold() {
+        let pool = MemoryPool {
+            blocks: 64,
+            capacity: 1,
+            free: Mutex::new(Vec::new()),
+            idle: Duration::from_secs(1),
+            releasing: AtomicBool::new(false),
+        };
+        let pooled = pool.take(64);
+        assert_eq!(pooled.len(), 64);
+        assert!(pooled.capacity() * size_of::<Block>() > 32 * 1024 * 1024);
+        assert_eq!(pool.take(8).capacity(), 8);
     }
 
     /// A hash stored under another cost verifies with that cost, and its memory is not
