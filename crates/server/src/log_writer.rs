@@ -11,8 +11,9 @@
 //!
 //! No line is dropped: when [`BatchWriter::LIMIT`] bytes are waiting (the output is
 //! slower than the logging), the threads logging wait for room. Dropping the
-//! [`BatchWriter`] writes what is left and stops the thread; a process killed outright
-//! loses at most the lines of the last [`BatchWriter::GATHER`].
+//! [`BatchWriter`] writes what is left and stops the thread (lines logged after that are
+//! written in place); a process killed outright loses at most the lines of the last
+//! [`BatchWriter::GATHER`].
 
 use std::{
     io::{self, Write},
@@ -52,6 +53,13 @@ impl Shared {
                 .taken
                 .wait(pending)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        if pending.closed {
+            // The writer is gone (a subscriber outliving it): nobody would write a
+            // buffered line, so this one is written in place.
+            drop(pending);
+            let _ = io::stdout().write_all(line);
+            return;
         }
         let first = pending.bytes.is_empty();
         pending.bytes.extend_from_slice(line);
@@ -247,6 +255,20 @@ mod tests {
         writer.sink().write_all(b"last words\n").expect("write");
         drop(writer);
         assert_eq!(kept.0.lock().expect("lock").0, b"last words\n");
+    }
+
+    #[test]
+    fn lines_after_the_writer_is_gone_are_not_kept() {
+        let writer = BatchWriter::with_gather(Kept::default(), Duration::ZERO).expect("thread");
+        let mut sink = writer.sink();
+        let shared = writer.shared.clone();
+        drop(writer);
+        sink.write_all(b"{\"message\":\"written in place by a test\"}\n")
+            .expect("write");
+        assert!(
+            shared.lock().bytes.is_empty(),
+            "a line was kept with no one to write it"
+        );
     }
 
     #[test]
