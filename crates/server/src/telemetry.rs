@@ -83,7 +83,7 @@ pub fn metrics_enabled() -> bool {
 
 /// The exporting providers, to be shut down (flushed) when the process ends, and the
 /// log lines' writing thread, which writes what is queued when this is dropped. Holds
-/// nothing when nothing is exported.
+/// no provider when nothing is exported.
 #[derive(Debug, Default)]
 pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
@@ -100,8 +100,8 @@ impl Telemetry {
 
     /// Sends what is still buffered (spans, and a last reading of the metrics) and stops
     /// the exporters. Waits at most the exporters' timeouts
-    /// (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by default).
-    /// Log lines are still written until this is dropped.
+    /// (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by default). Log lines are still written
+    /// until this is dropped.
     pub async fn shutdown(&mut self) {
         if !self.exporting() {
             return;
