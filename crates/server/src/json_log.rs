@@ -136,6 +136,17 @@ fn push_json<V: serde::Serialize + ?Sized>(line: &mut Vec<u8>, value: &V) -> fmt
     serde_json::to_writer(line, value).map_err(|_| fmt::Error)
 }
 
+/// Appends `"name":value`.
+fn push_member<V: serde::Serialize + ?Sized>(
+    line: &mut Vec<u8>,
+    name: &str,
+    value: &V,
+) -> fmt::Result {
+    push_json(line, name)?;
+    line.push(b':');
+    push_json(line, value)
+}
+
 /// Appends a span: its fields, then its `name`.
 fn push_span<S>(line: &mut Vec<u8>, span: &SpanRef<'_, S>) -> fmt::Result
 where
@@ -236,11 +247,7 @@ struct Members {
 impl Members {
     fn member<V: serde::Serialize + ?Sized>(&mut self, name: &'static str, value: &V) {
         let start = self.written.len();
-        let written = push_json(&mut self.written, name).and_then(|()| {
-            self.written.push(b':');
-            push_json(&mut self.written, value)
-        });
-        self.failed |= written.is_err();
+        self.failed |= push_member(&mut self.written, name, value).is_err();
         self.members.push((name, start..self.written.len()));
     }
 
@@ -314,11 +321,7 @@ impl Fields<'_> {
             return;
         }
         self.line.push(b',');
-        let written = push_json(self.line, field.name()).and_then(|()| {
-            self.line.push(b':');
-            push_json(self.line, value)
-        });
-        self.failed = written.is_err();
+        self.failed = push_member(self.line, field.name(), value).is_err();
     }
 }
 
