@@ -269,6 +269,10 @@ impl Default for DatabaseConfig {
 pub struct RedisConfig {
     /// `redis://...`; unset means sessions live in the database.
     pub url: Option<Secret>,
+    /// A Redis of their own for sessions, single-use sign-in state and idempotency keys
+    /// (`redis://...`): one that persists its data and never evicts (ADR 0030), while
+    /// `url` keeps the cache and the rate limits. Unset: everything in `url`.
+    pub sessions_url: Option<Secret>,
     /// Prefix of every key this service writes, so several services (or test runs) can
     /// share one Redis.
     pub key_prefix: String,
@@ -278,6 +282,7 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: None,
+            sessions_url: None,
             key_prefix: "conduit:".into(),
         }
     }
@@ -709,19 +714,31 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validated(mut self) -> Result<Config, ConfigError> {
         // An empty REDIS_URL (a blank variable in a deployment file) means "no Redis".
-        if self
-            .redis
-            .url
-            .as_ref()
-            .is_some_and(|url| url.expose().is_empty())
-        {
-            self.redis.url = None;
+        for url in [&mut self.redis.url, &mut self.redis.sessions_url] {
+            if url.as_ref().is_some_and(|url| url.expose().is_empty()) {
+                *url = None;
+            }
         }
-        if let Some(url) = &self.redis.url
-            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
-        {
+        for (url, name) in [
+            (&self.redis.url, "redis.url (REDIS_URL)"),
+            (
+                &self.redis.sessions_url,
+                "redis.sessions_url (CONDUIT_REDIS__SESSIONS_URL)",
+            ),
+        ] {
+            if let Some(url) = url
+                && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+            {
+                return Err(ConfigError(format!(
+                    "{name}: expected a redis:// or rediss:// URL"
+                )));
+            }
+        }
+        if self.redis.sessions_url.is_some() && self.redis.url.is_none() {
             return Err(ConfigError(
-                "redis.url (REDIS_URL): expected a redis:// or rediss:// URL".into(),
+                "redis.sessions_url (CONDUIT_REDIS__SESSIONS_URL) is set without redis.url \
+                 (REDIS_URL): set both, or neither"
+                    .into(),
             ));
         }
         let url = self.database.url.expose();
@@ -853,6 +870,42 @@ mod tests {
             assert_eq!(config.rate_limit.trusted_proxies, ["10.1.2.3"]);
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn the_sessions_redis_is_optional_and_needs_the_other() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REDIS_URL", "redis://cache:6379");
+            jail.set_env("CONDUIT_REDIS__SESSIONS_URL", "redis://sessions:6379");
+            let config = Config::figment("absent.toml".into())
+                .extract::<Config>()?
+                .validated()
+                .expect("valid");
+            assert_eq!(
+                config.redis.sessions_url.as_ref().map(Secret::expose),
+                Some("redis://sessions:6379")
+            );
+            // A blank variable means unset, as for REDIS_URL.
+            jail.set_env("CONDUIT_REDIS__SESSIONS_URL", "");
+            let config = Config::figment("absent.toml".into())
+                .extract::<Config>()?
+                .validated()
+                .expect("valid");
+            assert!(config.redis.sessions_url.is_none());
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.redis.sessions_url = Some(Secret("redis://sessions:6379".into()));
+        let refused = config
+            .clone()
+            .validated()
+            .expect_err("sessions without redis.url");
+        assert!(refused.0.contains("set both"), "{}", refused.0);
+        config.redis.url = Some(Secret("redis://cache:6379".into()));
+        config.redis.sessions_url = Some(Secret("http://sessions".into()));
+        let refused = config.validated().expect_err("not a redis URL");
+        assert!(refused.0.contains("redis.sessions_url"), "{}", refused.0);
     }
 
     #[test]

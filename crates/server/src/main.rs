@@ -95,13 +95,28 @@ async fn serve(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
 async fn migrate(config: &Config, command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let store = SqlStore::connect(config.database.url.expose()).await?;
     match command {
+        // What changed goes to standard output, for the operator (or the job's log) to
+        // see without the log format's noise.
         Command::MigrateUp => {
-            store.migrate().await?;
-            tracing::info!("migrations applied");
+            let applied = store.migrate().await?;
+            for name in &applied {
+                println!("applied {name}");
+            }
+            let total = store.migration_status().await?.len();
+            if applied.is_empty() {
+                println!("the schema is up to date: all {total} migrations applied");
+            } else {
+                println!("{} of {total} migrations applied now", applied.len());
+            }
         }
         Command::MigrateDown(steps) => {
-            store.rollback(steps).await?;
-            tracing::info!(steps, "migrations reverted");
+            let reverted = store.rollback(steps).await?;
+            for name in &reverted {
+                println!("reverted {name}");
+            }
+            if reverted.is_empty() {
+                println!("nothing to revert: no migration is applied");
+            }
         }
         _ => {
             for (name, applied) in store.migration_status().await? {

@@ -56,10 +56,13 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
     if config.database.migrate_on_start {
-        store
+        let applied = store
             .migrate()
             .await
             .map_err(|e| StartupError::Database(e.to_string()))?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "migrations applied");
+        }
     }
     crate::pool_metrics::observe_pool(&store);
     // Two rustls crypto providers are in the tree (ring through sqlx, aws-lc-rs through
@@ -128,28 +131,37 @@ struct RedisAdapters {
 }
 
 /// Connects the Redis adapters when `redis.url` is set. Sessions, single-use sign-in
-/// state and idempotency keys then live in Redis, else in the database.
+/// state and idempotency keys then live in Redis (in `redis.sessions_url`'s when set,
+/// ADR 0030), else in the database.
 async fn connect_redis(config: &Config) -> Result<Option<RedisAdapters>, StartupError> {
     let Some(url) = &config.redis.url else {
         return Ok(None);
     };
+    let durable = config.redis.sessions_url.as_ref().unwrap_or(url);
     let prefix = &config.redis.key_prefix;
     let redis_error = |e: conduit_domain::StoreError| StartupError::Redis(e.to_string());
-    let sessions = RedisSessions::connect(url.expose(), prefix)
+    let sessions = RedisSessions::connect(durable.expose(), prefix)
         .await
         .map_err(redis_error)?;
-    let one_time = RedisOneTime::connect(url.expose(), prefix)
+    let one_time = RedisOneTime::connect(durable.expose(), prefix)
         .await
         .map_err(redis_error)?;
     let cache = RedisCache::connect(url.expose(), prefix)
         .await
         .map_err(redis_error)?;
-    let idempotency = RedisIdempotency::connect(url.expose(), prefix)
+    let idempotency = RedisIdempotency::connect(durable.expose(), prefix)
         .await
         .map_err(redis_error)?;
-    tracing::info!(
-        "sessions, sign-in state, the read cache and idempotency keys are kept in Redis"
-    );
+    if config.redis.sessions_url.is_some() {
+        tracing::info!(
+            "sessions, sign-in state and idempotency keys are kept in the sessions' Redis, \
+             the read cache in the other"
+        );
+    } else {
+        tracing::info!(
+            "sessions, sign-in state, the read cache and idempotency keys are kept in Redis"
+        );
+    }
     Ok(Some(RedisAdapters {
         sessions,
         one_time,

@@ -1,6 +1,7 @@
 //! The real `conduit` binary as an operator runs it: JSON request logs that never
-//! contain a secret, a SIGTERM that lets an in-flight request finish, and a SIGKILL in the
-//! middle of writes that leaves nothing half written.
+//! contain a secret, a SIGTERM that lets an in-flight request finish, a SIGKILL in the
+//! middle of writes that leaves nothing half written, and `conduit migrate` saying what
+//! it applied or reverted.
 
 use std::{
     fs::File,
@@ -632,12 +633,9 @@ async fn assert_whole(db: &sea_orm::DatabaseConnection) {
     assert_eq!(kept, counted, "article_counts against the rows");
 }
 
-/// A server killed with SIGKILL while writers publish, favorite and comment leaves no
-/// half-written article, tag, favorite or count, and loses nothing it acknowledged: each
-/// write is one transaction, and a commit is durable before the answer is sent. Runs on
-/// SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set (required under CI).
-#[tokio::test]
-async fn sigkill_mid_write_leaves_no_half_written_record() {
+/// A fresh SQLite database, and a PostgreSQL one when `TEST_DATABASE_URL` is set
+/// (required under CI).
+async fn databases() -> Vec<TestDb> {
     let mut databases = vec![TestDb::sqlite().await];
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) => databases.push(TestDb::postgres(&url).await),
@@ -646,6 +644,16 @@ async fn sigkill_mid_write_leaves_no_half_written_record() {
             "CI is set: TEST_DATABASE_URL is required"
         ),
     }
+    databases
+}
+
+/// A server killed with SIGKILL while writers publish, favorite and comment leaves no
+/// half-written article, tag, favorite or count, and loses nothing it acknowledged: each
+/// write is one transaction, and a commit is durable before the answer is sent. Runs on
+/// SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set (required under CI).
+#[tokio::test]
+async fn sigkill_mid_write_leaves_no_half_written_record() {
+    let databases = databases().await;
     for db in databases {
         let url = db.url().to_owned();
         let store = db.store();
@@ -727,6 +735,56 @@ async fn sigkill_mid_write_leaves_no_half_written_record() {
         assert!(total as usize >= acknowledged_articles);
         drop(server);
         drop(store);
+        db.cleanup().await;
+    }
+}
+
+/// `conduit migrate` tells the operator what it did: each migration it applied or
+/// reverted by name, and that nothing was pending when so. Runs on SQLite, and on
+/// PostgreSQL when `TEST_DATABASE_URL` is set (required under CI).
+#[tokio::test]
+async fn migrate_names_what_it_applied_and_reverted() {
+    let databases = databases().await;
+    for db in databases {
+        let migrate = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_conduit"))
+                .arg("migrate")
+                .args(args)
+                .env_clear()
+                .env("DATABASE_URL", db.url())
+                .env("RUST_LOG", "error")
+                .output()
+                .expect("the binary runs");
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8(out.stdout).expect("utf-8")
+        };
+        // The test database comes migrated: every migration listed as applied.
+        let names: Vec<String> = migrate(&["status"])
+            .lines()
+            .map(|line| {
+                let name = line.strip_prefix("applied ");
+                name.unwrap_or_else(|| panic!("not applied: {line}"))
+                    .to_owned()
+            })
+            .collect();
+        assert!(names.len() >= 8, "{names:?}");
+        let total = names.len();
+        assert_eq!(
+            migrate(&["up"]),
+            format!("the schema is up to date: all {total} migrations applied\n")
+        );
+        let newest_two = [names[total - 1].as_str(), names[total - 2].as_str()];
+        assert_eq!(
+            migrate(&["down", "2"]),
+            format!("reverted {}\nreverted {}\n", newest_two[0], newest_two[1])
+        );
+        assert_eq!(
+            migrate(&["up"]),
+            format!(
+                "applied {}\napplied {}\n2 of {total} migrations applied now\n",
+                newest_two[1], newest_two[0]
+            )
+        );
         db.cleanup().await;
     }
 }

@@ -179,16 +179,17 @@ impl SqlStore {
         self.db.get_database_backend() == DatabaseBackend::Sqlite
     }
 
-    /// Applies every pending migration of `conduit-migrations`.
+    /// Applies every pending migration of `conduit-migrations`; the names of those it
+    /// applied, oldest first (none when the schema was up to date).
     ///
     /// On PostgreSQL, instances that start at once on one database take turns: the first
     /// holds an advisory lock while it migrates, the others wait for it and then find
     /// nothing pending. Without it, two instances created the same tables at once and
     /// one failed to start (`instances_migrating_an_empty_database_at_once_both_succeed`).
     /// SQLite needs no lock: one process owns its file.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
         if self.db.get_database_backend() != DatabaseBackend::Postgres {
-            return Migrator::up(&self.db, None).await.map_err(store_error);
+            return self.changed_by(Migrator::up(&self.db, None)).await;
         }
         // A session lock, held on one connection taken out of the pool for the while;
         // the migrations run on other connections of the pool.
@@ -203,7 +204,8 @@ impl SqlStore {
             .execute(&mut *holder)
             .await
             .map_err(lock_error)?;
-        let migrated = Migrator::up(&self.db, None).await.map_err(store_error);
+        // Read under the lock, so another instance's migrations are not counted as ours.
+        let migrated = self.changed_by(Migrator::up(&self.db, None)).await;
         let unlocked = lock("SELECT pg_advisory_unlock($1)")
             .execute(&mut *holder)
             .await;
@@ -214,11 +216,30 @@ impl SqlStore {
         migrated
     }
 
-    /// Reverts the `steps` most recent migrations.
-    pub async fn rollback(&self, steps: u32) -> Result<(), StoreError> {
-        Migrator::down(&self.db, Some(steps))
-            .await
-            .map_err(store_error)
+    /// Reverts the `steps` most recent migrations; the names of those it reverted,
+    /// newest first.
+    pub async fn rollback(&self, steps: u32) -> Result<Vec<String>, StoreError> {
+        let mut reverted = self
+            .changed_by(Migrator::down(&self.db, Some(steps)))
+            .await?;
+        reverted.reverse();
+        Ok(reverted)
+    }
+
+    /// Runs `change` and names the migrations whose status it changed, oldest first.
+    async fn changed_by(
+        &self,
+        change: impl Future<Output = Result<(), sea_orm::DbErr>>,
+    ) -> Result<Vec<String>, StoreError> {
+        let before = self.migration_status().await?;
+        change.await.map_err(store_error)?;
+        let after = self.migration_status().await?;
+        Ok(before
+            .into_iter()
+            .zip(after)
+            .filter(|((_, was), (_, is))| was != is)
+            .map(|((name, _), _)| name)
+            .collect())
     }
 
     /// Every migration, oldest first, with whether it has been applied.

@@ -12,6 +12,7 @@
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
 
+mod restart;
 mod suite;
 #[path = "../support/mod.rs"]
 mod support;
