@@ -272,7 +272,8 @@ def main():
         if args.conformance:
             hurl = subprocess.run([os.path.join(args.conformance, "run.sh"), origin],
                                   capture_output=True, text=True)
-            tail = (hurl.stdout + hurl.stderr).strip().splitlines()[-3:]
+            tail = [line for line in (hurl.stdout + hurl.stderr).strip().splitlines()
+                    if line.strip().startswith(("Executed", "Succeeded", "Failed"))]
             print("fleet: RealWorld Hurl suite through the load balancer:\n  " + "\n  ".join(tail))
             if hurl.returncode != 0:
                 problems.append("the Hurl suite failed through the load balancer")
