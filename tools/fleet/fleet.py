@@ -1,5 +1,6 @@
 """The fleet test (issue 16): three `conduit` instances behind HAProxy on one
-PostgreSQL database and one Redis, run as an operator would.
+PostgreSQL database and one Redis (a single server, or a Redis Cluster when --redis
+is a redis-cluster:// URL, as in CI), run as an operator would.
 
 1. The official RealWorld Hurl suite passes through the load balancer.
 2. Under steady mixed load (readers and writers, each request from a client address of

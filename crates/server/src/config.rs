@@ -263,14 +263,28 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The URL schemes of a Redis: one server (`redis`, `rediss` with TLS), a Redis Cluster
+/// (any node of it) or a primary found through Sentinel (ADR 0031).
+const REDIS_SCHEMES: [&str; 6] = [
+    "redis",
+    "rediss",
+    "redis-cluster",
+    "rediss-cluster",
+    "redis-sentinel",
+    "rediss-sentinel",
+];
+
 /// Redis.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://...`; unset means sessions live in the database.
+    /// One server (`redis://host:6379`, `rediss://` with TLS), a Redis Cluster
+    /// (`redis-cluster://node:7000`, any node; more as `?node=host:port`) or a primary
+    /// behind Sentinel (`redis-sentinel://sentinel:26379?sentinelServiceName=NAME`).
+    /// Unset means sessions live in the database.
     pub url: Option<Secret>,
     /// A Redis of their own for sessions, single-use sign-in state and idempotency keys
-    /// (`redis://...`): one that persists its data and never evicts (ADR 0030), while
+    /// (any URL `url` takes): one that persists its data and never evicts (ADR 0030), while
     /// `url` keeps the cache and the rate limits. Unset: everything in `url`.
     pub sessions_url: Option<Secret>,
     /// Prefix of every key this service writes, so several services (or test runs) can
@@ -727,10 +741,15 @@ impl Config {
             ),
         ] {
             if let Some(url) = url
-                && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+                && !REDIS_SCHEMES
+                    .iter()
+                    .any(|scheme| url.expose().starts_with(&format!("{scheme}://")))
             {
                 return Err(ConfigError(format!(
-                    "{name}: expected a redis:// or rediss:// URL"
+                    "{name}: expected a {} URL",
+                    REDIS_SCHEMES
+                        .map(|scheme| format!("{scheme}://"))
+                        .join(", ")
                 )));
             }
         }
@@ -906,6 +925,39 @@ mod tests {
         config.redis.sessions_url = Some(Secret("http://sessions".into()));
         let refused = config.validated().expect_err("not a redis URL");
         assert!(refused.0.contains("redis.sessions_url"), "{}", refused.0);
+    }
+
+    #[test]
+    fn redis_may_be_a_cluster_or_behind_sentinel() {
+        for url in [
+            "redis://cache:6379",
+            "rediss://cache:6380",
+            "redis-cluster://node-1:7000?node=node-2:7000",
+            "rediss-cluster://node-1:7000",
+            "redis-sentinel://sentinel:26379?sentinelServiceName=conduit",
+            "rediss-sentinel://sentinel:26379?sentinelServiceName=conduit",
+        ] {
+            let mut config = Config::default();
+            config.redis.url = Some(Secret(url.into()));
+            config.redis.sessions_url = Some(Secret(url.into()));
+            config
+                .validated()
+                .unwrap_or_else(|e| panic!("{url}: {}", e.0));
+        }
+        for url in [
+            "http://cache:6379",
+            "redis:/cache",
+            "redis-clusters://node:7000",
+        ] {
+            let mut config = Config::default();
+            config.redis.url = Some(Secret(url.into()));
+            let refused = config.validated().expect_err(url);
+            assert!(
+                refused.0.contains("redis-cluster://, rediss-cluster://"),
+                "{url}: {}",
+                refused.0
+            );
+        }
     }
 
     #[test]

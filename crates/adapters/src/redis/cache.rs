@@ -3,7 +3,9 @@
 //!
 //! # Key layout
 //!
-//! Every key starts with the prefix given to [`RedisCache::connect`] (`P` below):
+//! Every key starts with the prefix given to [`RedisCache::connect`] and `{cache}:`
+//! (`P` below). `{cache}` is the keys' hash tag: on Redis Cluster every key of the cache
+//! is in one slot (see Atomicity), on the shard that holds it (ADR 0031).
 //!
 //! | key | value | expiry |
 //! |---|---|---|
@@ -39,9 +41,11 @@
 //! interleaving any other command: checking the versions and reading the entry in
 //! `get`, and checking the versions and storing in `put`, cannot be split by an
 //! invalidation. `put` and `invalidate` name every key they touch in `KEYS`; `get` reads
-//! the tag keys named in the entry's list (it cannot know them before), so on Redis
-//! Cluster the prefix must carry a hash tag (`{conduit}:`) that puts every key of the
-//! cache in one slot.
+//! the tag keys named in the entry's list (it cannot know them before), which Redis
+//! Cluster allows only within the slot of the keys a script names: hence one slot.
+//!
+//! On a cluster, client tracking (ADR 0028) is off: every lookup asks the cache's shard,
+//! which answers with the stamp alone when the caller's copy is current.
 //!
 //! # Eviction policy
 //!
@@ -76,7 +80,7 @@ use conduit_domain::{
 };
 use fred::{
     bytes::Bytes,
-    prelude::{Client, Value},
+    prelude::{Client, ClientLike, Value},
     types::scripts::Script,
 };
 
@@ -240,23 +244,34 @@ impl RedisCache {
     /// background.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<RedisCache, StoreError> {
         let client = connect_client(url).await?;
-        let tracker = match connect_tracking_client(url).await {
-            Ok(tracking) => {
-                Tracker::start(tracking, format!("{key_prefix}ct:"), TRACKING_TIMEOUT).await
+        // Every key of the cache in one slot (see the module documentation).
+        let prefix = format!("{key_prefix}{{cache}}:");
+        let tracker = if client.is_clustered() {
+            // A report comes from the shard whose key changed, on that shard's own
+            // connection; the barrier would have to follow the cache's slot as it moves
+            // between nodes (ADR 0031). Lookups ask the cache's shard instead.
+            tracing::info!(target: "cache",
+                "Redis Cluster: client tracking is off, every cache lookup asks Redis");
+            None
+        } else {
+            match connect_tracking_client(url).await {
+                Ok(tracking) => {
+                    Tracker::start(tracking, format!("{prefix}ct:"), TRACKING_TIMEOUT).await
+                }
+                Err(err) => Err(err),
             }
-            Err(err) => Err(err),
-        }
-        .inspect_err(|err| {
-            tracing::warn!(target: "cache", error = %err,
-                "client tracking is off: every cache lookup asks Redis");
-        })
-        .ok();
+            .inspect_err(|err| {
+                tracing::warn!(target: "cache", error = %err,
+                    "client tracking is off: every cache lookup asks Redis");
+            })
+            .ok()
+        };
         Ok(RedisCache {
             tracker,
             served_locally: Arc::default(),
             client,
-            prefix: Arc::from(key_prefix),
-            tag_prefix: Value::from(format!("{key_prefix}ct:")),
+            tag_prefix: Value::from(format!("{prefix}ct:")),
+            prefix: Arc::from(prefix),
             scripts: Arc::new(Scripts {
                 get: Script::from_lua(GET_SCRIPT),
                 put: Script::from_lua(PUT_SCRIPT),
@@ -650,10 +665,10 @@ mod tests {
         let _: i64 = one
             .client
             .del(vec![
-                Key::from(format!("{prefix}ce:k")),
-                Key::from(format!("{prefix}cm:k")),
-                Key::from(format!("{prefix}cs")),
-                Key::from(format!("{prefix}ct:t")),
+                Key::from(format!("{prefix}{{cache}}:ce:k")),
+                Key::from(format!("{prefix}{{cache}}:cm:k")),
+                Key::from(format!("{prefix}{{cache}}:cs")),
+                Key::from(format!("{prefix}{{cache}}:ct:t")),
             ])
             .await
             .expect("deleted");
@@ -851,7 +866,7 @@ mod tests {
         assert_eq!(ttl_millis(Duration::MAX), 31_536_000_000);
     }
 
-    /// The entry is its value under `P ce:` and its list (stamp, then each tag and its
+    /// The entry (`P` being the prefix and `{cache}:`) is its value under `P ce:` and its list (stamp, then each tag and its
     /// version) under `P cm:`, both expiring after the TTL; tag keys hold the sequence
     /// number of their latest invalidation under `P ct:`, and the sequence number is
     /// `P cs`, both without expiry (so `volatile-*` eviction spares them). Runs when
@@ -877,9 +892,9 @@ mod tests {
             .await
             .expect("stored");
 
-        let entry_key = format!("{prefix}ce:a");
-        let list_key = format!("{prefix}cm:a");
-        let tag_key = format!("{prefix}ct:article:1");
+        let entry_key = format!("{prefix}{{cache}}:ce:a");
+        let list_key = format!("{prefix}{{cache}}:cm:a");
+        let tag_key = format!("{prefix}{{cache}}:ct:article:1");
         let entry: Bytes = cache.client.get(&entry_key).await.expect("read");
         assert_eq!(&entry[..], b"\x00v\n");
         let list: Vec<String> = cache
@@ -900,7 +915,7 @@ mod tests {
         }
         let version: i64 = cache.client.get(&tag_key).await.expect("read");
         assert_eq!(version, 1);
-        let sequence_key = format!("{prefix}cs");
+        let sequence_key = format!("{prefix}{{cache}}:cs");
         let sequence: i64 = cache.client.get(&sequence_key).await.expect("read");
         assert_eq!(sequence, 2);
         for key in [&tag_key, &sequence_key] {
@@ -909,7 +924,7 @@ mod tests {
         }
         let epoch: Option<i64> = cache
             .client
-            .get(format!("{prefix}ct:epoch"))
+            .get(format!("{prefix}{{cache}}:ct:epoch"))
             .await
             .expect("read");
         assert_eq!(epoch, None, "a tag never invalidated has no key");
@@ -920,7 +935,7 @@ mod tests {
                 Key::from(entry_key),
                 Key::from(list_key),
                 Key::from(tag_key),
-                Key::from(format!("{prefix}ct:other")),
+                Key::from(format!("{prefix}{{cache}}:ct:other")),
                 Key::from(sequence_key),
             ])
             .await

@@ -141,6 +141,31 @@ fn glob_escape(prefix: &str) -> String {
     escaped
 }
 
+/// Deletes every key that starts with `prefix`, on every primary of a cluster, a SCAN
+/// page at a time; how many were deleted. Keys written meanwhile may survive.
+pub(crate) async fn delete_matching(client: &Client, prefix: &str) -> Result<u64, StoreError> {
+    use fred::interfaces::KeysInterface;
+    use futures_util::{StreamExt, stream::BoxStream};
+
+    let pattern = format!("{}*", glob_escape(prefix));
+    let mut keys: BoxStream<'_, Result<fred::types::Key, RedisError>> = if client.is_clustered() {
+        client
+            .scan_cluster_buffered(pattern, Some(1000), None)
+            .boxed()
+    } else {
+        client.scan_buffered(pattern, Some(1000), None).boxed()
+    };
+    let mut deleted = 0;
+    while let Some(key) = keys.next().await {
+        // One key at a time: on a cluster, the keys of one page are in many slots.
+        deleted += client
+            .del::<u64, _>(key.map_err(redis_error)?)
+            .await
+            .map_err(redis_error)?;
+    }
+    Ok(deleted)
+}
+
 fn clamp_to_i64(value: i128) -> i64 {
     i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }

@@ -1,15 +1,19 @@
 //! Sessions in Redis, through fred: a [`SessionStore`] that several API instances can
-//! share without putting session traffic on the database.
+//! share without putting session traffic on the database, on one Redis server, behind
+//! Sentinel, or on a Redis Cluster (ADR 0031).
 //!
 //! # Key layout
 //!
-//! Every key starts with the prefix given to [`RedisSessions::connect`] (`P` below):
+//! Every key starts with the prefix given to [`RedisSessions::connect`] (`P` below). The
+//! part in braces is the key's hash tag: on a cluster, keys with the same tag share a
+//! slot, so each session's keys live together and sessions spread over the shards.
 //!
-//! | key | type | fields / members |
-//! |---|---|---|
-//! | `P` `session:` id | hash | `user`, `created`, `used` (last use), `refreshed` (last refresh, once refreshed), `expires`, `ua` (if any), `revoked` (`1`, once revoked) |
-//! | `P` `token:` hash | hash | `session` (its id), `retired` (once retired) |
-//! | `P` `user:` user id | set | ids of that user's sessions not known to be revoked |
+//! | key | type | value | slot |
+//! |---|---|---|---|
+//! | `P` `s:{` id `}` | hash | `user`, `created`, `used` (last use), `refreshed` (last refresh, once refreshed), `expires`, `ua` (if any), `revoked` (`1`, once revoked) | the session's |
+//! | `P` `s:{` id `}t:` hash | string | `-` while the token is current, then when it was retired | the session's |
+//! | `P` `rt:` hash | string | the id of the token's session | its own |
+//! | `P` `u:{` user id `}` | sorted set | ids of that user's sessions not known to be revoked, each scored by its absolute end | the user's |
 //!
 //! Times are epoch milliseconds in decimal, always the caller's (`RotationRules::now`,
 //! `NewSession::created_at`), never the server's clock: the outcome of a rotation then
@@ -17,20 +21,29 @@
 //!
 //! Every key expires after the whole absolute lifetime of its session (`expires -
 //! created`), counted from when it was written, so nothing outlives the session it
-//! serves and dead sessions disappear by themselves. The user index is pruned of
-//! vanished and revoked sessions whenever it is read.
+//! serves and dead sessions disappear by themselves. The user index is pruned of revoked
+//! sessions, and of vanished ones past their end, whenever it is read.
+//!
+//! A prefix with a hash tag of its own (`{conduit}:`) puts every key in that one slot:
+//! still correct, but on one shard.
 //!
 //! # Atomicity
 //!
-//! Each port method is one Lua script, which Redis runs without interleaving any other
-//! command. `rotate` in particular looks the token up, checks the session, applies the
-//! grace rule and revokes or rotates in one script, so of several concurrent rotations of
-//! one token exactly one sees it current.
+//! Every decision about a session is one Lua script on that session's keys, which Redis
+//! runs without interleaving any other command. `rotate` in particular checks the
+//! presented token, the session and the grace rule and revokes or rotates in one script,
+//! so of several concurrent rotations of one token exactly one sees it current.
 //!
-//! The scripts reach the session and index keys through the prefix rather than through
-//! `KEYS`, because which session a token belongs to is only known inside the script. A
-//! single Redis server (or a primary with replicas) is fine; on Redis Cluster, put a hash
-//! tag in the prefix (`{conduit}:`) so that every key lands in one slot.
+//! Two steps cross slots and are ordered so that a failure between them is harmless:
+//!
+//! - A token's `rt:` entry, which leads from the token to its session, is written after
+//!   the script that made the token current succeeded, and before the token is handed
+//!   out. A failure in between loses the answer, as a lost response would: the client
+//!   presents its previous token again (a grace reissue, or reuse).
+//! - A session joins its user's index before it exists, and leaves it after it is
+//!   revoked. The index may name a session that is gone or not there yet (both are
+//!   skipped, and only one past its end is pruned); it never misses a live one, so
+//!   `revoke_all` reaches every session of its user.
 
 use std::sync::Arc;
 
@@ -44,8 +57,8 @@ use conduit_domain::{
     time::Timestamp,
 };
 use fred::{
-    prelude::{Client, HashesInterface, Value},
-    types::scripts::Script,
+    prelude::{Client, HashesInterface, KeysInterface, SortedSetsInterface, Value},
+    types::{Expiration, scripts::Script},
 };
 
 use super::*;
@@ -63,12 +76,10 @@ pub struct RedisSessions {
 /// script when the server does not know it yet (after a restart, say).
 struct Scripts {
     start: Script,
+    index: Script,
     rotate: Script,
-    active: Script,
     revoke: Script,
-    revoke_all: Script,
     touch: Script,
-    clear: Script,
 }
 
 impl std::fmt::Debug for Scripts {
@@ -82,19 +93,21 @@ impl Scripts {
     fn new() -> Self {
         Scripts {
             start: Script::from_lua(include_str!("start.lua")),
+            index: Script::from_lua(include_str!("index.lua")),
             rotate: Script::from_lua(include_str!("rotate.lua")),
-            active: Script::from_lua(include_str!("active.lua")),
             revoke: Script::from_lua(include_str!("revoke.lua")),
-            revoke_all: Script::from_lua(include_str!("revoke_all.lua")),
             touch: Script::from_lua(include_str!("touch.lua")),
-            clear: Script::from_lua(include_str!("clear.lua")),
         }
     }
 }
 
+/// The fields of a session hash that `active` reads, in this order.
+const LISTED_FIELDS: [&str; 6] = ["user", "created", "used", "expires", "revoked", "ua"];
+
 impl RedisSessions {
-    /// Connects to the Redis server at `url` (`redis://[user:password@]host:port[/db]`)
-    /// and checks that it answers. Every key this store writes starts with `key_prefix`.
+    /// Connects to the Redis server at `url` (`redis://`, `rediss://`, a Sentinel's
+    /// `redis-sentinel://` or a cluster's `redis-cluster://` URL) and checks that it
+    /// answers. Every key this store writes starts with `key_prefix`.
     ///
     /// Connecting and each command give up after 5 seconds with
     /// [`StoreError::Unavailable`]; a lost connection is re-established in the
@@ -118,28 +131,12 @@ impl RedisSessions {
             .map_err(redis_error)
     }
 
-    /// Deletes every key under this store's prefix, a page of keys at a time so the
-    /// server is never blocked for long; returns how many were deleted. Meant for tests
-    /// and for signing everybody out; keys written meanwhile may survive.
+    /// Deletes every key under this store's prefix (on every primary of a cluster), a
+    /// page of keys at a time so no server is blocked for long; returns how many were
+    /// deleted. Meant for tests and for signing everybody out; keys written meanwhile may
+    /// survive.
     pub async fn clear(&self) -> Result<u64, StoreError> {
-        let pattern = format!("{}*", glob_escape(&self.prefix));
-        let mut cursor = "0".to_owned();
-        let mut deleted = 0;
-        loop {
-            let reply = self
-                .run(
-                    &self.scripts.clear,
-                    Vec::new(),
-                    vec![cursor, pattern.clone()],
-                )
-                .await?;
-            let mut page = array(reply)?.into_iter().map(text);
-            cursor = required(&mut page, "cursor")?;
-            deleted += number::<u64>(&required(&mut page, "deleted count")?)?;
-            if cursor == "0" {
-                return Ok(deleted);
-            }
-        }
+        delete_matching(&self.client, &self.prefix).await
     }
 
     async fn run(
@@ -155,15 +152,77 @@ impl RedisSessions {
     }
 
     fn session_key(&self, id: &SessionId) -> String {
-        format!("{}session:{}", self.prefix, id.0)
+        format!("{}s:{{{}}}", self.prefix, id.0)
     }
 
-    fn token_key(&self, hash: &RefreshTokenHash) -> String {
-        format!("{}token:{}", self.prefix, hash.0)
+    /// A token's state, in its session's slot.
+    fn token_key(&self, session: &SessionId, hash: &RefreshTokenHash) -> String {
+        format!("{}s:{{{}}}t:{}", self.prefix, session.0, hash.0)
+    }
+
+    /// Which session a token belongs to.
+    fn lookup_key(&self, hash: &RefreshTokenHash) -> String {
+        format!("{}rt:{}", self.prefix, hash.0)
     }
 
     fn user_key(&self, user: UserId) -> String {
-        format!("{}user:{}", self.prefix, user.0)
+        format!("{}u:{{{}}}", self.prefix, user.0)
+    }
+
+    /// Records that `token` leads to `session`, for as long as the session can live.
+    async fn link(
+        &self,
+        token: &RefreshTokenHash,
+        session: &SessionId,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .set::<Value, _, _>(
+                self.lookup_key(token),
+                session.0.as_str(),
+                Some(Expiration::PX(ttl_ms.max(1))),
+                None,
+                false,
+            )
+            .await
+            .map(drop)
+            .map_err(redis_error)
+    }
+
+    /// Takes `session` out of `user`'s index.
+    async fn unindex(&self, user: UserId, session: &SessionId) -> Result<(), StoreError> {
+        self.client
+            .zrem::<Value, _, _>(self.user_key(user), session.0.as_str())
+            .await
+            .map(drop)
+            .map_err(redis_error)
+    }
+
+    /// Revokes `session` if `user` owns it and it is live; whether it was revoked here.
+    async fn revoke_one(&self, user: UserId, session: &SessionId) -> Result<bool, StoreError> {
+        let keys = vec![self.session_key(session)];
+        let reply = self
+            .run(&self.scripts.revoke, keys, vec![user.0.to_string()])
+            .await?;
+        let revoked = integer(reply)? == 1;
+        self.unindex(user, session).await?;
+        Ok(revoked)
+    }
+
+    /// The sessions in `user`'s index, with their ends (epoch ms).
+    async fn indexed(&self, user: UserId) -> Result<Vec<(SessionId, i64)>, StoreError> {
+        let members: Vec<(String, f64)> = self
+            .client
+            .zrange(self.user_key(user), 0, -1, None, false, None, true)
+            .await
+            .map_err(redis_error)?;
+        // Scores are whole milliseconds, far below 2^53: exact as f64.
+        #[allow(clippy::cast_possible_truncation)]
+        let members = members
+            .into_iter()
+            .map(|(id, end)| (SessionId(id), end as i64))
+            .collect();
+        Ok(members)
     }
 }
 
@@ -173,17 +232,22 @@ impl SessionStore for RedisSessions {
         let created = millis(new.created_at);
         let expires = millis(new.expires_at);
         let ttl = expires.saturating_sub(created).max(1);
+        // The index first: it may name a session not there yet, never miss one.
+        self.run(
+            &self.scripts.index,
+            vec![self.user_key(new.user_id)],
+            vec![new.id.0.clone(), expires.to_string(), ttl.to_string()],
+        )
+        .await?;
         let keys = vec![
             self.session_key(&new.id),
-            self.token_key(&new.first_token),
-            self.user_key(new.user_id),
+            self.token_key(&new.id, &new.first_token),
         ];
         let (has_agent, agent) = match new.user_agent {
             Some(agent) => ("1", agent),
             None => ("0", String::new()),
         };
         let args = vec![
-            new.id.0,
             new.user_id.0.to_string(),
             created.to_string(),
             expires.to_string(),
@@ -192,7 +256,7 @@ impl SessionStore for RedisSessions {
             agent,
         ];
         self.run(&self.scripts.start, keys, args).await?;
-        Ok(())
+        self.link(&new.first_token, &new.id, ttl).await
     }
 
     async fn rotate(
@@ -201,12 +265,23 @@ impl SessionStore for RedisSessions {
         next: RefreshTokenHash,
         rules: RotationRules,
     ) -> Result<Rotation, StoreError> {
-        let keys = vec![self.token_key(presented), self.token_key(&next)];
+        let session: Option<String> = self
+            .client
+            .get(self.lookup_key(presented))
+            .await
+            .map_err(redis_error)?;
+        let Some(session) = session.map(SessionId) else {
+            return Ok(Rotation::Rejected);
+        };
+        let keys = vec![
+            self.session_key(&session),
+            self.token_key(&session, presented),
+            self.token_key(&session, &next),
+        ];
         // Rounding keeps the whole-millisecond comparisons in the script equal to the
         // exact ones of the other stores: timestamps are whole milliseconds, and for a
         // whole d, d <= grace iff d <= floor(grace), d < idle iff d < ceil(idle).
         let args = vec![
-            self.prefix.to_string(),
             millis(rules.now).to_string(),
             if rules.grace.is_positive() { "1" } else { "0" }.to_owned(),
             floor_millis(rules.grace).to_string(),
@@ -222,19 +297,24 @@ impl SessionStore for RedisSessions {
             "reused" => Rotation::Reused,
             other => return Err(malformed(format!("unknown rotation outcome {other:?}"))),
         };
-        let id = SessionId(required(&mut items, "session id")?);
         let user_id = UserId(number(&required(&mut items, "user")?)?);
-        let created_at = timestamp(&required(&mut items, "created")?)?;
-        let last_used_at = timestamp(&required(&mut items, "used")?)?;
-        let expires_at = timestamp(&required(&mut items, "expires")?)?;
+        let created = required(&mut items, "created")?;
+        let used = required(&mut items, "used")?;
+        let expires = required(&mut items, "expires")?;
         let user_agent = items.next().flatten();
+        let ttl = number::<i64>(&expires)?.saturating_sub(number::<i64>(&created)?);
+        if outcome == "reused" {
+            self.unindex(user_id, &session).await?;
+        } else {
+            self.link(&next, &session, ttl).await?;
+        }
         Ok(wrap(Session {
-            id,
+            id: session,
             user_id,
             user_agent,
-            created_at,
-            last_used_at,
-            expires_at,
+            created_at: timestamp(&created)?,
+            last_used_at: timestamp(&used)?,
+            expires_at: timestamp(&expires)?,
         }))
     }
 
@@ -244,19 +324,42 @@ impl SessionStore for RedisSessions {
         now: Timestamp,
         idle: time::Duration,
     ) -> Result<Vec<Session>, StoreError> {
-        let keys = vec![self.user_key(user)];
-        let args = vec![self.prefix.to_string(), user.0.to_string()];
-        let reply = self.run(&self.scripts.active, keys, args).await?;
+        let indexed = self.indexed(user).await?;
+        // One read per session, all sent at once (each may be on another shard).
+        let reads = indexed.iter().map(|(id, _)| {
+            self.client
+                .hmget::<Vec<Option<String>>, _, _>(self.session_key(id), LISTED_FIELDS.to_vec())
+        });
+        let fields = futures_util::future::try_join_all(reads)
+            .await
+            .map_err(redis_error)?;
+        let owner = user.0.to_string();
+        let now_ms = millis(now);
         let mut sessions = Vec::new();
-        for entry in array(reply)? {
-            let mut fields = array(entry)?.into_iter().map(text);
-            let session = Session {
-                id: SessionId(required(&mut fields, "session id")?),
-                user_id: user,
-                created_at: timestamp(&required(&mut fields, "created")?)?,
-                last_used_at: timestamp(&required(&mut fields, "used")?)?,
-                expires_at: timestamp(&required(&mut fields, "expires")?)?,
-                user_agent: fields.next().flatten(),
+        for ((id, end), fields) in indexed.into_iter().zip(fields) {
+            let [owned_by, created, used, expires, revoked, user_agent] =
+                <[Option<String>; 6]>::try_from(fields)
+                    .map_err(|f| malformed(format!("{} session fields", f.len())))?;
+            let session = match (owned_by, created, used, expires, revoked) {
+                (Some(owned_by), Some(created), Some(used), Some(expires), None)
+                    if owned_by == owner =>
+                {
+                    Session {
+                        id,
+                        user_id: user,
+                        created_at: timestamp(&created)?,
+                        last_used_at: timestamp(&used)?,
+                        expires_at: timestamp(&expires)?,
+                        user_agent,
+                    }
+                }
+                // Gone before its end: maybe not written yet, so kept until then.
+                (None, ..) if now_ms < end => continue,
+                // Revoked, another user's, or gone past its end.
+                _ => {
+                    self.unindex(user, &id).await?;
+                    continue;
+                }
             };
             // Time is judged here, with the same function as the in-memory store.
             if session.is_live(now, idle) {
@@ -272,26 +375,17 @@ impl SessionStore for RedisSessions {
     }
 
     async fn revoke(&self, user: UserId, session: &SessionId) -> Result<bool, StoreError> {
-        let keys = vec![self.session_key(session), self.user_key(user)];
-        let args = vec![user.0.to_string(), session.0.clone()];
-        let reply = self.run(&self.scripts.revoke, keys, args).await?;
-        Ok(integer(reply)? == 1)
+        self.revoke_one(user, session).await
     }
 
     async fn revoke_all(&self, user: UserId, keep: Option<&SessionId>) -> Result<u64, StoreError> {
-        let keys = vec![self.user_key(user)];
-        let (has_keep, keep) = match keep {
-            Some(keep) => ("1", keep.0.clone()),
-            None => ("0", String::new()),
-        };
-        let args = vec![
-            self.prefix.to_string(),
-            user.0.to_string(),
-            has_keep.to_owned(),
-            keep,
-        ];
-        let reply = self.run(&self.scripts.revoke_all, keys, args).await?;
-        u64::try_from(integer(reply)?).map_err(|e| malformed(e.to_string()))
+        let mut revoked = 0;
+        for (id, _) in self.indexed(user).await? {
+            if Some(&id) != keep && self.revoke_one(user, &id).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     async fn status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
@@ -407,9 +501,19 @@ mod tests {
             keys.push(key.strip_prefix(&prefix).expect("prefixed").to_owned());
         }
         keys.sort();
-        assert_eq!(keys, ["session:s1", "token:h1", "token:h2", "user:7"]);
+        assert_eq!(
+            keys,
+            [
+                "rt:h1",
+                "rt:h2",
+                "s:{s1}",
+                "s:{s1}t:h1",
+                "s:{s1}t:h2",
+                "u:{7}"
+            ]
+        );
 
-        assert_eq!(store.clear().await.expect("cleared"), 4);
+        assert_eq!(store.clear().await.expect("cleared"), 6);
         let reply: Value = store
             .client
             .eval(list, Vec::<String>::new(), vec![pattern])

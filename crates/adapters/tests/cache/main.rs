@@ -6,6 +6,8 @@
 //! - `memory`: the in-process moka cache, always.
 //! - `redis`: with `TEST_REDIS_URL` (such as `redis://127.0.0.1:6379`). Each test writes
 //!   under a key prefix of its own and deletes its keys afterwards.
+//! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
+//!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -69,11 +71,11 @@ cache_tests!(memory, async {
     Some((subject, ()))
 });
 
-/// Two Redis caches on the server `TEST_REDIS_URL` names: one under a fresh key prefix,
+/// Two Redis caches on the Redis server (or cluster) of `server`: one under a fresh key prefix,
 /// the other under a prefix inside it (which none of the first's keys starts with), so
 /// that the keys' session store deletes both caches' keys afterwards.
-async fn redis() -> Option<(Subject, support::RedisKeys)> {
-    let keys = support::redis(SUITE).await?;
+async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
+    let keys = support::redis(server, SUITE).await?;
     let cache = RedisCache::connect(&keys.url, &keys.prefix).await;
     let other = RedisCache::connect(&keys.url, &format!("{}other:", keys.prefix)).await;
     let subject = Subject {
@@ -83,4 +85,5 @@ async fn redis() -> Option<(Subject, support::RedisKeys)> {
     Some((subject, keys))
 }
 
-cache_tests!(redis, redis());
+cache_tests!(redis, redis(support::RedisServer::Single));
+cache_tests!(redis_cluster, redis(support::RedisServer::Cluster));

@@ -8,6 +8,8 @@
 //!   `TEST_DATABASE_URL` (an admin URL such as `postgres://postgres@127.0.0.1:5432/test`).
 //! - `redis`: with `TEST_REDIS_URL` (such as `redis://127.0.0.1:6379`). Each test writes
 //!   under a key prefix of its own and deletes its keys afterwards.
+//! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
+//!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -66,10 +68,10 @@ idempotency_tests!(memory, async {
     Some((subject, ()))
 });
 
-/// A Redis idempotency store on the server `TEST_REDIS_URL` names, under a fresh key
+/// A Redis idempotency store on the Redis server (or cluster) of `server`, under a fresh key
 /// prefix; the keys' session store deletes them afterwards.
-async fn redis() -> Option<(Subject, support::RedisKeys)> {
-    let keys = support::redis(SUITE).await?;
+async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
+    let keys = support::redis(server, SUITE).await?;
     let store = RedisIdempotency::connect(&keys.url, &keys.prefix).await;
     let subject = Subject {
         store: Arc::new(support::redis_connected(&keys.url, store)),
@@ -77,7 +79,8 @@ async fn redis() -> Option<(Subject, support::RedisKeys)> {
     Some((subject, keys))
 }
 
-idempotency_tests!(redis, redis());
+idempotency_tests!(redis, redis(support::RedisServer::Single));
+idempotency_tests!(redis_cluster, redis(support::RedisServer::Cluster));
 
 /// The subject of a SQL backend: the idempotency store of its database.
 #[cfg(feature = "testing")]

@@ -6,6 +6,8 @@
 //! - `memory`: the in-process governor limiter, always.
 //! - `redis`: with `TEST_REDIS_URL` (such as `redis://127.0.0.1:6379`). Each test writes
 //!   under a key prefix of its own and deletes its keys afterwards.
+//! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
+//!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -58,10 +60,10 @@ rate_limit_tests!(memory, async {
     Some((subject, ()))
 });
 
-/// A Redis limiter on the server `TEST_REDIS_URL` names, under a fresh key prefix; the
+/// A Redis limiter on the Redis server (or cluster) of `server`, under a fresh key prefix; the
 /// keys' session store deletes them afterwards.
-async fn redis() -> Option<(Subject, support::RedisKeys)> {
-    let keys = support::redis(SUITE).await?;
+async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
+    let keys = support::redis(server, SUITE).await?;
     let limiter = RedisRateLimiter::connect(&keys.url, &keys.prefix).await;
     let subject = Subject {
         limiter: Arc::new(support::redis_connected(&keys.url, limiter)),
@@ -69,4 +71,5 @@ async fn redis() -> Option<(Subject, support::RedisKeys)> {
     Some((subject, keys))
 }
 
-rate_limit_tests!(redis, redis());
+rate_limit_tests!(redis, redis(support::RedisServer::Single));
+rate_limit_tests!(redis_cluster, redis(support::RedisServer::Cluster));

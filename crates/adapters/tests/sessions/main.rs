@@ -8,6 +8,8 @@
 //!   `TEST_DATABASE_URL` (an admin URL such as `postgres://postgres@127.0.0.1:5432/test`).
 //! - `redis`: with `TEST_REDIS_URL` (such as `redis://127.0.0.1:6379`). Each test writes
 //!   under a key prefix of its own and deletes its keys afterwards.
+//! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
+//!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -87,10 +89,10 @@ session_tests!(memory_with_local_states, async {
     Some((subject, ()))
 });
 
-/// A Redis session store on the server `TEST_REDIS_URL` names, under a fresh key
+/// A Redis session store on the Redis server (or cluster) of `server`, under a fresh key
 /// prefix; users live in memory (Redis keeps no users).
-async fn redis() -> Option<(Subject, support::RedisKeys)> {
-    let keys = support::redis(SUITE).await?;
+async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
+    let keys = support::redis(server, SUITE).await?;
     let subject = Subject {
         sessions: Arc::new(keys.sessions.clone()),
         users: Arc::new(MemoryStore::new()),
@@ -98,7 +100,8 @@ async fn redis() -> Option<(Subject, support::RedisKeys)> {
     Some((subject, keys))
 }
 
-session_tests!(redis, redis());
+session_tests!(redis, redis(support::RedisServer::Single));
+session_tests!(redis_cluster, redis(support::RedisServer::Cluster));
 
 /// The subject of a SQL backend: sessions and users in its database.
 #[cfg(feature = "testing")]

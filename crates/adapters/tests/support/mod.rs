@@ -90,7 +90,7 @@ fn backend_tests(backend: &str, suite: &str) -> String {
     format!("the {backend}::* {suite} tests")
 }
 
-/// The keys one test writes on the Redis server `TEST_REDIS_URL` names, all under a key
+/// The keys one test writes on the Redis server (or cluster) of its backend, all under a key
 /// prefix no other test uses; tearing down deletes them.
 pub struct RedisKeys {
     /// The server's URL.
@@ -110,12 +110,32 @@ impl Backend for RedisKeys {
     }
 }
 
-/// A connection to the Redis server `TEST_REDIS_URL` names, under a fresh key prefix;
-/// `None` when the variable is unset outside CI (see [`configured`]). `suite` names the
-/// suite in the notice.
-pub async fn redis(suite: &str) -> Option<RedisKeys> {
+/// Which Redis the tests of a `redis` or `redis_cluster` backend run on.
+#[derive(Debug, Clone, Copy)]
+pub enum RedisServer {
+    /// One server, `TEST_REDIS_URL` (such as `redis://127.0.0.1:6379`).
+    Single,
+    /// A Redis Cluster, `TEST_REDIS_CLUSTER_URL` (such as
+    /// `redis-cluster://127.0.0.1:7000`, made by `tools/redis-cluster/start.sh`).
+    Cluster,
+}
+
+/// A connection to the Redis server (or cluster) `server` names, under a fresh key
+/// prefix; `None` when its variable is unset outside CI (see [`configured`]). `suite`
+/// names the suite in the notice.
+pub async fn redis(server: RedisServer, suite: &str) -> Option<RedisKeys> {
     static NOTICE: Once = Once::new();
-    let url = configured("TEST_REDIS_URL", &backend_tests("redis", suite), &NOTICE)?;
+    static CLUSTER_NOTICE: Once = Once::new();
+    let url = match server {
+        RedisServer::Single => {
+            configured("TEST_REDIS_URL", &backend_tests("redis", suite), &NOTICE)?
+        }
+        RedisServer::Cluster => configured(
+            "TEST_REDIS_CLUSTER_URL",
+            &backend_tests("redis_cluster", suite),
+            &CLUSTER_NOTICE,
+        )?,
+    };
     let prefix = format!("conduit-test:{}:", uuid::Uuid::new_v4().simple());
     let sessions = redis_connected(&url, RedisSessions::connect(&url, &prefix).await);
     Some(RedisKeys {
