@@ -8,6 +8,8 @@
 //!   under a key prefix of its own and deletes its keys afterwards.
 //! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
 //!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
+//! - `redis_sentinel`: the same tests on a primary behind Sentinel, with
+//!   `TEST_REDIS_SENTINEL_URL` (`tools/redis-cluster/sentinel.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -71,7 +73,7 @@ cache_tests!(memory, async {
     Some((subject, ()))
 });
 
-/// Two Redis caches on the Redis server (or cluster) of `server`: one under a fresh key prefix,
+/// Two Redis caches on the Redis server, cluster or Sentinel-managed primary of `server`: one under a fresh key prefix,
 /// the other under a prefix inside it (which none of the first's keys starts with), so
 /// that the keys' session store deletes both caches' keys afterwards.
 async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
@@ -87,3 +89,4 @@ async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisK
 
 cache_tests!(redis, redis(support::RedisServer::Single));
 cache_tests!(redis_cluster, redis(support::RedisServer::Cluster));
+cache_tests!(redis_sentinel, redis(support::RedisServer::Sentinel));

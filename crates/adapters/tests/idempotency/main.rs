@@ -10,6 +10,8 @@
 //!   under a key prefix of its own and deletes its keys afterwards.
 //! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
 //!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
+//! - `redis_sentinel`: the same tests on a primary behind Sentinel, with
+//!   `TEST_REDIS_SENTINEL_URL` (`tools/redis-cluster/sentinel.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -68,7 +70,7 @@ idempotency_tests!(memory, async {
     Some((subject, ()))
 });
 
-/// A Redis idempotency store on the Redis server (or cluster) of `server`, under a fresh key
+/// A Redis idempotency store on the Redis server, cluster or Sentinel-managed primary of `server`, under a fresh key
 /// prefix; the keys' session store deletes them afterwards.
 async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
     let keys = support::redis(server, SUITE).await?;
@@ -81,6 +83,7 @@ async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisK
 
 idempotency_tests!(redis, redis(support::RedisServer::Single));
 idempotency_tests!(redis_cluster, redis(support::RedisServer::Cluster));
+idempotency_tests!(redis_sentinel, redis(support::RedisServer::Sentinel));
 
 /// The subject of a SQL backend: the idempotency store of its database.
 #[cfg(feature = "testing")]

@@ -10,6 +10,8 @@
 //!   under a key prefix of its own and deletes its keys afterwards.
 //! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
 //!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
+//! - `redis_sentinel`: the same tests on a primary behind Sentinel, with
+//!   `TEST_REDIS_SENTINEL_URL` (`tools/redis-cluster/sentinel.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
@@ -67,7 +69,7 @@ one_time_tests!(memory, async {
     Some((subject, ()))
 });
 
-/// A Redis one-time store on the Redis server (or cluster) of `server`, under a fresh key
+/// A Redis one-time store on the Redis server, cluster or Sentinel-managed primary of `server`, under a fresh key
 /// prefix; the keys' session store deletes them afterwards.
 async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
     let keys = support::redis(server, SUITE).await?;
@@ -80,6 +82,7 @@ async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisK
 
 one_time_tests!(redis, redis(support::RedisServer::Single));
 one_time_tests!(redis_cluster, redis(support::RedisServer::Cluster));
+one_time_tests!(redis_sentinel, redis(support::RedisServer::Sentinel));
 
 /// The subject of a SQL backend: the one-time store of its database.
 #[cfg(feature = "testing")]

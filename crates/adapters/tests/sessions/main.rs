@@ -10,10 +10,13 @@
 //!   under a key prefix of its own and deletes its keys afterwards.
 //! - `redis_cluster`: the same tests on a Redis Cluster, with `TEST_REDIS_CLUSTER_URL`
 //!   (such as `redis-cluster://127.0.0.1:7000`; `tools/redis-cluster/start.sh` makes one).
+//! - `redis_sentinel`: the same tests on a primary behind Sentinel, with
+//!   `TEST_REDIS_SENTINEL_URL` (`tools/redis-cluster/sentinel.sh` makes one).
 //!
 //! A backend whose variable is unset is skipped with a notice, except under CI (`CI`
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
 
+mod failover;
 mod restart;
 mod suite;
 #[path = "../support/mod.rs"]
@@ -89,7 +92,7 @@ session_tests!(memory_with_local_states, async {
     Some((subject, ()))
 });
 
-/// A Redis session store on the Redis server (or cluster) of `server`, under a fresh key
+/// A Redis session store on the Redis server, cluster or Sentinel-managed primary of `server`, under a fresh key
 /// prefix; users live in memory (Redis keeps no users).
 async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisKeys)> {
     let keys = support::redis(server, SUITE).await?;
@@ -102,6 +105,7 @@ async fn redis(server: support::RedisServer) -> Option<(Subject, support::RedisK
 
 session_tests!(redis, redis(support::RedisServer::Single));
 session_tests!(redis_cluster, redis(support::RedisServer::Cluster));
+session_tests!(redis_sentinel, redis(support::RedisServer::Sentinel));
 
 /// The subject of a SQL backend: sessions and users in its database.
 #[cfg(feature = "testing")]

@@ -20,7 +20,7 @@ use conduit_adapters::{crypto::RandomRefreshTokens, redis::RedisSessions};
 use conduit_domain::{
     UserId,
     ports::{RefreshTokens, SessionStore},
-    session::{NewSession, Rotation, RotationRules},
+    session::{NewSession, RefreshTokenHash, Rotation, RotationRules, SessionId},
     time::Timestamp,
 };
 use time::OffsetDateTime;
@@ -66,7 +66,7 @@ impl Server {
 }
 
 /// Whether `redis-server` can run here; under CI it must.
-fn redis_server_available() -> bool {
+pub fn redis_server_available() -> bool {
     let found = Command::new("redis-server")
         .arg("--version")
         .output()
@@ -74,11 +74,90 @@ fn redis_server_available() -> bool {
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
-            "under CI, redis-server must be on the PATH for the restart tests"
+            "under CI, redis-server must be on the PATH for the restart and failover tests"
         );
         eprintln!("skipped: no redis-server on the PATH");
     }
     found
+}
+
+/// A session started and refreshed once before an outage of its Redis.
+pub struct Refreshed {
+    pub id: SessionId,
+    /// The first token, retired by the refresh.
+    retired: RefreshTokenHash,
+    /// The token the refresh gave, current.
+    current: RefreshTokenHash,
+    /// When it started.
+    pub now: OffsetDateTime,
+}
+
+impl Refreshed {
+    /// Starts a session of user 7 that lives a day, and refreshes it once.
+    pub async fn start(sessions: &RedisSessions, user_agent: &str) -> Refreshed {
+        let now = OffsetDateTime::now_utc();
+        let (_, first) = RandomRefreshTokens.generate();
+        let id = RandomRefreshTokens.new_session_id();
+        sessions
+            .start(NewSession {
+                id: id.clone(),
+                user_id: UserId(7),
+                user_agent: Some(user_agent.into()),
+                created_at: Timestamp::new(now),
+                expires_at: Timestamp::new(now + time::Duration::days(1)),
+                first_token: first.clone(),
+            })
+            .await
+            .expect("started");
+        let session = Refreshed {
+            id,
+            retired: first,
+            current: RandomRefreshTokens.generate().1,
+            now,
+        };
+        let rotated = sessions
+            .rotate(&session.retired, session.current.clone(), session.rules(1))
+            .await
+            .expect("rotated");
+        assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+        session
+    }
+
+    /// The rules `seconds` after the start: no grace window, an hour of idle lifetime.
+    fn rules(&self, seconds: i64) -> RotationRules {
+        RotationRules {
+            now: Timestamp::new(self.now + time::Duration::seconds(seconds)),
+            grace: time::Duration::ZERO,
+            idle: time::Duration::hours(1),
+        }
+    }
+
+    /// After the outage: the current token rotates (a write, retried for up to 20 s
+    /// while the client finds its server again), and the retired one is still known as
+    /// retired, so presenting it again is a reuse, which ends the session.
+    pub async fn continues(&self, sessions: &RedisSessions) {
+        let (_, next) = RandomRefreshTokens.generate();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let again = loop {
+            match sessions
+                .rotate(&self.current, next.clone(), self.rules(2))
+                .await
+            {
+                Ok(outcome) => break outcome,
+                Err(err) => {
+                    assert!(Instant::now() < deadline, "never reached the server: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        assert!(matches!(again, Rotation::Rotated(_)), "{again:?}");
+        let (_, other) = RandomRefreshTokens.generate();
+        let reused = sessions
+            .rotate(&self.retired, other, self.rules(3))
+            .await
+            .expect("answered");
+        assert!(matches!(reused, Rotation::Reused(_)), "{reused:?}");
+    }
 }
 
 /// Starts a session, refreshes it once, restarts Redis (with or without persistence)
@@ -95,38 +174,14 @@ async fn session_after_restart(persist: bool) -> bool {
     let sessions = RedisSessions::connect(&format!("redis://127.0.0.1:{port}"), "restart:")
         .await
         .expect("connected");
-    let now = OffsetDateTime::now_utc();
-    let (_, first) = RandomRefreshTokens.generate();
-    let id = RandomRefreshTokens.new_session_id();
-    sessions
-        .start(NewSession {
-            id: id.clone(),
-            user_id: UserId(7),
-            user_agent: Some("restart test".into()),
-            created_at: Timestamp::new(now),
-            expires_at: Timestamp::new(now + time::Duration::days(1)),
-            first_token: first.clone(),
-        })
-        .await
-        .expect("started");
-    let rules = |offset: time::Duration| RotationRules {
-        now: Timestamp::new(now + offset),
-        grace: time::Duration::ZERO,
-        idle: time::Duration::hours(1),
-    };
-    let (_, second) = RandomRefreshTokens.generate();
-    let rotated = sessions
-        .rotate(&first, second.clone(), rules(time::Duration::seconds(1)))
-        .await
-        .expect("rotated");
-    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+    let session = Refreshed::start(&sessions, "restart test").await;
 
     server.kill();
     let _restarted = Server::start(port, &dir, persist);
     // The client reconnects by itself (exponential back-off up to 5 s).
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        match sessions.status(&id).await {
+        match sessions.status(&session.id).await {
             Ok(status) => break status,
             Err(err) => {
                 assert!(Instant::now() < deadline, "never reconnected: {err}");
@@ -135,23 +190,11 @@ async fn session_after_restart(persist: bool) -> bool {
         }
     };
     let live = status.is_some_and(|s| {
-        s.user_id == UserId(7) && s.expires_at == Timestamp::new(now + time::Duration::days(1))
+        s.user_id == UserId(7)
+            && s.expires_at == Timestamp::new(session.now + time::Duration::days(1))
     });
     if live {
-        let (_, third) = RandomRefreshTokens.generate();
-        let again = sessions
-            .rotate(&second, third, rules(time::Duration::seconds(2)))
-            .await
-            .expect("rotated after the restart");
-        assert!(matches!(again, Rotation::Rotated(_)), "{again:?}");
-        // The token retired before the restart is still known as retired: presenting it
-        // again is a reuse, which ends the session.
-        let (_, fourth) = RandomRefreshTokens.generate();
-        let reused = sessions
-            .rotate(&first, fourth, rules(time::Duration::seconds(3)))
-            .await
-            .expect("answered");
-        assert!(matches!(reused, Rotation::Reused(_)), "{reused:?}");
+        session.continues(&sessions).await;
     }
     drop(_restarted);
     let _ = std::fs::remove_dir_all(&dir);

@@ -118,14 +118,19 @@ pub enum RedisServer {
     /// A Redis Cluster, `TEST_REDIS_CLUSTER_URL` (such as
     /// `redis-cluster://127.0.0.1:7000`, made by `tools/redis-cluster/start.sh`).
     Cluster,
+    /// A primary found through Sentinel, `TEST_REDIS_SENTINEL_URL` (such as
+    /// `redis-sentinel://127.0.0.1:7002?sentinelServiceName=conduit`, made by
+    /// `tools/redis-cluster/sentinel.sh`).
+    Sentinel,
 }
 
-/// A connection to the Redis server (or cluster) `server` names, under a fresh key
+/// A connection to the Redis server, cluster or Sentinel-managed primary `server` names, under a fresh key
 /// prefix; `None` when its variable is unset outside CI (see [`configured`]). `suite`
 /// names the suite in the notice.
 pub async fn redis(server: RedisServer, suite: &str) -> Option<RedisKeys> {
     static NOTICE: Once = Once::new();
     static CLUSTER_NOTICE: Once = Once::new();
+    static SENTINEL_NOTICE: Once = Once::new();
     let url = match server {
         RedisServer::Single => {
             configured("TEST_REDIS_URL", &backend_tests("redis", suite), &NOTICE)?
@@ -134,6 +139,11 @@ pub async fn redis(server: RedisServer, suite: &str) -> Option<RedisKeys> {
             "TEST_REDIS_CLUSTER_URL",
             &backend_tests("redis_cluster", suite),
             &CLUSTER_NOTICE,
+        )?,
+        RedisServer::Sentinel => configured(
+            "TEST_REDIS_SENTINEL_URL",
+            &backend_tests("redis_sentinel", suite),
+            &SENTINEL_NOTICE,
         )?,
     };
     let prefix = format!("conduit-test:{}:", uuid::Uuid::new_v4().simple());
