@@ -1,6 +1,7 @@
 """The fleet test (issue 16): three `conduit` instances behind HAProxy on one
 PostgreSQL database and one Redis (a single server, or a Redis Cluster when --redis
-is a redis-cluster:// URL, as in CI), run as an operator would.
+is a redis-cluster:// URL, as in CI), run as an operator would; with --replica, the
+instances also read from a streaming replica of the database (ADR 0032), as in CI.
 
 1. The official RealWorld Hurl suite passes through the load balancer.
 2. Under steady mixed load (readers and writers, each request from a client address of
@@ -13,6 +14,8 @@ is a redis-cluster:// URL, as in CI), run as an operator would.
 4. A write through one instance is read at once through each of the others (the
    article, and the list and the article after an update: the caches of the other
    instances are invalidated).
+5. With a replica, some reads went to it (its copy of the database committed
+   transactions); items 1 to 4 show none of them was stale.
 
 Prints the counts and exits 1 on any violation. `tools/fleet/run.sh` installs HAProxy
 and builds the server first; this script expects them:
@@ -236,6 +239,8 @@ def main():
     parser.add_argument("--conduit", required=True)
     parser.add_argument("--database-admin", required=True)
     parser.add_argument("--redis", required=True)
+    parser.add_argument("--replica", help="a streaming replica of the database server, "
+                        "without a database (postgres://...:PORT): the instances read there")
     parser.add_argument("--conformance")
     parser.add_argument("--seconds", type=float, default=24)
     args = parser.parse_args()
@@ -258,6 +263,8 @@ def main():
         "CONDUIT_LOG__FORMAT": "json",
         "RUST_LOG": "warn",
     }
+    if args.replica:
+        env["CONDUIT_DATABASE__REPLICA_URLS"] = f'["{args.replica.rstrip("/")}/{database}"]'
     instances, proxy, problems = [], None, []
     try:
         migrated = subprocess.run([args.conduit, "migrate", "up"], env=env, check=True,
@@ -376,6 +383,13 @@ def main():
                 if not fresh:
                     problems.append(f"a write through app3 is not read at once through {other_instance.name}")
             print(f"fleet: a write and an update through app3, read at once: {', '.join(seen)}")
+        if args.replica:
+            # Transactions run on the replica's copy of the database: the reads it took.
+            served = int(psql(args.replica.rstrip("/") + "/postgres", None,
+                              f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{database}'") or 0)
+            print(f"fleet: the replica committed {served} read transactions")
+            if served == 0:
+                problems.append("no read went to the replica")
     finally:
         if proxy:
             proxy.stop()

@@ -252,6 +252,10 @@ pub struct DatabaseConfig {
     pub url: Secret,
     /// Apply pending migrations at start.
     pub migrate_on_start: bool,
+    /// PostgreSQL streaming replicas of `url` (`postgres://...`, one server each, not a
+    /// balancer in front of several) that take the reads of articles, profiles, tags and
+    /// comments whenever they have replayed every acknowledged write (ADR 0032).
+    pub replica_urls: Vec<Secret>,
 }
 
 impl Default for DatabaseConfig {
@@ -259,6 +263,7 @@ impl Default for DatabaseConfig {
         Self {
             url: Secret("sqlite://conduit.db?mode=rwc".into()),
             migrate_on_start: true,
+            replica_urls: Vec::new(),
         }
     }
 }
@@ -760,6 +765,23 @@ impl Config {
                     .into(),
             ));
         }
+        let postgres = |url: &Secret| {
+            url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://")
+        };
+        for replica in &self.database.replica_urls {
+            if !postgres(replica) {
+                return Err(ConfigError(
+                    "database.replica_urls (CONDUIT_DATABASE__REPLICA_URLS): each must be a \
+                     postgres:// URL"
+                        .into(),
+                ));
+            }
+        }
+        if !self.database.replica_urls.is_empty() && !postgres(&self.database.url) {
+            return Err(ConfigError(
+                "database.replica_urls needs database.url on PostgreSQL".into(),
+            ));
+        }
         let url = self.database.url.expose();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -925,6 +947,48 @@ mod tests {
         config.redis.sessions_url = Some(Secret("http://sessions".into()));
         let refused = config.validated().expect_err("not a redis URL");
         assert!(refused.0.contains("redis.sessions_url"), "{}", refused.0);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn replicas_are_a_list_of_postgres_urls_beside_a_postgres_primary() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://primary:5432/conduit");
+            jail.set_env(
+                "CONDUIT_DATABASE__REPLICA_URLS",
+                r#"["postgres://replica-1:5432/conduit", "postgres://replica-2:5432/conduit"]"#,
+            );
+            let config = Config::figment("absent.toml".into())
+                .extract::<Config>()?
+                .validated()
+                .expect("valid");
+            let urls: Vec<&str> = config
+                .database
+                .replica_urls
+                .iter()
+                .map(Secret::expose)
+                .collect();
+            assert_eq!(
+                urls,
+                [
+                    "postgres://replica-1:5432/conduit",
+                    "postgres://replica-2:5432/conduit"
+                ]
+            );
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.database.replica_urls = vec![Secret("postgres://replica/conduit".into())];
+        let refused = config.clone().validated().expect_err("SQLite primary");
+        assert!(
+            refused.0.contains("needs database.url on PostgreSQL"),
+            "{}",
+            refused.0
+        );
+        config.database.url = Secret("postgres://primary/conduit".into());
+        config.database.replica_urls = vec![Secret("mysql://replica/conduit".into())];
+        let refused = config.validated().expect_err("not PostgreSQL");
+        assert!(refused.0.contains("postgres:// URL"), "{}", refused.0);
     }
 
     #[test]

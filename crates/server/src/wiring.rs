@@ -12,9 +12,14 @@ use conduit_adapters::{
     memory::cache::MemoryCache,
     oidc::{GithubProvider, GithubUrls, OidcProvider},
     rate_limit::{FallbackLimiter, GovernorLimiter},
-    redis::{RedisCache, RedisIdempotency, RedisOneTime, RedisRateLimiter, RedisSessions},
+    redis::{
+        RedisCache, RedisIdempotency, RedisOneTime, RedisRateLimiter, RedisSessions, RedisWatermark,
+    },
     session_states::LocalSessionStates,
-    sql::SqlStore,
+    sql::{
+        SqlStore,
+        replica::{LocalWatermark, Watermark},
+    },
     system::{RandomSlugSuffixes, SystemClock},
 };
 use conduit_app::{Conduit, OAuthSettings, Ports, SessionPolicy};
@@ -70,6 +75,7 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
     // error only means one was installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let redis = connect_redis(config).await?;
+    let store = with_replicas(config, store).await?;
     let (sessions, one_time, idempotency): (
         Arc<dyn SessionStore>,
         Arc<dyn OneTimeStore>,
@@ -120,6 +126,45 @@ pub async fn wire(config: &Config) -> Result<Wired, StartupError> {
         invalidation,
         idempotency,
     })
+}
+
+/// Sends the reads that may go to replicas there when `database.replica_urls` names
+/// some (ADR 0032), with the watermark in the cache's Redis when there is one (shared by
+/// every instance), else in this process.
+async fn with_replicas(config: &Config, store: SqlStore) -> Result<SqlStore, StartupError> {
+    let urls: Vec<String> = config
+        .database
+        .replica_urls
+        .iter()
+        .map(|url| url.expose().to_owned())
+        .collect();
+    if urls.is_empty() {
+        return Ok(store);
+    }
+    let watermark: Arc<dyn Watermark> = match &config.redis.url {
+        Some(url) => Arc::new(
+            RedisWatermark::connect(url.expose(), &config.redis.key_prefix)
+                .await
+                .map_err(|e| StartupError::Redis(e.to_string()))?,
+        ),
+        None => {
+            tracing::warn!(
+                "database.replica_urls without redis.url: the replica watermark is kept in \
+                 this process, so only this instance's writes are waited for; run one \
+                 instance, or set redis.url"
+            );
+            Arc::new(LocalWatermark::default())
+        }
+    };
+    let store = store
+        .with_replicas(&urls, watermark)
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    tracing::info!(
+        replicas = urls.len(),
+        "reads go to replicas that have replayed every acknowledged write"
+    );
+    Ok(store)
 }
 
 /// The adapters on Redis, when it is configured.

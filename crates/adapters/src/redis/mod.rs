@@ -21,12 +21,14 @@ mod one_time;
 mod rate_limit;
 mod sessions;
 mod tracking;
+mod watermark;
 
 pub use cache::RedisCache;
 pub use idempotency::RedisIdempotency;
 pub use one_time::RedisOneTime;
 pub use rate_limit::RedisRateLimiter;
 pub use sessions::RedisSessions;
+pub use watermark::RedisWatermark;
 
 /// How long connecting, or any one command, may take before the store reports itself
 /// unavailable.

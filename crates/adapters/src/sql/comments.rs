@@ -18,6 +18,7 @@ use super::{
     SqlStore,
     entity::{comments, users},
     error::store_error,
+    routed,
     rows::{Author, followed_among},
 };
 
@@ -58,16 +59,19 @@ impl SqlStore {
             .cond_where(cond)
             .order_by((comments::Entity, C::Id), Order::Asc)
             .take();
-        let rows = self
-            .db
-            .query_all(&select)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .map(|row| CommentRow::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(store_error)?;
-        let followed = followed_among(&self.db, viewer, rows.iter().map(|r| r.author_id)).await?;
+        let (rows, followed) = routed!(self, |db| async {
+            let rows = db
+                .query_all(&select)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .map(|row| CommentRow::from_query_result(row, ""))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_error)?;
+            let followed = followed_among(db, viewer, rows.iter().map(|r| r.author_id)).await?;
+            Ok::<_, StoreError>((rows, followed))
+        }
+        .await)?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -105,6 +109,7 @@ impl CommentStore for SqlStore {
             .exec(&self.db)
             .await
             .map_err(store_error)?;
+        self.wrote().await;
         Ok(CommentId(inserted.last_insert_id))
     }
 
@@ -135,6 +140,7 @@ impl CommentStore for SqlStore {
             .exec(&self.db)
             .await
             .map_err(store_error)?;
+        self.wrote().await;
         Ok(deleted.rows_affected > 0)
     }
 

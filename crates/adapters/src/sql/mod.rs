@@ -23,6 +23,7 @@ mod error;
 mod idempotency;
 mod identity_links;
 mod one_time;
+pub mod replica;
 mod rows;
 pub mod seed;
 mod sessions;
@@ -31,6 +32,39 @@ pub mod testing;
 mod users;
 
 use error::store_error;
+
+/// Evaluates `$body`, an expression that reads through the connection `$db` (and awaits
+/// inside), where ADR 0032 sends the read: on a replica that has replayed every write
+/// acknowledged so far, else on the primary; and again on the primary when the replica
+/// failed it. `$store` is a `&SqlStore`.
+macro_rules! routed {
+    ($store:expr, |$db:ident| $body:expr) => {{
+        let store: &$crate::sql::SqlStore = $store;
+        let mut on_replica = None;
+        if let Some(replicas) = &store.replicas {
+            if let Some(replica) = replicas.fresh(&store.db).await {
+                let $db = replica.connection();
+                let read: Result<_, StoreError> = $body;
+                match read {
+                    Ok(found) => {
+                        replica.served();
+                        on_replica = Some(Ok(found));
+                    }
+                    Err(err) => replica.mark_down(&err),
+                }
+            }
+            replicas.count(on_replica.is_some());
+        }
+        match on_replica {
+            Some(found) => found,
+            None => {
+                let $db = &store.db;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use routed;
 
 /// How long a caller waits for a pooled connection before the store reports itself
 /// unavailable.
@@ -69,6 +103,8 @@ pub struct PoolStats {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    /// Streaming replicas that take the reads they are fresh enough for (ADR 0032).
+    replicas: Option<std::sync::Arc<replica::Replicas>>,
 }
 
 impl SqlStore {
@@ -124,12 +160,55 @@ impl SqlStore {
             options.max_connections(PG_MAX_CONNECTIONS);
         }
         let db = Database::connect(options).await.map_err(store_error)?;
-        Ok(SqlStore { db })
+        Ok(SqlStore { db, replicas: None })
     }
 
     /// Wraps an existing connection, configured by the caller.
     pub fn from_connection(db: DatabaseConnection) -> SqlStore {
-        SqlStore { db }
+        SqlStore { db, replicas: None }
+    }
+
+    /// Sends the reads of articles, profiles, tags and comments to the PostgreSQL
+    /// streaming replicas at `urls` whenever one has replayed every write acknowledged
+    /// before the read, with `watermark` recording how far those writes reach (ADR 0032;
+    /// see [`replica`]). Replicas are connected when first used: one that is down now
+    /// only sends its reads to the primary.
+    ///
+    /// # Errors
+    ///
+    /// When the store is not on PostgreSQL, or a URL is not one sea-orm takes.
+    pub async fn with_replicas(
+        mut self,
+        urls: &[String],
+        watermark: std::sync::Arc<dyn replica::Watermark>,
+    ) -> Result<SqlStore, StoreError> {
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return Err(StoreError::Unexpected(
+                "read replicas need PostgreSQL".into(),
+            ));
+        }
+        if !urls.is_empty() {
+            self.replicas = Some(std::sync::Arc::new(
+                replica::Replicas::new(urls, watermark).await?,
+            ));
+        }
+        Ok(self)
+    }
+
+    /// How many routed reads replicas and the primary served (both 0 without replicas).
+    pub fn read_counts(&self) -> replica::ReadCounts {
+        self.replicas
+            .as_ref()
+            .map(|replicas| replicas.counts())
+            .unwrap_or_default()
+    }
+
+    /// After a committed write that routed reads can see: raises the watermark to cover
+    /// it (nothing without replicas).
+    async fn wrote(&self) {
+        if let Some(replicas) = &self.replicas {
+            replicas.cover(&self.db).await;
+        }
     }
 
     /// The underlying connection pool.

@@ -20,6 +20,7 @@ use super::{
     SqlStore,
     entity::{follows, users},
     error::store_error,
+    routed,
     rows::{Author, build_error, now},
 };
 
@@ -60,6 +61,7 @@ impl UserStore for SqlStore {
             .exec(&self.db)
             .await
             .map_err(store_error)?;
+        self.wrote().await;
         Ok(User {
             id: UserId(inserted.last_insert_id),
             username: new.username.into_inner(),
@@ -138,6 +140,7 @@ impl UserStore for SqlStore {
             .await
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
+        self.wrote().await;
         Ok(row.map(user))
     }
 }
@@ -149,31 +152,34 @@ impl ProfileStore for SqlStore {
         username: &Username,
         viewer: Option<UserId>,
     ) -> Result<Option<Profile>, StoreError> {
-        let Some(row) = users::Entity::find()
-            .filter(same_text(users::Column::Username, username.as_str()))
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(None);
-        };
-        let mut followed = HashSet::new();
-        if let Some(viewer) = viewer {
-            let follow = follows::Entity::find_by_id((viewer.0, row.id))
-                .one(&self.db)
+        routed!(self, |db| async {
+            let Some(row) = users::Entity::find()
+                .filter(same_text(users::Column::Username, username.as_str()))
+                .one(db)
                 .await
-                .map_err(store_error)?;
-            if follow.is_some() {
-                followed.insert(row.id);
+                .map_err(store_error)?
+            else {
+                return Ok::<_, StoreError>(None);
+            };
+            let mut followed = HashSet::new();
+            if let Some(viewer) = viewer {
+                let follow = follows::Entity::find_by_id((viewer.0, row.id))
+                    .one(db)
+                    .await
+                    .map_err(store_error)?;
+                if follow.is_some() {
+                    followed.insert(row.id);
+                }
             }
+            let author = Author {
+                id: row.id,
+                username: row.username,
+                bio: row.bio,
+                image: row.image,
+            };
+            Ok(Some(author.profile(&followed)))
         }
-        let author = Author {
-            id: row.id,
-            username: row.username,
-            bio: row.bio,
-            image: row.image,
-        };
-        Ok(Some(author.profile(&followed)))
+        .await)
     }
 
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError> {
@@ -193,6 +199,7 @@ impl ProfileStore for SqlStore {
             )
             .to_owned();
         self.db.execute(&insert).await.map_err(store_error)?;
+        self.wrote().await;
         Ok(())
     }
 
@@ -203,6 +210,7 @@ impl ProfileStore for SqlStore {
             .exec(&self.db)
             .await
             .map_err(store_error)?;
+        self.wrote().await;
         Ok(())
     }
 

@@ -11,8 +11,8 @@ use conduit_domain::{
     time::Timestamp,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use time::OffsetDateTime;
@@ -22,6 +22,7 @@ use super::{
         SqlStore,
         entity::{article_counts, article_tags, articles, favorites, tags},
         error::store_error,
+        routed,
         rows::{Author, count, followed_among},
     },
     counts::{Counted, Total},
@@ -52,7 +53,8 @@ struct TagRow {
 }
 
 impl SqlStore {
-    /// One page of the articles matching `cond`, newest first, with the total.
+    /// One page of the articles matching `cond`, newest first, with the total; on a
+    /// replica when one is fresh enough (ADR 0032).
     async fn page(
         &self,
         cond: Condition,
@@ -66,11 +68,14 @@ impl SqlStore {
             .take();
         select.limit(page.limit).offset(page.offset);
         let total = total.query();
-        let (rows, total) = rows_and_total(&self.db, &select, &total).await?;
-        Ok(ArticlePage {
-            articles: hydrate(&self.db, rows, viewer).await?,
-            total: count(total)?,
-        })
+        routed!(self, |db| async {
+            let (rows, total) = rows_and_total(db, &select, &total).await?;
+            Ok::<_, StoreError>(ArticlePage {
+                articles: hydrate(db, rows, viewer).await?,
+                total: count(total)?,
+            })
+        }
+        .await)
     }
 
     /// One page of a search (see [`super::search`]), most relevant first, with the
@@ -82,32 +87,43 @@ impl SqlStore {
         page: Page,
         viewer: Option<UserId>,
     ) -> Result<ArticlePage, StoreError> {
-        let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await.map_err(store_error)?;
-        if backend == DatabaseBackend::Postgres {
-            // A search's plan depends on its values: how common its words are (walk the
-            // newest articles for a frequent word, the GIN index for a rare one) and how
-            // large its tag is. A generic plan, which PostgreSQL may switch a prepared
-            // statement to, knows neither, so searches are planned for their values.
-            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-                .await
-                .map_err(store_error)?;
-        }
-        let Some(cond) = resolved_filters(&txn, filter).await? else {
-            txn.commit().await.map_err(store_error)?;
-            return Ok(ArticlePage::default());
-        };
-        let mut select = summaries();
-        ranked(&mut select, cond.clone(), search, backend);
-        select.limit(page.limit).offset(page.offset);
-        let total = counted(cond, search, backend);
-        let (rows, total) = rows_and_total(&txn, &select, &total).await?;
-        txn.commit().await.map_err(store_error)?;
-        Ok(ArticlePage {
-            articles: hydrate(&self.db, rows, viewer).await?,
-            total: count(total)?,
-        })
+        routed!(self, |db| search_on(db, filter, search, page, viewer).await)
     }
+}
+
+/// [`SqlStore::search`] on the connection `db`.
+async fn search_on(
+    db: &DatabaseConnection,
+    filter: &ArticleFilter,
+    search: &SearchQuery,
+    page: Page,
+    viewer: Option<UserId>,
+) -> Result<ArticlePage, StoreError> {
+    let backend = db.get_database_backend();
+    let txn = db.begin().await.map_err(store_error)?;
+    if backend == DatabaseBackend::Postgres {
+        // A search's plan depends on its values: how common its words are (walk the
+        // newest articles for a frequent word, the GIN index for a rare one) and how
+        // large its tag is. A generic plan, which PostgreSQL may switch a prepared
+        // statement to, knows neither, so searches are planned for their values.
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await
+            .map_err(store_error)?;
+    }
+    let Some(cond) = resolved_filters(&txn, filter).await? else {
+        txn.commit().await.map_err(store_error)?;
+        return Ok(ArticlePage::default());
+    };
+    let mut select = summaries();
+    ranked(&mut select, cond.clone(), search, backend);
+    select.limit(page.limit).offset(page.offset);
+    let total = counted(cond, search, backend);
+    let (rows, total) = rows_and_total(&txn, &select, &total).await?;
+    txn.commit().await.map_err(store_error)?;
+    Ok(ArticlePage {
+        articles: hydrate(db, rows, viewer).await?,
+        total: count(total)?,
+    })
 }
 
 /// The rows of a page and its total.
@@ -226,13 +242,16 @@ impl ArticleQueries for SqlStore {
             .column((articles::Entity, articles::Column::Body))
             .and_where(Expr::col((articles::Entity, articles::Column::Id)).eq(id.0))
             .take();
-        let Some(row) = self.db.query_one(&select).await.map_err(store_error)? else {
-            return Ok(None);
-        };
-        let body: String = row.try_get("", "body").map_err(store_error)?;
-        let summary = SummaryRow::from_query_result(&row, "").map_err(store_error)?;
-        let summary = hydrate(&self.db, vec![summary], viewer).await?.pop();
-        Ok(summary.map(|summary| ArticleView { summary, body }))
+        routed!(self, |db| async {
+            let Some(row) = db.query_one(&select).await.map_err(store_error)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let body: String = row.try_get("", "body").map_err(store_error)?;
+            let summary = SummaryRow::from_query_result(&row, "").map_err(store_error)?;
+            let summary = hydrate(db, vec![summary], viewer).await?.pop();
+            Ok(summary.map(|summary| ArticleView { summary, body }))
+        }
+        .await)
     }
 
     async fn list(
@@ -286,12 +305,14 @@ impl ArticleQueries for SqlStore {
             .order_by_expr(by_name, Order::Asc)
             .limit(limit)
             .take();
-        self.db
-            .query_all(&select)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .map(|row| row.try_get::<String>("", "name").map_err(store_error))
-            .collect()
+        routed!(self, |db| async {
+            db.query_all(&select)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .map(|row| row.try_get::<String>("", "name").map_err(store_error))
+                .collect::<Result<Vec<_>, StoreError>>()
+        }
+        .await)
     }
 }

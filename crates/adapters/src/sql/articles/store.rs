@@ -145,6 +145,7 @@ impl ArticleStore for SqlStore {
         }
         counts.apply(&txn).await?;
         txn.commit().await.map_err(store_error)?;
+        self.wrote().await;
         Ok(ArticleId(id))
     }
 
@@ -214,6 +215,7 @@ impl ArticleStore for SqlStore {
             counts.apply(&txn).await?;
         }
         txn.commit().await.map_err(store_error)?;
+        self.wrote().await;
         Ok(true)
     }
 
@@ -273,6 +275,7 @@ impl ArticleStore for SqlStore {
         }
         counts.apply(&txn).await?;
         txn.commit().await.map_err(store_error)?;
+        self.wrote().await;
         Ok(true)
     }
 
@@ -296,7 +299,9 @@ impl ArticleStore for SqlStore {
         if inserted.rows_affected() > 0 {
             count_favorite(&txn, user, article, 1).await?;
         }
-        txn.commit().await.map_err(store_error)
+        txn.commit().await.map_err(store_error)?;
+        self.wrote().await;
+        Ok(())
     }
 
     async fn unfavorite(&self, user: UserId, article: ArticleId) -> Result<(), StoreError> {
@@ -310,6 +315,8 @@ impl ArticleStore for SqlStore {
         if deleted.rows_affected > 0 {
             count_favorite(&txn, user, article, -1).await?;
         }
-        txn.commit().await.map_err(store_error)
+        txn.commit().await.map_err(store_error)?;
+        self.wrote().await;
+        Ok(())
     }
 }
