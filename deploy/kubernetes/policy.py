@@ -106,6 +106,8 @@ STAND_INS = {
     "database-url": None,  # a SQLite file of the check's own, set below
     "redis-url": "redis://127.0.0.1:6379",
     "redis-sessions-url": "redis://127.0.0.1:6380",
+    # No replica: the check's database is SQLite, which takes none.
+    "database-replica-urls": "[]",
     "jwt-secret": "0123456789abcdef" * 4,
     "api-key-private-key": "11" * 32,
 }
