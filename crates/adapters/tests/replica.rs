@@ -401,6 +401,7 @@ async fn a_replica_that_goes_away_is_invisible() {
         .await;
     let (user, article, _) = author_and_article(&store).await;
     until_a_replica_serves(&store, article, user).await;
+    assert_eq!(store.replicas_in_use(), Some((1, 1)));
 
     proxy.take_away();
     store.favorite(user, article).await.expect("favorited");
@@ -415,6 +416,11 @@ async fn a_replica_that_goes_away_is_invisible() {
     let after = store.read_counts();
     assert_eq!(after.replica, before.replica);
     assert_eq!(after.primary, before.primary + 5);
+    assert_eq!(
+        store.replicas_in_use(),
+        Some((0, 1)),
+        "left alone, for readiness"
+    );
     pair.finish().await;
 }
 

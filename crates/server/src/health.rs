@@ -2,6 +2,8 @@
 //! `/health/ready` (whether this instance can serve, and how well).
 //!
 //! Readiness is `503` only when the database is unreachable: without it nothing works.
+//! A replica left alone after a failure (ADR 0032) makes the instance `degraded`: its
+//! reads go to the primary.
 //! A failing Redis makes the instance `degraded` but still ready (`200`): reads come from
 //! the database, rate limits are kept in process, and pulling every instance out of
 //! rotation because of Redis would turn a degradation into an outage. Sign-in and
@@ -53,7 +55,12 @@ impl Health {
         };
         let cache = self.cache.as_ref().map(|c| !c.degraded());
         let limiter = self.rate_limiter.as_ref().map(|l| !l.degraded());
-        let degraded = [redis, cache, limiter].into_iter().flatten().any(|ok| !ok);
+        let replicas = self.database.replicas_in_use();
+        let all_replicas = replicas.map(|(up, of)| up == of);
+        let degraded = [redis, cache, limiter, all_replicas]
+            .into_iter()
+            .flatten()
+            .any(|ok| !ok);
         let (status, code) = if !database {
             ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
         } else if degraded {
@@ -79,6 +86,13 @@ impl Health {
                     (None, _) => "per instance",
                     (Some(_), Some(false)) => "per instance while Redis fails",
                     _ => "shared through Redis",
+                },
+                "replicas": match replicas {
+                    None => "not configured".to_owned(),
+                    Some((up, of)) if up == of => format!("{up} of {of} in use"),
+                    Some((up, of)) => {
+                        format!("{up} of {of} in use: the others' reads go to the primary")
+                    }
                 },
             }
         });

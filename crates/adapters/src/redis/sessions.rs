@@ -36,10 +36,12 @@
 //!
 //! Two steps cross slots and are ordered so that a failure between them is harmless:
 //!
-//! - A token's `rt:` entry, which leads from the token to its session, is written after
-//!   the script that made the token current succeeded, and before the token is handed
-//!   out. A failure in between loses the answer, as a lost response would: the client
-//!   presents its previous token again (a grace reissue, or reuse).
+//! - A refreshed token's `rt:` entry, which leads from the token to its session, is
+//!   written after the script that made the token current succeeded, and before the
+//!   token is handed out. A failure in between loses the answer, as a lost response
+//!   would: the client presents its previous token again (a grace reissue, or reuse). A
+//!   new session's first entry is written before the session: a failure in between
+//!   leaves an entry that leads nowhere.
 //! - A session joins its user's index before it exists, and leaves it after it is
 //!   revoked. The index may name a session that is gone or not there yet (both are
 //!   skipped, and only one past its end is pruned); it never misses a live one, so
@@ -239,6 +241,9 @@ impl SessionStore for RedisSessions {
             vec![new.id.0.clone(), expires.to_string(), ttl.to_string()],
         )
         .await?;
+        // Then the token's way to its session, so that a failure before the session is
+        // written leaves nothing a client could use or see listed.
+        self.link(&new.first_token, &new.id, ttl).await?;
         let keys = vec![
             self.session_key(&new.id),
             self.token_key(&new.id, &new.first_token),
@@ -256,7 +261,7 @@ impl SessionStore for RedisSessions {
             agent,
         ];
         self.run(&self.scripts.start, keys, args).await?;
-        self.link(&new.first_token, &new.id, ttl).await
+        Ok(())
     }
 
     async fn rotate(
@@ -379,13 +384,15 @@ impl SessionStore for RedisSessions {
     }
 
     async fn revoke_all(&self, user: UserId, keep: Option<&SessionId>) -> Result<u64, StoreError> {
-        let mut revoked = 0;
-        for (id, _) in self.indexed(user).await? {
-            if Some(&id) != keep && self.revoke_one(user, &id).await? {
-                revoked += 1;
-            }
-        }
-        Ok(revoked)
+        // All at once: each session may be on another shard.
+        let revocations = self
+            .indexed(user)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| Some(id) != keep)
+            .map(|(id, _)| async move { self.revoke_one(user, &id).await });
+        let revoked = futures_util::future::try_join_all(revocations).await?;
+        Ok(u64::try_from(revoked.into_iter().filter(|&here| here).count()).unwrap_or(u64::MAX))
     }
 
     async fn status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {

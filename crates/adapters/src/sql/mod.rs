@@ -50,7 +50,7 @@ macro_rules! routed {
                         replica.served();
                         on_replica = Some(Ok(found));
                     }
-                    Err(err) => replica.mark_down(&err),
+                    Err(err) => replica.failed(&err),
                 }
             }
             replicas.count(on_replica.is_some());
@@ -193,6 +193,11 @@ impl SqlStore {
             ));
         }
         Ok(self)
+    }
+
+    /// How many replicas take reads now, of how many configured; `None` without any.
+    pub fn replicas_in_use(&self) -> Option<(usize, usize)> {
+        self.replicas.as_ref().map(|replicas| replicas.in_use())
     }
 
     /// How many routed reads replicas and the primary served (both 0 without replicas).

@@ -125,6 +125,15 @@ impl Replica {
         }
     }
 
+    /// After it failed a read: left alone, unless the failure was PostgreSQL cancelling
+    /// the query for a conflict with the replay (a query that ran long while replay
+    /// needed to remove rows it could see), which says nothing about the replica.
+    pub(crate) fn failed(&self, why: &StoreError) {
+        if !why.to_string().contains("conflict with recovery") {
+            self.mark_down(why);
+        }
+    }
+
     /// After a read it served: ends an outage.
     pub(crate) fn served(&self) {
         if self.failing.swap(false, Ordering::SeqCst) {
@@ -247,6 +256,16 @@ impl Replicas {
             on_replica: AtomicU64::new(0),
             on_primary: AtomicU64::new(0),
         })
+    }
+
+    /// How many replicas are in use (not left alone after a failure), of how many.
+    pub(crate) fn in_use(&self) -> (usize, usize) {
+        let up = self
+            .list
+            .iter()
+            .filter(|replica| !replica.is_down())
+            .count();
+        (up, self.list.len())
     }
 
     pub(crate) fn counts(&self) -> ReadCounts {
