@@ -441,3 +441,58 @@ async fn a_replica_that_never_answers_or_is_not_a_standby_is_not_used() {
     }
     pair.finish().await;
 }
+
+/// A watermark whose raises fail while `failing` is set, as when Redis refuses one.
+#[derive(Debug, Default)]
+struct Flaky {
+    inner: LocalWatermark,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Watermark for Flaky {
+    async fn get(&self) -> Result<Option<u64>, conduit_domain::StoreError> {
+        self.inner.get().await
+    }
+
+    async fn raise(&self, lsn: u64) -> Result<(), conduit_domain::StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(conduit_domain::StoreError::Unavailable("refused".into()));
+        }
+        self.inner.raise(lsn).await
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_watermark_could_not_be_raised_keeps_reads_on_the_primary() {
+    let _turn = TURN.lock().await;
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let watermark = Arc::new(Flaky::default());
+    let store = pair.store(&pair.replica_url, watermark.clone()).await;
+    let (user, article, _) = author_and_article(&store).await;
+    until_a_replica_serves(&store, article, user).await;
+
+    // The write commits, but the watermark stays below it.
+    pair.pause().await;
+    watermark.failing.store(true, Ordering::SeqCst);
+    store.favorite(user, article).await.expect("favorited");
+    let before = store.read_counts();
+    assert_eq!(
+        favorites(&store, article, user).await,
+        (1, true),
+        "not from the replica"
+    );
+    // Raising works again: the next read raises it to the primary's position, which
+    // covers the write, and the paused replica is behind it.
+    watermark.failing.store(false, Ordering::SeqCst);
+    assert_eq!(favorites(&store, article, user).await, (1, true));
+    let after = store.read_counts();
+    assert_eq!(after.replica, before.replica);
+    assert_eq!(after.primary, before.primary + 2);
+    pair.resume().await;
+    until_a_replica_serves(&store, article, user).await;
+    assert_eq!(favorites(&store, article, user).await, (1, true));
+    pair.finish().await;
+}

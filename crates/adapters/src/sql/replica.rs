@@ -22,8 +22,9 @@
 //!
 //! A replica that fails a query, cannot be asked its position, or is not a standby is
 //! left alone for [`DOWN_FOR`]; the read is run on the primary instead, so no error
-//! reaches the client. A watermark that cannot be read or raised sends reads to the
-//! primary until it can again.
+//! reaches the client. A watermark that cannot be read sends that read to the primary;
+//! one that could not be raised after a write sends this instance's reads to the primary
+//! until a raise succeeds (each read tries one).
 
 use std::{
     sync::{
@@ -300,7 +301,12 @@ impl Replicas {
     /// A replica that has replayed past the watermark, if any.
     pub(crate) async fn fresh(&self, primary: &DatabaseConnection) -> Option<&Replica> {
         if self.uncovered.load(Ordering::SeqCst) {
-            return None;
+            // A raise failed: the primary's position now covers that write too. Until
+            // a raise succeeds, every read costs this attempt and goes to the primary.
+            self.cover(primary).await;
+            if self.uncovered.load(Ordering::SeqCst) {
+                return None;
+            }
         }
         let watermark = match self.watermark.get().await {
             Ok(Some(lsn)) => lsn,
