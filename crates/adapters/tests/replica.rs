@@ -15,7 +15,7 @@ mod support;
 
 use std::{
     sync::{
-        Arc, Mutex as StdMutex, Once,
+        Arc, Once,
         atomic::{AtomicU32, Ordering},
     },
     time::{Duration, Instant},
@@ -41,7 +41,7 @@ use conduit_domain::{
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use time::OffsetDateTime;
-use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
+use tokio::sync::Mutex;
 
 /// The tests pause the one replica's replay: one at a time.
 static TURN: Mutex<()> = Mutex::const_new(());
@@ -342,50 +342,6 @@ async fn a_write_through_one_instance_is_waited_for_by_the_others() {
     pair.finish().await;
 }
 
-/// A TCP proxy in front of the replica, which the test can take away.
-struct Proxy {
-    port: u16,
-    tasks: Arc<StdMutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(to: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
-        let port = listener.local_addr().expect("an address").port();
-        let tasks = Arc::new(StdMutex::new(Vec::new()));
-        let accept = tokio::spawn({
-            let tasks = tasks.clone();
-            async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    let task = tokio::spawn(async move {
-                        if let Ok(mut outbound) =
-                            tokio::net::TcpStream::connect(("127.0.0.1", to)).await
-                        {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    tasks.lock().expect("not poisoned").push(task);
-                }
-            }
-        });
-        Proxy {
-            port,
-            tasks,
-            accept,
-        }
-    }
-
-    /// Closes every connection and stops listening: the replica is gone.
-    fn take_away(&self) {
-        self.accept.abort();
-        for task in self.tasks.lock().expect("not poisoned").drain(..) {
-            task.abort();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_replica_that_goes_away_is_invisible() {
     let _turn = TURN.lock().await;
@@ -393,7 +349,7 @@ async fn a_replica_that_goes_away_is_invisible() {
         return;
     };
     let replica = url::Url::parse(&pair.replica_url).expect("a URL");
-    let proxy = Proxy::start(replica.port().unwrap_or(5432)).await;
+    let proxy = support::Proxy::start(replica.port().unwrap_or(5432)).await;
     let mut through = replica.clone();
     through.set_port(Some(proxy.port)).expect("a port");
     let store = pair

@@ -17,6 +17,7 @@
 //! set), where a skipped backend would pass unnoticed: there the test fails instead.
 
 mod failover;
+mod outage;
 mod restart;
 mod suite;
 #[path = "../support/mod.rs"]

@@ -14,7 +14,15 @@
 // unused another uses, so it is not dead code.
 #![allow(dead_code)]
 
-use std::{fmt::Display, future::Future, io::Write, panic, sync::Once};
+use std::{
+    fmt::Display,
+    future::Future,
+    io::Write,
+    panic,
+    sync::{Arc, Mutex as StdMutex, Once},
+};
+
+use tokio::{net::TcpListener, task::JoinHandle};
 
 use conduit_adapters::redis::RedisSessions;
 #[cfg(feature = "testing")]
@@ -195,4 +203,51 @@ pub async fn postgres_db(tests: &str) -> Option<TestDb> {
     static NOTICE: Once = Once::new();
     let url = configured("TEST_DATABASE_URL", tests, &NOTICE)?;
     Some(TestDb::postgres(&url).await)
+}
+
+/// A TCP proxy on loopback in front of a server (a replica, Redis), which a test can take
+/// away: a server lost as a network fault loses it.
+pub struct Proxy {
+    /// The port it listens on.
+    pub port: u16,
+    tasks: Arc<StdMutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Listens on a free loopback port and forwards each connection to `to` there.
+    pub async fn start(to: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+        let port = listener.local_addr().expect("an address").port();
+        let tasks = Arc::new(StdMutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let tasks = tasks.clone();
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut outbound) =
+                            tokio::net::TcpStream::connect(("127.0.0.1", to)).await
+                        {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    tasks.lock().expect("not poisoned").push(task);
+                }
+            }
+        });
+        Proxy {
+            port,
+            tasks,
+            accept,
+        }
+    }
+
+    /// Closes every connection and stops listening: the replica is gone.
+    pub fn take_away(&self) {
+        self.accept.abort();
+        for task in self.tasks.lock().expect("not poisoned").drain(..) {
+            task.abort();
+        }
+    }
 }
