@@ -782,11 +782,7 @@ impl Config {
                 "database.replica_urls needs database.url on PostgreSQL".into(),
             ));
         }
-        let url = self.database.url.expose();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        if !(self.database.url.expose().starts_with("sqlite:") || postgres(&self.database.url)) {
             return Err(ConfigError(
                 "database.url (DATABASE_URL): expected a sqlite: or postgres:// URL".into(),
             ));

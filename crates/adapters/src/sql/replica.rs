@@ -155,15 +155,11 @@ impl Replica {
     async fn position(&self) -> Option<u64> {
         let asked = tokio::time::timeout(
             REPLICA_TIMEOUT,
-            self.db.query_one_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                "SELECT pg_last_wal_replay_lsn()::text AS lsn",
-            )),
+            wal_position(&self.db, "pg_last_wal_replay_lsn"),
         )
         .await;
-        let text = match asked {
-            Ok(Ok(Some(row))) => row.try_get::<Option<String>>("", "lsn"),
-            Ok(Ok(None)) => Ok(None),
+        let position = match asked {
+            Ok(Ok(position)) => position,
             Ok(Err(err)) => {
                 self.mark_down(&err);
                 return None;
@@ -173,7 +169,7 @@ impl Replica {
                 return None;
             }
         };
-        match text.ok().flatten().as_deref().and_then(parse_lsn) {
+        match position {
             Some(lsn) => {
                 let mut replayed = self.replayed.lock().unwrap_or_else(PoisonError::into_inner);
                 let best = replayed.map_or(lsn, |(seen, _)| seen.max(lsn));
@@ -300,6 +296,10 @@ impl Replicas {
 
     /// A replica that has replayed past the watermark, if any.
     pub(crate) async fn fresh(&self, primary: &DatabaseConnection) -> Option<&Replica> {
+        // Every replica left alone: the watermark would not be used.
+        if self.list.iter().all(Replica::is_down) {
+            return None;
+        }
         if self.uncovered.load(Ordering::SeqCst) {
             // A raise failed: the primary's position now covers that write too. Until
             // a raise succeeds, every read costs this attempt and goes to the primary.
@@ -349,20 +349,31 @@ impl Replicas {
 
 /// The primary's current WAL write position.
 async fn primary_position(primary: &DatabaseConnection) -> Result<u64, StoreError> {
-    let row = primary
+    wal_position(primary, "pg_current_wal_lsn")
+        .await?
+        .ok_or_else(|| StoreError::Unexpected("pg_current_wal_lsn() is NULL".into()))
+}
+
+/// The WAL position `function` (a PostgreSQL function without arguments) answers on
+/// `db`; `None` when it answers NULL.
+async fn wal_position(db: &DatabaseConnection, function: &str) -> Result<Option<u64>, StoreError> {
+    let row = db
         .query_one_raw(Statement::from_string(
-            primary.get_database_backend(),
-            "SELECT pg_current_wal_lsn()::text AS lsn",
+            db.get_database_backend(),
+            format!("SELECT {function}()::text AS lsn"),
         ))
         .await
         .map_err(store_error)?;
     let text: Option<String> = row
         .map(|row| row.try_get("", "lsn"))
         .transpose()
-        .map_err(store_error)?;
-    text.as_deref()
-        .and_then(parse_lsn)
-        .ok_or_else(|| StoreError::Unexpected(format!("not a WAL position: {text:?}").into()))
+        .map_err(store_error)?
+        .flatten();
+    text.map(|text| {
+        parse_lsn(&text)
+            .ok_or_else(|| StoreError::Unexpected(format!("not a WAL position: {text:?}").into()))
+    })
+    .transpose()
 }
 
 #[cfg(test)]
